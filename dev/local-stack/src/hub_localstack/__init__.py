@@ -1,0 +1,1 @@
+"""No-Docker local stack."""
