@@ -1,0 +1,306 @@
+"""The provider catalog as data: what every service needs to know about a provider.
+
+Everything provider-specific lives in ``providers.yaml`` and is checked by these models when the
+catalog loads. Templates (URLs, header values, bodies) use ``{name}`` placeholders; the names a
+provider may use are its credential fields (``access_token``, ``refresh_token``, the API-key
+fields), its tenant parameters (``shop``) and its platform credentials (``client_id``,
+``developer_token``). ``Catalog`` validation refuses any other name, so a typo fails at load time.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ProviderId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
+FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tier(StrEnum):
+    REQUIRED = "required"
+    RECOMMENDED = "recommended"
+    OPTIONAL = "optional"
+    PLATFORM = "platform"
+
+
+class Scope(StrEnum):
+    """Who owns the credential: each brand (tenant) or the platform operator (environment)."""
+
+    TENANT = "tenant"
+    PLATFORM = "platform"
+
+
+class AuthType(StrEnum):
+    OAUTH2_AUTHORIZATION_CODE = "oauth2_authorization_code"
+    OAUTH2_CLIENT_CREDENTIALS = "oauth2_client_credentials"
+    API_KEY = "api_key"
+    TOKEN_EXCHANGE = "token_exchange"
+    """An admin types a key and secret; we mint a short-lived token from them (Yotpo)."""
+
+
+class Pkce(StrEnum):
+    REQUIRED = "required"
+    SUPPORTED = "supported"
+    OFF = "off"
+
+
+class RefreshStrategy(StrEnum):
+    REFRESH_GRANT = "refresh_grant"
+    ROTATING_REFRESH_GRANT = "rotating_refresh_grant"
+    """Each refresh returns a new refresh token and invalidates the old one: save both at once."""
+    REMINT = "remint"
+    """No refresh token: mint a new access token from the stored secret."""
+    LONG_LIVED_REMINDER = "long_lived_reminder"
+    """Cannot be refreshed: remind the brand to reconnect before it expires."""
+    NONE = "none"
+
+
+class ConfiguredIn(StrEnum):
+    ONBOARDING = "onboarding"
+    ADMIN_SETTINGS = "admin_settings"
+    PLATFORM = "platform"
+
+
+class OAuthHook(StrEnum):
+    """Quirks that data cannot express; each is a named function in the gateway or refresher."""
+
+    META_LONG_LIVED_EXCHANGE = "meta_long_lived_exchange"
+    TIKTOK_AUTH_CODE = "tiktok_auth_code"
+    SLACK_OAUTH_V2 = "slack_oauth_v2"
+    SHOPIFY_SHOP_DOMAIN = "shopify_shop_domain"
+
+
+class HealthCheckMode(StrEnum):
+    REQUEST = "request"
+    """A cheap authenticated request proves the credential."""
+    TOKEN_MINT = "token_mint"
+    """Minting a token from the stored secret is the proof (Yotpo, PayPal)."""
+    BEST_EFFORT = "best_effort"
+    """No request can prove it (GA4 Measurement Protocol, Clarity's 10 calls/day): shape only."""
+
+
+class CredentialField(_Model):
+    """A value an admin types for an API-key provider."""
+
+    name: FieldName
+    label: str
+    secret: bool = True
+    pattern: str = r"^\S{8,512}$"
+    """The accepted shape; deliberately loose: the provider is the judge of a value."""
+    help: str | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        re.compile(value)
+        return value
+
+
+class PlatformCredential(_Model):
+    """A secret the platform operator configures once (OAuth client, developer token)."""
+
+    name: FieldName
+    env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]+$")]
+    secret: bool = True
+
+
+class Placement(_Model):
+    """Where a credential goes on a request."""
+
+    kind: Literal["header", "basic", "query"]
+    name: str | None = None
+    """Header or query parameter name (unused for ``basic``)."""
+    value: str | None = None
+    """Template for ``header`` and ``query``, e.g. ``"Bearer {access_token}"``."""
+    username: str | None = None
+    password: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Placement:
+        if self.kind == "basic":
+            if self.username is None or self.password is None:
+                raise ValueError("basic placement needs username and password templates")
+        elif self.name is None or self.value is None:
+            raise ValueError(f"{self.kind} placement needs name and value")
+        return self
+
+
+class ResponseMatch(_Model):
+    """A response condition: status among ``status`` and/or the JSON value at ``path`` among
+    ``values`` (dotted path; a missing path never matches)."""
+
+    status: list[int] | None = None
+    path: str | None = None
+    values: list[str | int | bool] | None = None
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> ResponseMatch:
+        if self.status is None and self.path is None:
+            raise ValueError("a response match needs a status list or a JSON path")
+        if (self.path is None) != (self.values is None):
+            raise ValueError("path and values go together")
+        return self
+
+
+class RequestSpec(_Model):
+    """An HTTP request a service sends with a connection's credential."""
+
+    method: Literal["GET", "POST"] = "GET"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = None
+    form_body: dict[str, str] | None = None
+    success: list[ResponseMatch] = Field(default_factory=list)
+    """All must hold besides a 2xx status (Slack ``ok: true``, TikTok ``code: 0``)."""
+    account_name_path: str | None = None
+    account_id_path: str | None = None
+    token_path: str | None = None
+    """For mint requests: where the new access token is in the JSON answer."""
+    expires_in_path: str | None = None
+
+
+class OAuthSpec(_Model):
+    authorize_url: str
+    token_url: str
+    revoke_url: str | None = None
+    scopes: list[str] = Field(default_factory=list)
+    scope_separator: Literal[" ", ","] = " "
+    scope_param: str = "scope"
+    pkce: Pkce = Pkce.OFF
+    authorization_params: dict[str, str] = Field(default_factory=dict)
+    client_id_param: str = "client_id"
+    code_param: str = "code"
+    client_auth: Literal["client_secret_post", "client_secret_basic"] = "client_secret_post"
+    token_request_format: Literal["form", "json"] = "form"
+    issuer: str | None = None
+    hooks: list[OAuthHook] = Field(default_factory=list)
+
+
+class AuthMode(_Model):
+    """One way to connect a provider. The first mode of a provider is its default."""
+
+    type: AuthType
+    oauth: OAuthSpec | None = None
+    fields: list[CredentialField] = Field(default_factory=list)
+    """What the admin types (API-key, client-credentials and token-exchange modes)."""
+    mint: RequestSpec | None = None
+    """How to mint an access token from the typed fields (client credentials, token exchange)."""
+    transport: list[Placement]
+    refresh: RefreshStrategy
+    access_token_lifetime_s: int | None = None
+    """Typical lifetime; ``None`` when the credential does not expire."""
+    refresh_lead_s: int | None = None
+    """Refresh (or remind, for long-lived tokens) this long before expiry."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AuthMode:
+        if self.type in (AuthType.OAUTH2_AUTHORIZATION_CODE,) and self.oauth is None:
+            raise ValueError(f"{self.type} needs an oauth section")
+        if (
+            self.type
+            in (AuthType.API_KEY, AuthType.TOKEN_EXCHANGE, AuthType.OAUTH2_CLIENT_CREDENTIALS)
+            and not self.fields
+        ):
+            raise ValueError(f"{self.type} needs the credential fields an admin types")
+        if self.refresh == RefreshStrategy.REMINT and self.mint is None:
+            raise ValueError("remint needs a mint request")
+        if self.refresh != RefreshStrategy.NONE and (
+            self.access_token_lifetime_s is None or self.refresh_lead_s is None
+        ):
+            raise ValueError(f"{self.refresh} needs access_token_lifetime_s and refresh_lead_s")
+        return self
+
+
+class Checks(_Model):
+    health_mode: HealthCheckMode
+    health: RequestSpec | None = None
+    identity: RequestSpec | None = None
+    """The request whose answer names the account ("Connected to X"); may equal health."""
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _request_present(self) -> Checks:
+        if self.health_mode == HealthCheckMode.REQUEST and self.health is None:
+            raise ValueError("health_mode request needs a health request")
+        return self
+
+
+class ErrorSignals(_Model):
+    """How the provider says what went wrong; checked in order revoked, rate_limited."""
+
+    revoked: list[ResponseMatch]
+    rate_limited: list[ResponseMatch] = Field(default_factory=lambda: [ResponseMatch(status=[429])])
+
+
+class SettingField(_Model):
+    """One per-integration setting an admin edits on the provider's settings page."""
+
+    name: FieldName
+    label: str
+    type: Literal["string", "boolean", "integer", "string_list", "channel_map"]
+    pattern: str | None = None
+    options: list[str] | None = None
+    """For ``channel_map``: the notification types that may be routed."""
+    default: Any = None
+    required: bool = False
+
+
+class FeatureFlag(_Model):
+    default: bool
+    requires_connection: bool
+    provider: ProviderId | None = None
+
+
+class Provider(_Model):
+    id: ProviderId
+    name: str
+    group: str
+    category: str
+    purpose: str
+    tier: Tier
+    scope: Scope
+    configured_in: list[ConfiguredIn]
+    tenant_params: list[FieldName] = Field(default_factory=list)
+    """Per-connection values that shape URLs (Shopify ``shop``), validated by ``host`` patterns."""
+    allowed_hosts: list[str]
+    """Exact hosts or patterns with a tenant parameter, e.g. ``{shop}.myshopify.com``."""
+    platform_credentials: list[PlatformCredential] = Field(default_factory=list)
+    auth_modes: Annotated[list[AuthMode], Field(min_length=1)]
+    checks: Checks
+    errors: ErrorSignals
+    settings: list[SettingField] = Field(default_factory=list)
+
+    @property
+    def auth(self) -> AuthMode:
+        """The default auth mode."""
+        return self.auth_modes[0]
+
+    def mode(self, auth_type: AuthType) -> AuthMode:
+        for mode in self.auth_modes:
+            if mode.type == auth_type:
+                return mode
+        raise KeyError(f"{self.id} has no {auth_type} mode")
+
+    def template_names(self) -> set[str]:
+        """Every placeholder name this provider's templates may use."""
+        names = {"access_token", "refresh_token", *self.tenant_params}
+        names.update(p.name for p in self.platform_credentials)
+        for mode in self.auth_modes:
+            names.update(f.name for f in mode.fields)
+        return names
+
+
+PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+
+
+def placeholders(template: str) -> set[str]:
+    """The ``{name}`` placeholders in a template."""
+    return set(PLACEHOLDER.findall(template))
