@@ -1,0 +1,65 @@
+"""Credentials as they may appear in an event: ciphertext only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+NONCE_BYTES = 12
+FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")]
+
+
+class EncryptedCredential(BaseModel):
+    """One AES-256-GCM ciphertext and what is needed to open it: the key id and the nonce.
+
+    The associated data (format version, key id, organization, provider, field) is not stored:
+    it is rebuilt from where the ciphertext is used, so a ciphertext moved to another
+    organization, provider or field no longer decrypts.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        hide_input_in_errors=True,
+        ser_json_bytes="base64",
+        val_json_bytes="base64",
+    )
+
+    format: Literal[1] = 1
+    key_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    nonce: bytes
+    ciphertext: bytes
+
+    @field_validator("nonce")
+    @classmethod
+    def _nonce_is_96_bits(cls, value: bytes) -> bytes:
+        if len(value) != NONCE_BYTES:
+            raise ValueError(f"nonce must be exactly {NONCE_BYTES} bytes")
+        return value
+
+    @field_validator("ciphertext")
+    @classmethod
+    def _has_tag(cls, value: bytes) -> bytes:
+        if len(value) < 16:
+            raise ValueError("ciphertext is shorter than its 16-byte GCM tag")
+        return value
+
+
+class Credentials(BaseModel):
+    """Every secret of one connection, each encrypted on its own (own nonce, own field binding).
+
+    ``fields`` holds what an admin typed for API-key providers, by catalog field name.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    access_token: EncryptedCredential | None = None
+    refresh_token: EncryptedCredential | None = None
+    fields: dict[FieldName, EncryptedCredential] = Field(default_factory=dict)
+
+    def items(self) -> list[tuple[str, EncryptedCredential]]:
+        """Every ciphertext with the field name it is bound to."""
+        named = [("access_token", self.access_token), ("refresh_token", self.refresh_token)]
+        found = [(name, value) for name, value in named if value is not None]
+        return found + sorted(self.fields.items())
