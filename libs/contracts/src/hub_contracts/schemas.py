@@ -42,7 +42,7 @@ def drift(directory: Path = SNAPSHOT_DIR) -> list[str]:
 
 def write(directory: Path = SNAPSHOT_DIR) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    for stale in set(p.name for p in directory.glob("*.json")) - render_schemas().keys():
+    for stale in {p.name for p in directory.glob("*.json")} - render_schemas().keys():
         (directory / stale).unlink()
     for name, text in render_schemas().items():
         (directory / name).write_text(text, "utf-8")
