@@ -1,0 +1,141 @@
+"""Kafka wiring every service shares: the broker, publishing events, consuming them safely.
+
+``subscribe`` is the one way a service consumes a topic: it parses the bytes with the contract
+registry, hands the typed event to the handler, retries a failing handler with backoff, and sends
+what cannot be parsed or keeps failing to ``<topic>.dlq`` with the reason — then moves on, so a
+poison message never stalls a partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from hub_contracts import ContractError, Event, Topic, dlq_topic, message_key, parse_event
+from opentelemetry.sdk.trace import TracerProvider
+
+from hub_runtime.logging import redact_text
+from hub_runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[E], Awaitable[None]]
+
+
+class PermanentHandlerError(Exception):
+    """Raised by a handler when retrying cannot help: the event goes to the DLQ at once."""
+
+    reason = "permanent_failure"
+
+
+def create_broker(
+    settings: ServiceSettings, *, tracer_provider: TracerProvider | None = None
+) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=settings.service_name,
+        enable_idempotence=settings.kafka_idempotent_producer,
+        acks="all",
+        middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)],
+        logger=logging.getLogger(f"{settings.service_name}.kafka"),
+    )
+
+
+def consumer_options(settings: ServiceSettings) -> dict[str, Any]:
+    """Consumer settings: start from earliest (consumers are idempotent), tuned timeouts."""
+    return {
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
+    }
+
+
+async def publish_event(
+    broker: KafkaBroker, event: Event, *, headers: dict[str, str] | None = None
+) -> None:
+    """Publish on the event's topic, keyed by its connection, with the trace context."""
+    await broker.publish(
+        event.model_dump_json().encode(),
+        topic=event.topic.value,
+        key=message_key(event.organization_id, event.provider),
+        headers={
+            "content-type": "application/json",
+            "event-type": event.event_type,
+            "schema-version": str(event.schema_version),
+            **(headers or {}),
+        },
+    )
+
+
+def subscribe(
+    broker: KafkaBroker | KafkaRouter,
+    settings: ServiceSettings,
+    *,
+    topic: Topic,
+    group: str,
+    handler: Handler[E],
+    retry_base_delay_s: float = 0.2,
+) -> None:
+    """Consume ``topic`` in consumer group ``group`` with ``handler`` (see module docstring)."""
+    publisher = broker.publisher(dlq_topic(topic.value))
+
+    async def dead_letter(message: KafkaMessage, reason: str, error: str) -> None:
+        raw = message.raw_message
+        source = raw if not isinstance(raw, tuple) else raw[0]
+        log.warning(
+            "event sent to dead-letter topic",
+            extra={"topic": topic.value, "group": group, "reason": reason, "error": error},
+        )
+        await publisher.publish(
+            message.body,
+            key=source.key,
+            headers={
+                "dlq-reason": reason,
+                "dlq-error": error[:1000],
+                "dlq-source-topic": topic.value,
+                "dlq-source-partition": str(source.partition),
+                "dlq-source-offset": str(source.offset),
+                "dlq-consumer-group": group,
+            },
+        )
+
+    async def consume(message: KafkaMessage) -> None:
+        try:
+            event = parse_event(message.body, topic=topic.value)
+        except ContractError as exc:
+            await dead_letter(message, exc.reason, str(exc))
+            return
+        for attempt in range(1, settings.consumer_max_attempts + 1):
+            try:
+                await handler(event)  # type: ignore[arg-type]
+                return
+            except PermanentHandlerError as exc:
+                await dead_letter(message, exc.reason, redact_text(str(exc)))
+                return
+            except Exception as exc:
+                if attempt == settings.consumer_max_attempts:
+                    detail = redact_text(f"{type(exc).__name__}: {exc}")
+                    await dead_letter(message, "handler_failed", detail)
+                    return
+                log.warning(
+                    "handler failed; retrying",
+                    extra={"topic": topic.value, "attempt": attempt, "error": type(exc).__name__},
+                )
+                delay = retry_base_delay_s * 2 ** (attempt - 1)
+                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+
+    broker.subscriber(
+        topic.value,
+        group_id=group,
+        ack_policy=AckPolicy.ACK,
+        **consumer_options(settings),
+    )(consume)

@@ -1,0 +1,62 @@
+"""The settings every service shares. Each service subclasses ``ServiceSettings`` with its own
+``env_prefix`` (``<SERVICE>_``); shared infrastructure keeps its conventional unprefixed names
+(``KAFKA_BOOTSTRAP_SERVERS``, ``DATABASE_URL``, ``CREDENTIAL_KEYS``...). Built once in
+``__main__`` and passed in; tests build their own.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        extra="ignore", hide_input_in_errors=True, populate_by_name=True
+    )
+
+    service_name: str = "integrations-hub"
+    environment: Literal["development", "test", "production"] = Field(
+        "development", validation_alias=_env("HUB_ENVIRONMENT")
+    )
+    log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:59092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    kafka_idempotent_producer: bool = Field(
+        False, validation_alias=_env("KAFKA_IDEMPOTENT_PRODUCER")
+    )
+    """On for real Kafka; the local Tansu broker refuses aiokafka's InitProducerId v0."""
+    kafka_session_timeout_ms: int = Field(10_000, validation_alias=_env("KAFKA_SESSION_TIMEOUT_MS"))
+    kafka_heartbeat_interval_ms: int = Field(
+        3_000, validation_alias=_env("KAFKA_HEARTBEAT_INTERVAL_MS")
+    )
+    kafka_fetch_max_wait_ms: int = Field(500, validation_alias=_env("KAFKA_FETCH_MAX_WAIT_MS"))
+    """Tansu does not wake a parked fetch: local stacks set ~10 ms."""
+    consumer_max_attempts: int = Field(5, ge=1, validation_alias=_env("CONSUMER_MAX_ATTEMPTS"))
+    """A handler failing this many times sends the event to the DLQ."""
+
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+
+    provider_base_url_override: str | None = Field(
+        None, validation_alias=_env("PROVIDER_BASE_URL_OVERRIDE")
+    )
+    """Points every catalog provider URL at the provider sandbox (development and tests)."""
+
+
+class CredentialSettings(BaseSettings):
+    """For services that encrypt or decrypt credentials."""
+
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    credential_keys: SecretStr
+    """``newest-id:base64,older-id:base64``; see hub_keyring."""
