@@ -30,8 +30,18 @@ from hub_catalog.model import (
     Tier,
     placeholders,
 )
+from hub_catalog.signals import (
+    MISSING,
+    Signal,
+    classify,
+    example_body,
+    matches,
+    succeeded,
+    value_at,
+)
 
 __all__ = [
+    "MISSING",
     "AuthMode",
     "AuthType",
     "Catalog",
@@ -53,9 +63,15 @@ __all__ = [
     "ResponseMatch",
     "Scope",
     "SettingField",
+    "Signal",
     "Tier",
+    "classify",
+    "example_body",
     "host_pattern",
     "load_catalog",
+    "matches",
     "placeholders",
     "render",
+    "succeeded",
+    "value_at",
 ]

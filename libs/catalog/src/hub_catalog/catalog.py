@@ -8,14 +8,16 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import yaml
 from pydantic import Field, model_validator
 
 from hub_catalog.model import (
     PLACEHOLDER,
+    AuthType,
     FeatureFlag,
+    Placement,
     Provider,
     RequestSpec,
     Scope,
@@ -61,7 +63,7 @@ class Catalog(_Model):
             raise ValueError("duplicate provider ids")
         for provider in self.providers:
             _check_templates(provider)
-            for url in _urls(provider):
+            for url in provider.url_templates():
                 self.check_host(provider, _example_host(url))
         for key, flag in self.feature_flags.items():
             if flag.provider is not None and flag.provider not in ids:
@@ -77,6 +79,14 @@ class Catalog(_Model):
     def tenant_providers(self) -> list[Provider]:
         return [p for p in self.providers if p.scope == Scope.TENANT]
 
+    def oauth_providers(self) -> list[Provider]:
+        """Providers with an OAuth authorization-code mode (default or not)."""
+        return [p for p in self.providers if p.has_mode(AuthType.OAUTH2_AUTHORIZATION_CODE)]
+
+    def api_key_providers(self) -> list[Provider]:
+        """Providers with an API-key mode (default or not)."""
+        return [p for p in self.providers if p.has_mode(AuthType.API_KEY)]
+
     def check_host(self, provider: Provider, host: str) -> None:
         """Raise unless ``host`` (before any override) is allowed for ``provider``."""
         candidate = host.lower().rstrip(".")
@@ -84,8 +94,12 @@ class Catalog(_Model):
             raise HostNotAllowedError(provider.id, host)
 
     def url(self, provider: Provider, template: str, values: Mapping[str, str]) -> str:
-        """Render a URL template, check its host, then apply the base-URL override."""
-        rendered = render(template, values)
+        """Render a URL template, check its host, then apply the base-URL override.
+
+        Values are percent-encoded first, so a value can never add a path segment, a query or a
+        host label of its own (``acme.evil.com/x`` stays inside one label, and fails the check).
+        """
+        rendered = render(template, {name: quote(value, safe="") for name, value in values.items()})
         parts = urlsplit(rendered)
         if parts.scheme != "https":
             raise CatalogError(f"{provider.id}: provider URLs must be https, got {rendered!r}")
@@ -107,21 +121,6 @@ def render(template: str, values: Mapping[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
-def _urls(provider: Provider) -> Iterator[str]:
-    for mode in provider.auth_modes:
-        if mode.oauth is not None:
-            yield from (
-                u
-                for u in (mode.oauth.authorize_url, mode.oauth.token_url, mode.oauth.revoke_url)
-                if u
-            )
-        if mode.mint is not None:
-            yield mode.mint.url
-    for request in (provider.checks.health, provider.checks.identity):
-        if request is not None:
-            yield request.url
-
-
 def _example_host(url: str) -> str:
     return PLACEHOLDER.sub("example", urlsplit(url).hostname or url)
 
@@ -130,12 +129,10 @@ def _check_templates(provider: Provider) -> None:
     allowed = provider.template_names()
     templates: list[str] = []
     for mode in provider.auth_modes:
-        for placement in mode.transport:
-            templates += [t for t in (placement.value, placement.username, placement.password) if t]
-        if mode.oauth is not None:
-            templates += [mode.oauth.authorize_url, mode.oauth.token_url]
+        templates += _placement_templates(mode.transport)
         if mode.mint is not None:
             templates += _request_templates(mode.mint)
+    templates += provider.url_templates()
     for request in (provider.checks.health, provider.checks.identity):
         if request is not None:
             templates += _request_templates(request)
@@ -145,8 +142,13 @@ def _check_templates(provider: Provider) -> None:
             raise ValueError(f"{provider.id}: template {template!r} uses unknown {sorted(unknown)}")
 
 
+def _placement_templates(placements: list[Placement]) -> list[str]:
+    return [t for p in placements for t in (p.value, p.username, p.password) if t]
+
+
 def _request_templates(request: RequestSpec) -> list[str]:
     found = [request.url, *request.headers.values(), *request.query.values()]
+    found += _placement_templates(request.auth)
     found += list((request.form_body or {}).values())
     found += [v for v in _walk(request.json_body) if isinstance(v, str)]
     return found

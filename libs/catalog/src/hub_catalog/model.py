@@ -9,7 +9,9 @@ fields), its tenant parameters (``shop``) and its platform credentials (``client
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -154,6 +156,10 @@ class RequestSpec(_Model):
 
     method: Literal["GET", "POST"] = "GET"
     url: str
+    auth: list[Placement] = Field(default_factory=list)
+    """Credential placements of this request itself. Health and identity requests also carry their
+    mode's ``transport``; a mint request carries only these (there is no token yet), e.g. PayPal's
+    HTTP Basic ``{client_id}:{client_secret}``."""
     headers: dict[str, str] = Field(default_factory=dict)
     query: dict[str, str] = Field(default_factory=dict)
     json_body: Any = None
@@ -177,11 +183,16 @@ class OAuthSpec(_Model):
     pkce: Pkce = Pkce.OFF
     authorization_params: dict[str, str] = Field(default_factory=dict)
     client_id_param: str = "client_id"
+    client_secret_param: str = "client_secret"
+    """Name of the client secret in a ``client_secret_post`` token request (TikTok: ``secret``)."""
     code_param: str = "code"
     client_auth: Literal["client_secret_post", "client_secret_basic"] = "client_secret_post"
     token_request_format: Literal["form", "json"] = "form"
     issuer: str | None = None
     hooks: list[OAuthHook] = Field(default_factory=list)
+
+
+_MINTED = {AuthType.OAUTH2_CLIENT_CREDENTIALS, AuthType.TOKEN_EXCHANGE}
 
 
 class AuthMode(_Model):
@@ -202,16 +213,17 @@ class AuthMode(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> AuthMode:
-        if self.type in (AuthType.OAUTH2_AUTHORIZATION_CODE,) and self.oauth is None:
-            raise ValueError(f"{self.type} needs an oauth section")
-        if (
-            self.type
-            in (AuthType.API_KEY, AuthType.TOKEN_EXCHANGE, AuthType.OAUTH2_CLIENT_CREDENTIALS)
-            and not self.fields
-        ):
+        authorization_code = self.type == AuthType.OAUTH2_AUTHORIZATION_CODE
+        if authorization_code != (self.oauth is not None):
+            raise ValueError("an oauth section goes with oauth2_authorization_code, and only there")
+        if not authorization_code and not self.fields:
             raise ValueError(f"{self.type} needs the credential fields an admin types")
+        if (self.type in _MINTED) != (self.mint is not None):
+            raise ValueError(f"a mint request goes with {sorted(_MINTED)}, and only there")
         if self.refresh == RefreshStrategy.REMINT and self.mint is None:
             raise ValueError("remint needs a mint request")
+        if len({f.name for f in self.fields}) != len(self.fields):
+            raise ValueError("duplicate credential field names")
         if self.refresh != RefreshStrategy.NONE and (
             self.access_token_lifetime_s is None or self.refresh_lead_s is None
         ):
@@ -234,29 +246,95 @@ class Checks(_Model):
 
 
 class ErrorSignals(_Model):
-    """How the provider says what went wrong; checked in order revoked, rate_limited."""
+    """How the provider says what went wrong; checked in order revoked, rate_limited.
 
-    revoked: list[ResponseMatch]
-    rate_limited: list[ResponseMatch] = Field(default_factory=lambda: [ResponseMatch(status=[429])])
+    The first entry of each list is the canonical answer (the provider sandbox renders it), so it
+    must name a status.
+    """
+
+    revoked: Annotated[list[ResponseMatch], Field(min_length=1)]
+    rate_limited: Annotated[list[ResponseMatch], Field(min_length=1)] = Field(
+        default_factory=lambda: [ResponseMatch(status=[429])]
+    )
+
+    @model_validator(mode="after")
+    def _canonical_status(self) -> ErrorSignals:
+        if self.revoked[0].status is None or self.rate_limited[0].status is None:
+            raise ValueError("the first revoked and rate_limited entries need a status")
+        return self
+
+
+SettingType = Literal["string", "boolean", "integer", "string_list", "channel_map"]
 
 
 class SettingField(_Model):
-    """One per-integration setting an admin edits on the provider's settings page."""
+    """One per-integration setting an admin edits on the provider's settings page.
+
+    ``pattern`` applies to a ``string``, to each item of a ``string_list`` and to each channel of a
+    ``channel_map`` (a mapping from the notification types in ``options`` to a channel).
+    """
 
     name: FieldName
     label: str
-    type: Literal["string", "boolean", "integer", "string_list", "channel_map"]
+    type: SettingType
     pattern: str | None = None
     options: list[str] | None = None
     """For ``channel_map``: the notification types that may be routed."""
     default: Any = None
     required: bool = False
 
+    @model_validator(mode="after")
+    def _consistent(self) -> SettingField:
+        if self.pattern is not None:
+            if self.type in ("boolean", "integer"):
+                raise ValueError(f"a {self.type} setting takes no pattern")
+            re.compile(self.pattern)
+        if (self.type == "channel_map") != bool(self.options):
+            raise ValueError("options go with channel_map settings, and only there")
+        if self.default is not None:
+            self.check(self.default)
+        return self
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` if it fits this setting; else raise ``ValueError`` naming it."""
+        if not _fits(self, value):
+            raise ValueError(f"setting {self.name!r} does not accept {value!r}")
+        return value
+
+
+def _fits(setting: SettingField, value: Any) -> bool:
+    def text(item: Any) -> bool:
+        if not isinstance(item, str):
+            return False
+        return setting.pattern is None or re.fullmatch(setting.pattern, item) is not None
+
+    match setting.type:
+        case "string":
+            return text(value)
+        case "boolean":
+            return isinstance(value, bool)
+        case "integer":
+            return isinstance(value, int) and not isinstance(value, bool)
+        case "string_list":
+            return isinstance(value, list) and all(text(item) for item in value)
+        case "channel_map":
+            return (
+                isinstance(value, dict)
+                and set(value) <= set(setting.options or ())
+                and all(text(channel) for channel in value.values())
+            )
+
 
 class FeatureFlag(_Model):
     default: bool
     requires_connection: bool
     provider: ProviderId | None = None
+
+    @model_validator(mode="after")
+    def _provider_named(self) -> FeatureFlag:
+        if self.requires_connection and self.provider is None:
+            raise ValueError("a flag that requires a connection names its provider")
+        return self
 
 
 class Provider(_Model):
@@ -283,11 +361,68 @@ class Provider(_Model):
         """The default auth mode."""
         return self.auth_modes[0]
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Provider:
+        types = [mode.type for mode in self.auth_modes]
+        if len(types) != len(set(types)):
+            raise ValueError(f"{self.id}: at most one auth mode per type")
+        platform = {credential.name for credential in self.platform_credentials}
+        oauth_client = {"client_id", "client_secret"}
+        if self.has_mode(AuthType.OAUTH2_AUTHORIZATION_CODE) and not oauth_client <= platform:
+            raise ValueError(f"{self.id}: OAuth needs platform credentials {sorted(oauth_client)}")
+        if self.scope == Scope.PLATFORM:
+            env_fields = {f.name for mode in self.auth_modes for f in mode.fields}
+            if self.configured_in != [ConfiguredIn.PLATFORM] or not env_fields <= platform:
+                raise ValueError(
+                    f"{self.id}: a platform provider is configured in the platform and every "
+                    "field it uses comes from a platform credential"
+                )
+        if self.checks.health_mode == HealthCheckMode.TOKEN_MINT and self.auth.mint is None:
+            raise ValueError(f"{self.id}: health_mode token_mint needs a default mode that mints")
+        names = [setting.name for setting in self.settings]
+        if len(names) != len(set(names)):
+            raise ValueError(f"{self.id}: duplicate setting names")
+        return self
+
+    def has_mode(self, auth_type: AuthType) -> bool:
+        return any(mode.type == auth_type for mode in self.auth_modes)
+
     def mode(self, auth_type: AuthType) -> AuthMode:
         for mode in self.auth_modes:
             if mode.type == auth_type:
                 return mode
         raise KeyError(f"{self.id} has no {auth_type} mode")
+
+    def url_templates(self) -> list[str]:
+        """Every URL this provider's entry names: OAuth, mint, health and identity requests."""
+        urls: list[str] = []
+        for mode in self.auth_modes:
+            if mode.oauth is not None:
+                oauth = mode.oauth
+                urls += [u for u in (oauth.authorize_url, oauth.token_url, oauth.revoke_url) if u]
+            if mode.mint is not None:
+                urls.append(mode.mint.url)
+        urls += [r.url for r in (self.checks.health, self.checks.identity) if r is not None]
+        return urls
+
+    def check_settings(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate an admin's settings against this provider's schema; fill in the defaults.
+
+        Raises ``ValueError`` naming the first unknown, missing or ill-shaped setting.
+        """
+        fields = {setting.name: setting for setting in self.settings}
+        unknown = values.keys() - fields.keys()
+        if unknown:
+            raise ValueError(f"{self.id} has no setting {sorted(unknown)[0]!r}")
+        checked: dict[str, Any] = {}
+        for name, setting in fields.items():
+            if name in values:
+                checked[name] = setting.check(values[name])
+            elif setting.required:
+                raise ValueError(f"setting {name!r} is required")
+            elif setting.default is not None:
+                checked[name] = copy.deepcopy(setting.default)
+        return checked
 
     def template_names(self) -> set[str]:
         """Every placeholder name this provider's templates may use."""
