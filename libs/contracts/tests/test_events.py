@@ -20,10 +20,10 @@ from hub_contracts import (
     parse_event,
     serialize_event,
 )
+from hub_contracts.examples import EXAMPLES as SAMPLES
+from hub_contracts.examples import ciphertext
 from hub_contracts.topics import ALL_TOPICS
 from pydantic import BaseModel
-
-from .samples import SAMPLES, ciphertext
 
 SECRET_NAME = re.compile(r"token|secret|key|password|credential", re.IGNORECASE)
 

@@ -15,8 +15,7 @@ from hub_contracts import (
     parse_event,
     serialize_event,
 )
-
-from .samples import SAMPLES
+from hub_contracts.examples import EXAMPLES as SAMPLES
 
 
 def _wire(**changes: object) -> bytes:

@@ -1,4 +1,7 @@
-"""One valid sample of every event, for round-trip and broker tests."""
+"""One valid example of every event: for documentation, round-trip and broker tests.
+
+Ciphertexts are random bytes, not encryptions of anything: these examples carry no secret.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ def _credentials() -> Credentials:
     return Credentials(access_token=ciphertext(), refresh_token=ciphertext())
 
 
-SAMPLES: list[Event] = [
+EXAMPLES: list[Event] = [
     ConnectionRequestedV1(
         organization_id=ORG,
         provider="klaviyo",

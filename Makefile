@@ -1,0 +1,67 @@
+# Integrations hub. `make` lists the targets; a fresh machine needs only `make run` and `make test`.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+RUN := $(UV) run --frozen
+
+PACKAGES := $(notdir $(wildcard libs/*/src/* dev/*/src/* services/*/src/*))
+MYPY_TARGETS := $(foreach p,$(filter-out %.egg-info,$(PACKAGES)),-p $(p))
+
+.PHONY: help setup run stack test check lint format typecheck imports schemas key bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml dev/*/pyproject.toml services/*/pyproject.toml)
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+setup: .venv/.synced ## Install uv and every pinned dependency (uv.lock)
+
+run: setup ## Start PostgreSQL, the broker, the provider sandbox and every service; Ctrl-C stops all
+	$(RUN) python -m hub_localstack run --procfile deploy/local/Procfile
+
+stack: setup ## Start only PostgreSQL and the broker (until Ctrl-C)
+	$(RUN) python -m hub_localstack up
+
+test: setup check ## Lint, type-check, then every test against the real PostgreSQL and broker
+	$(RUN) pytest
+
+check: setup lint typecheck imports ## Static checks: ruff, mypy, import rules, event schema drift
+	$(RUN) python -m hub_contracts.schemas
+
+lint: setup ## ruff lint and format check
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+format: setup ## Apply ruff's fixes and formatting
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+typecheck: setup ## mypy --strict over every package
+	$(RUN) mypy $(MYPY_TARGETS) tools/lint_imports.py
+
+imports: setup ## import-linter rules derived from the workspace layout
+	$(RUN) python tools/lint_imports.py
+
+schemas: setup ## Refresh the committed JSON Schema snapshots of the events
+	$(RUN) python -m hub_contracts.schemas --write
+
+key: setup ## Print a fresh CREDENTIAL_KEYS entry
+	@$(RUN) python -m hub_keyring new-key
+
+bench: setup ## Run the benchmarks; results go to bench-results/
+	$(RUN) python -m tests.bench
+
+clean: ## Remove local data, caches and the virtual environment
+	rm -rf .local .venv .tools .mypy_cache .ruff_cache .pytest_cache
