@@ -1,0 +1,101 @@
+"""`hub-stack run`: the whole system on one machine, for `make run`.
+
+Starts the stack, derives the development environment every service needs (stack endpoints,
+consumer tuning for the local broker, the sandbox as every provider, the sandbox's platform
+credentials, a development encryption key kept under .local), then runs the Procfile's processes
+with honcho until Ctrl-C, and stops everything in reverse order. A variable already set in the
+caller's environment always wins.
+"""
+
+import base64
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from hub_catalog import load_catalog
+
+from hub_localstack.stack import Endpoints, LocalStack
+
+PORTS = {
+    "admin-console": 8100,
+    "oauth-gateway": 8101,
+    "connection-store": 8102,
+    "token-refresher": 8103,
+    "health-monitor": 8104,
+    "notifier": 8105,
+    "provider-sandbox": 8199,
+}
+
+
+def development_key(state_dir: Path) -> str:
+    """A CREDENTIAL_KEYS value kept under .local, so local data stays readable across runs."""
+    path = state_dir / "dev-credential-keys"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        path.write_text(f"dev1:{key}\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def sandbox_platform_credentials() -> dict[str, str]:
+    """Every provider's platform credential, set to the value the sandbox accepts."""
+    return {
+        credential.env: f"sandbox-{provider.id}-{credential.name}"
+        for provider in load_catalog().providers
+        for credential in provider.platform_credentials
+    }
+
+
+def development_environment(
+    endpoints: Endpoints, state_dir: Path, inherited: Mapping[str, str]
+) -> dict[str, str]:
+    sandbox_port = inherited.get("SANDBOX_PORT", str(PORTS["provider-sandbox"]))
+    defaults = {
+        **sandbox_platform_credentials(),
+        "HUB_ENVIRONMENT": "development",
+        "DATABASE_URL": endpoints.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap_servers,
+        "KAFKA_SESSION_TIMEOUT_MS": "2000",
+        "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+        "KAFKA_FETCH_MAX_WAIT_MS": "10",
+        "PROVIDER_BASE_URL_OVERRIDE": f"http://127.0.0.1:{sandbox_port}",
+        "CREDENTIAL_KEYS": development_key(state_dir),
+    }
+    return {**defaults, **inherited}
+
+
+def procfile_names(procfile: Path) -> list[str]:
+    names = []
+    for line in procfile.read_text().splitlines():
+        name, sep, _ = line.partition(":")
+        if sep and name.strip() and not name.lstrip().startswith("#"):
+            names.append(name.strip())
+    return names
+
+
+def run(stack: LocalStack, procfile: Path) -> int:
+    endpoints = stack.start()
+    try:
+        env = development_environment(endpoints, stack.settings.state_dir, os.environ)
+        honcho = subprocess.Popen(
+            [sys.executable, "-m", "honcho", "start", "-f", str(procfile), "-d", str(Path.cwd())],
+            env=env,
+        )
+        print(endpoints.env_text(), end="")
+        for name in procfile_names(procfile):
+            if name in PORTS:
+                print(f"{name}: http://127.0.0.1:{PORTS[name]}")
+        print("everything is starting; Ctrl-C stops it all", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: honcho.terminate())
+        try:
+            return honcho.wait()
+        except KeyboardInterrupt:
+            honcho.terminate()
+            return honcho.wait()
+    finally:
+        stack.stop()
