@@ -25,6 +25,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _regex(pattern: str) -> str:
+    """``pattern`` if it compiles (a ``ValueError`` for pydantic otherwise)."""
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"pattern {pattern!r} does not compile: {error}") from None
+    return pattern
+
+
 class Tier(StrEnum):
     REQUIRED = "required"
     RECOMMENDED = "recommended"
@@ -101,8 +110,7 @@ class CredentialField(_Model):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        re.compile(value)
-        return value
+        return _regex(value)
 
 
 class PlatformCredential(_Model):
@@ -288,7 +296,7 @@ class SettingField(_Model):
         if self.pattern is not None:
             if self.type in ("boolean", "integer"):
                 raise ValueError(f"a {self.type} setting takes no pattern")
-            re.compile(self.pattern)
+            _regex(self.pattern)
         if (self.type == "channel_map") != bool(self.options):
             raise ValueError("options go with channel_map settings, and only there")
         if self.default is not None:
