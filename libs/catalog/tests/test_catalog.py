@@ -55,6 +55,7 @@ def test_tenant_host_pattern_accepts_a_shop_domain(host: str) -> None:
         ".myshopify.com",
         "-acme.myshopify.com",
         "acmexmyshopify.com",
+        "acme.myshopify.com\n",
     ],
 )
 def test_tenant_host_pattern_refuses_other_hosts(host: str) -> None:

@@ -128,7 +128,7 @@ def test_credential_fields_accept_any_value_of_a_plausible_shape(
     for provider in catalog.providers:
         for mode in provider.auth_modes:
             for field in mode.fields:
-                assert re.fullmatch(field.pattern, value), (provider.id, field.name)
+                assert field.accepts(value), (provider.id, field.name)
 
 
 def test_credential_fields_refuse_blank_and_whitespace_values(catalog: Catalog) -> None:
@@ -136,7 +136,7 @@ def test_credential_fields_refuse_blank_and_whitespace_values(catalog: Catalog) 
         for mode in provider.auth_modes:
             for field in mode.fields:
                 for bad in ("", "two words", "key\n"):
-                    assert not re.fullmatch(field.pattern, bad), (provider.id, field.name, bad)
+                    assert not field.accepts(bad), (provider.id, field.name, bad)
 
 
 def test_refresh_lead_leaves_most_of_the_token_lifetime_in_use(catalog: Catalog) -> None:

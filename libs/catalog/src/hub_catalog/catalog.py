@@ -45,7 +45,7 @@ def host_pattern(allowed: str) -> re.Pattern[str]:
     regex = "".join(
         _HOST_LABEL if index % 2 else re.escape(part) for index, part in enumerate(parts)
     )
-    return re.compile(f"^{regex}$")
+    return re.compile(rf"^{regex}\Z")
 
 
 class Catalog(_Model):
@@ -96,8 +96,9 @@ class Catalog(_Model):
     def url(self, provider: Provider, template: str, values: Mapping[str, str]) -> str:
         """Render a URL template, check its host, then apply the base-URL override.
 
-        Values are percent-encoded first, so a value can never add a path segment, a query or a
-        host label of its own (``acme.evil.com/x`` stays inside one label, and fails the check).
+        Values are percent-encoded first, so a value cannot add a path segment, a query, a port
+        or userinfo (``evil.com/x``, ``a@evil.com``); dots stay, and a value of several labels in
+        a one-label ``{shop}`` fails the host check.
         """
         rendered = render(template, {name: quote(value, safe="") for name, value in values.items()})
         parts = urlsplit(rendered)

@@ -112,6 +112,10 @@ class CredentialField(_Model):
     def _compiles(cls, value: str) -> str:
         return _regex(value)
 
+    def accepts(self, value: str) -> bool:
+        """Whether ``value`` has this field's shape (the whole value: no trailing newline)."""
+        return re.fullmatch(self.pattern, value) is not None
+
 
 class PlatformCredential(_Model):
     """A secret the platform operator configures once (OAuth client, developer token)."""
