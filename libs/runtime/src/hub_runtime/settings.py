@@ -12,7 +12,8 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-def _env(name: str) -> AliasChoices:
+def env_alias(name: str) -> AliasChoices:
+    """Read a setting from its conventional unprefixed variable, whatever the env_prefix."""
     return AliasChoices(name, name.lower())
 
 
@@ -23,32 +24,32 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "integrations-hub"
     environment: Literal["development", "test", "production"] = Field(
-        "development", validation_alias=_env("HUB_ENVIRONMENT")
+        "development", validation_alias=env_alias("HUB_ENVIRONMENT")
     )
-    log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
+    log_level: str = Field("INFO", validation_alias=env_alias("LOG_LEVEL"))
 
     kafka_bootstrap_servers: str = Field(
-        "127.0.0.1:59092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS")
+        "127.0.0.1:59092", validation_alias=env_alias("KAFKA_BOOTSTRAP_SERVERS")
     )
     kafka_idempotent_producer: bool = Field(
-        False, validation_alias=_env("KAFKA_IDEMPOTENT_PRODUCER")
+        False, validation_alias=env_alias("KAFKA_IDEMPOTENT_PRODUCER")
     )
     """On for real Kafka; the local Tansu broker refuses aiokafka's InitProducerId v0."""
-    kafka_session_timeout_ms: int = Field(10_000, validation_alias=_env("KAFKA_SESSION_TIMEOUT_MS"))
+    kafka_session_timeout_ms: int = Field(10_000, validation_alias=env_alias("KAFKA_SESSION_TIMEOUT_MS"))
     kafka_heartbeat_interval_ms: int = Field(
-        3_000, validation_alias=_env("KAFKA_HEARTBEAT_INTERVAL_MS")
+        3_000, validation_alias=env_alias("KAFKA_HEARTBEAT_INTERVAL_MS")
     )
-    kafka_fetch_max_wait_ms: int = Field(500, validation_alias=_env("KAFKA_FETCH_MAX_WAIT_MS"))
+    kafka_fetch_max_wait_ms: int = Field(500, validation_alias=env_alias("KAFKA_FETCH_MAX_WAIT_MS"))
     """Tansu does not wake a parked fetch: local stacks set ~10 ms."""
-    consumer_max_attempts: int = Field(5, ge=1, validation_alias=_env("CONSUMER_MAX_ATTEMPTS"))
+    consumer_max_attempts: int = Field(5, ge=1, validation_alias=env_alias("CONSUMER_MAX_ATTEMPTS"))
     """A handler failing this many times sends the event to the DLQ."""
 
     otel_exporter_otlp_endpoint: str | None = Field(
-        None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT")
+        None, validation_alias=env_alias("OTEL_EXPORTER_OTLP_ENDPOINT")
     )
 
     provider_base_url_override: str | None = Field(
-        None, validation_alias=_env("PROVIDER_BASE_URL_OVERRIDE")
+        None, validation_alias=env_alias("PROVIDER_BASE_URL_OVERRIDE")
     )
     """Points every catalog provider URL at the provider sandbox (development and tests)."""
 

@@ -1,0 +1,1 @@
+"""connection-store: the owner of connection state."""

@@ -1,0 +1,57 @@
+"""PostgreSQL access: a pool, and transactions that take on the right role.
+
+Tenant work runs as ``hub_app`` with ``app.organization_id`` set for the transaction, so
+row-level security hides every other organization even if a query forgets its WHERE clause.
+Cross-tenant work (sweeps, outbox relay) runs as ``hub_worker``. Both are ``SET LOCAL``: the
+pooled connection returns to its login role when the transaction ends.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+Connection = asyncpg.Connection | PoolConnectionProxy
+"""A connection, pooled or not; what every query function takes."""
+
+
+async def _init_connection(connection: asyncpg.Connection) -> None:
+    for type_name in ("jsonb", "json"):
+        await connection.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(dsn: str, *, size: int) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn, min_size=1, max_size=size, init=_init_connection, command_timeout=30
+    )
+    assert pool is not None
+    return pool
+
+
+class Database:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @asynccontextmanager
+    async def tenant(self, organization_id: uuid.UUID) -> AsyncIterator[Connection]:
+        """A transaction that sees only ``organization_id``'s rows."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            await connection.execute("SET LOCAL ROLE hub_app")
+            await connection.execute(
+                "SELECT set_config('app.organization_id', $1, true)", str(organization_id)
+            )
+            yield connection
+
+    @asynccontextmanager
+    async def worker(self) -> AsyncIterator[Connection]:
+        """A transaction across organizations, for sweeps and the outbox relay."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            await connection.execute("SET LOCAL ROLE hub_worker")
+            yield connection

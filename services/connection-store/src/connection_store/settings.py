@@ -1,0 +1,41 @@
+"""connection-store settings (env prefix ``CONNECTION_STORE_``; shared ones unprefixed)."""
+
+from __future__ import annotations
+
+from hub_runtime import ServiceSettings
+from hub_runtime.settings import env_alias
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+
+class StoreSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CONNECTION_STORE_")
+
+    service_name: str = "connection-store"
+    host: str = "127.0.0.1"
+    port: int = 8102
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:55432/integrations_hub",
+        validation_alias=env_alias("DATABASE_URL"),
+    )
+    database_pool_size: int = Field(10, ge=1)
+    migrate_on_start: bool = True
+
+    jwt_secret: SecretStr = Field(
+        SecretStr("development-only-jwt-secret-change-me-0123456789"),
+        validation_alias=env_alias("PLATFORM_JWT_SECRET"),
+    )
+    """HS256 secret shared with the platform's token issuer; set a real one in production."""
+    jwt_audience: str | None = Field(None, validation_alias=env_alias("PLATFORM_JWT_AUDIENCE"))
+    jwt_issuer: str | None = Field(None, validation_alias=env_alias("PLATFORM_JWT_ISSUER"))
+
+    sweep_interval_s: float = Field(5.0, gt=0)
+    sweep_batch_size: int = Field(500, ge=1)
+    check_interval_s: int = Field(6 * 3600, ge=60)
+    """Between two scheduled health checks of one connection (jittered)."""
+    check_jitter: float = Field(0.1, ge=0, le=0.5)
+    refresh_retry_s: int = Field(300, ge=1)
+    """After emitting token.expiring, the row is due again only after this long without answer."""
+    outbox_interval_s: float = Field(0.2, gt=0)
+    outbox_batch_size: int = Field(500, ge=1)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
