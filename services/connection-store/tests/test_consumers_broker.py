@@ -33,7 +33,7 @@ async def _dead_letters(bootstrap: str, topic: str, marker: bytes) -> dict[str, 
             for records in (await consumer.getmany(timeout_ms=200)).values():
                 for record in records:
                     if record.value is not None and marker in record.value:
-                        return {k: v for k, v in record.headers}
+                        return dict(record.headers)
         raise AssertionError("no dead letter arrived")
     finally:
         await consumer.stop()
