@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from hub_runtime import ServiceSettings
 from hub_runtime.settings import env_alias
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
+
+
+DEVELOPMENT_JWT_SECRET = "development-only-jwt-secret-change-me-0123456789"
 
 
 class StoreSettings(ServiceSettings):
@@ -22,7 +25,7 @@ class StoreSettings(ServiceSettings):
     migrate_on_start: bool = True
 
     jwt_secret: SecretStr = Field(
-        SecretStr("development-only-jwt-secret-change-me-0123456789"),
+        SecretStr(DEVELOPMENT_JWT_SECRET),
         validation_alias=env_alias("PLATFORM_JWT_SECRET"),
     )
     """HS256 secret shared with the platform's token issuer; set a real one in production."""
@@ -39,3 +42,12 @@ class StoreSettings(ServiceSettings):
     outbox_interval_s: float = Field(0.2, gt=0)
     outbox_batch_size: int = Field(500, ge=1)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _no_development_secret_in_production(self) -> StoreSettings:
+        if (
+            self.environment == "production"
+            and self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET
+        ):
+            raise ValueError("PLATFORM_JWT_SECRET must be set in production")
+        return self
