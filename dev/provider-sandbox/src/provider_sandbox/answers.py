@@ -1,0 +1,100 @@
+"""Answers rendered from the catalog: success bodies that meet the catalog's conditions, and
+each provider's own way of saying revoked or rate-limited (the first entry of its
+``errors.revoked`` / ``errors.rate_limited``: Slack's HTTP 200 ``{"ok": false, ...}``, Meta's
+``{"error": {"code": 190}}``, TikTok's ``{"code": 40100}``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Response
+from fastapi.responses import JSONResponse
+from hub_catalog import Provider, RequestSpec, ResponseMatch, example_body
+
+from provider_sandbox.bodies import place
+
+DEFAULT_RETRY_AFTER_S = 1
+
+
+class Refusal(Exception):  # noqa: N818 - an answer, not an error condition
+    """Ends handling of a call with this answer."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+@dataclass(frozen=True)
+class Account:
+    """The deterministic account a sandbox credential belongs to."""
+
+    name: str
+    id: str
+
+    @classmethod
+    def of(cls, provider: Provider, host: str, tenant: dict[str, str]) -> Account:
+        if tenant:
+            return cls(name=f"Sandbox {provider.name} {' '.join(tenant.values())}", id=host)
+        return cls(name=f"Sandbox {provider.name} account", id=f"sbx-{provider.id}-account")
+
+
+def signal(match: ResponseMatch, description: str) -> tuple[int, Any]:
+    """The status and body that play a catalog error condition (the loader makes sure the
+    canonical, first entry names a status)."""
+    body = example_body(match)
+    if isinstance(body, dict):
+        body.setdefault("error_description", description)
+    return (match.status or [400])[0], body
+
+
+def revoked(provider: Provider, description: str) -> JSONResponse:
+    """The provider's canonical revoked answer: the first of its ``errors.revoked``."""
+    status, body = signal(provider.errors.revoked[0], description)
+    return JSONResponse(body, status_code=status)
+
+
+def rate_limited(provider: Provider, retry_after: int | None) -> JSONResponse:
+    status, body = signal(provider.errors.rate_limited[0], "rate limited (sandbox fault)")
+    headers = {"Retry-After": str(retry_after or DEFAULT_RETRY_AFTER_S)} if status == 429 else {}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def unavailable(retry_after: int | None) -> JSONResponse:
+    headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+    body = {"error": "temporarily_unavailable", "error_description": "sandbox fault"}
+    return JSONResponse(body, status_code=503, headers=headers)
+
+
+def mismatch(problems: list[str]) -> JSONResponse:
+    """The request is not the one the catalog describes (a missing ``revision`` header)."""
+    body = {"error": "invalid_request", "error_description": "; ".join(problems)}
+    return JSONResponse(body, status_code=400)
+
+
+def not_found(description: str, status: int = 404) -> JSONResponse:
+    return JSONResponse({"error": "not_found", "error_description": description}, status)
+
+
+def succeeded(requests: Sequence[RequestSpec], account: Account) -> Any:
+    """A body that meets the requests' ``success`` conditions and names the account (one URL
+    may serve several catalog requests: Slack's ``auth.test`` is health and identity)."""
+    body: Any = {}
+    for request in requests:
+        for match in request.success:
+            if match.path is not None and match.values:
+                body = place(body, match.path, match.values[0])
+        if request.account_name_path:
+            body = place(body, request.account_name_path, account.name)
+        if request.account_id_path:
+            body = place(body, request.account_id_path, account.id)
+    return body
+
+
+def success_status(request: RequestSpec) -> int:
+    for match in request.success:
+        for status in match.status or ():
+            if 200 <= status < 300:
+                return status
+    return 200

@@ -1,0 +1,30 @@
+"""Wiring: the sandbox's FastAPI app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from hub_catalog import Catalog, load_catalog
+
+from provider_sandbox import control, dispatcher
+from provider_sandbox.settings import SandboxSettings
+from provider_sandbox.state import Store
+
+
+def create_app(settings: SandboxSettings, *, catalog: Catalog | None = None) -> FastAPI:
+    """The sandbox playing every provider of ``catalog`` (the packaged one by default)."""
+    catalog = catalog or load_catalog()
+    store = Store()
+    app = FastAPI(
+        title="Provider sandbox",
+        summary="Plays every catalog provider's OAuth and API endpoints, with switchable faults.",
+    )
+    app.include_router(dispatcher.router(catalog, store, settings))
+    app.include_router(control.router(catalog, store))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, error: HTTPException) -> JSONResponse:
+        body = {"error": "not_found" if error.status_code == 404 else "invalid_request"}
+        return JSONResponse(body | {"error_description": str(error.detail)}, error.status_code)
+
+    return app

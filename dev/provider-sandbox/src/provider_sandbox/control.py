@@ -1,0 +1,88 @@
+"""``/_sandbox``: the control API tests and the local stack use to steer the sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from hub_catalog import Catalog
+from pydantic import BaseModel, ConfigDict
+
+from provider_sandbox.state import Fault, Store
+
+
+class RevokeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str
+
+
+class NextTokens(BaseModel):
+    """Values the next issued tokens take (canary tests); each is used once, in order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    access_token: str | None = None
+    refresh_token: str | None = None
+
+
+def router(catalog: Catalog, store: Store) -> APIRouter:
+    known = {provider.id for provider in catalog.providers}
+    api = APIRouter(prefix="/_sandbox", tags=["control"])
+
+    def provider_id(provider: str) -> str:
+        if provider not in known:
+            raise HTTPException(404, f"no provider {provider!r} in the catalog")
+        return provider
+
+    @api.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "providers": len(known)}
+
+    @api.get("/calls")
+    async def calls() -> dict[str, dict[str, int]]:
+        """Calls per provider and endpoint (``token`` also split by grant type)."""
+        return {provider: dict(counts) for provider, counts in store.calls.items()}
+
+    @api.post("/reset")
+    async def reset() -> dict[str, str]:
+        store.reset()
+        return {"status": "reset"}
+
+    @api.post("/{provider}/faults")
+    async def set_fault(provider: str, fault: Fault) -> dict[str, Any]:
+        store.set_fault(provider_id(provider), fault)
+        return {"provider": provider, "fault": fault.model_dump(exclude_none=True)}
+
+    @api.post("/{provider}/revoke")
+    async def revoke(provider: str, body: RevokeRequest) -> dict[str, str]:
+        """Revoke an issued token (with its grant) or, for any other value, an API key."""
+        if store.revoke_token(provider_id(provider), body.token):
+            return {"revoked": "token"}
+        store.revoke_key(provider, body.token)
+        return {"revoked": "key"}
+
+    @api.post("/{provider}/next-token")
+    async def next_token(provider: str, body: NextTokens) -> dict[str, str]:
+        provider_id(provider)
+        if body.access_token is not None:
+            store.choose_next(provider, "access", body.access_token)
+        if body.refresh_token is not None:
+            store.choose_next(provider, "refresh", body.refresh_token)
+        return {"status": "queued"}
+
+    @api.get("/{provider}/tokens")
+    async def issued(provider: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "token": token.value,
+                "kind": token.kind,
+                "tenant": dict(token.grant.tenant),
+                "scopes": list(token.grant.scopes),
+                "expires_at": token.expires_at,
+                "revoked": token.revoked or token.grant.revoked,
+            }
+            for token in store.tokens_of(provider_id(provider))
+        ]
+
+    return api

@@ -1,0 +1,67 @@
+"""``/p/{provider}/{host}/{path}``: every provider URL of the catalog, played from its data.
+
+The dispatcher finds which catalog request a URL is, counts the call, applies the provider's
+outage faults, and hands the call to the endpoint's handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from hub_catalog import Catalog, CatalogError
+
+from provider_sandbox import authorization, checks, tokens
+from provider_sandbox.answers import Refusal, not_found
+from provider_sandbox.call import Call, Incoming, interrupt
+from provider_sandbox.endpoints import Endpoint, EndpointKind, endpoints, matching
+from provider_sandbox.settings import SandboxSettings
+from provider_sandbox.state import Store
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+HANDLERS: dict[EndpointKind, Handler] = {
+    EndpointKind.AUTHORIZE: authorization.authorize,
+    EndpointKind.TOKEN: tokens.token,
+    EndpointKind.REVOKE: tokens.revoke,
+    EndpointKind.MINT: checks.mint,
+    EndpointKind.HEALTH: checks.check,
+    EndpointKind.IDENTITY: checks.check,
+}
+
+
+def router(catalog: Catalog, store: Store, settings: SandboxSettings) -> APIRouter:
+    tables: dict[str, list[Endpoint]] = {p.id: endpoints(p) for p in catalog.providers}
+    api = APIRouter(prefix="/p", tags=["providers"])
+
+    @api.api_route("/{provider_id}/{host}/{path:path}", methods=["GET", "POST"])
+    async def provider_call(provider_id: str, host: str, path: str, request: Request) -> Response:
+        if provider_id not in tables:
+            return not_found(f"no provider {provider_id!r} in the catalog")
+        provider = catalog.get(provider_id)
+        try:
+            catalog.check_host(provider, host)
+        except CatalogError as error:
+            return not_found(str(error))
+        found = matching(tables[provider_id], host, f"/{path}")
+        chosen = [(e, values) for e, values in found if request.method in e.methods]
+        if not chosen:
+            if found:
+                return not_found(f"{found[0][0].kind} does not take {request.method}", 405)
+            return not_found(f"{provider_id} has no endpoint at {host}/{path}")
+        store.count(provider_id, chosen[0][0].kind)
+        call = Call(
+            provider=provider,
+            endpoints=tuple(endpoint for endpoint, _ in chosen),
+            url_values=chosen[0][1],
+            incoming=await Incoming.read(request, host, f"/{path}"),
+            store=store,
+            lifetime_override=settings.access_token_lifetime_s,
+        )
+        try:
+            await interrupt(provider, store.fault(provider_id))
+            return await HANDLERS[call.endpoint.kind](call)
+        except Refusal as refusal:
+            return refusal.response
+
+    return api
