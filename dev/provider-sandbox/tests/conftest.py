@@ -38,12 +38,6 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def callback_params(answer: httpx.Response) -> dict[str, str]:
-    """The query of the authorize page's redirect."""
-    assert answer.status_code == 302, answer.text
-    return dict(parse_qsl(urlsplit(answer.headers["location"]).query))
-
-
 class CatalogClient:
     """One provider, driven the way the gateway, refresher and health monitor will drive it."""
 
@@ -53,13 +47,20 @@ class CatalogClient:
         self.provider = provider
         environment = platform_environment(catalog)
         self.values = {c.name: environment[c.env] for c in provider.platform_credentials}
-        self.values |= {name: SHOP for name in provider.tenant_params}
+        self.values |= dict.fromkeys(provider.tenant_params, SHOP)
 
     def mode(self, auth_type: AuthType | None = None) -> AuthMode:
         return self.provider.auth if auth_type is None else self.provider.mode(auth_type)
 
     def url(self, template: str, values: dict[str, str] | None = None) -> str:
         return self.catalog.url(self.provider, template, self.values | (values or {}))
+
+    async def fault(self, mode: str, **options: Any) -> None:
+        """Switch a fault on through the control API."""
+        answer = await self.http.post(
+            f"/_sandbox/{self.provider.id}/faults", json={"mode": mode, **options}
+        )
+        assert answer.status_code == 200, answer.text
 
     # OAuth
 
@@ -83,6 +84,18 @@ class CatalogClient:
         params |= overrides
         sent = {name: value for name, value in params.items() if value is not None}
         return await self.http.get(self.url(oauth.authorize_url), params=sent)
+
+    @staticmethod
+    def callback(answer: httpx.Response) -> dict[str, str]:
+        """The query of the authorize page's redirect."""
+        assert answer.status_code == 302, answer.text
+        return dict(parse_qsl(urlsplit(answer.headers["location"]).query))
+
+    async def code(self, mode: AuthMode, verifier: str | None, **overrides: str | None) -> str:
+        """Authorize and return the code the callback carries."""
+        assert mode.oauth is not None
+        callback = self.callback(await self.authorize(mode, verifier, **overrides))
+        return callback[mode.oauth.code_param]
 
     async def token(self, mode: AuthMode, fields: dict[str, str]) -> httpx.Response:
         oauth = mode.oauth
@@ -123,8 +136,7 @@ class CatalogClient:
         oauth = mode.oauth
         assert oauth is not None
         verifier = secrets.token_urlsafe(48)
-        code = callback_params(await self.authorize(mode, verifier))[oauth.code_param]
-        answer = await self.exchange(mode, code, verifier)
+        answer = await self.exchange(mode, await self.code(mode, verifier), verifier)
         assert answer.status_code == 200, answer.text
         body: dict[str, Any] = answer.json()
         if OAuthHook.TIKTOK_AUTH_CODE in oauth.hooks:

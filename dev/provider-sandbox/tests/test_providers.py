@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from hub_catalog import AuthType, RequestSpec, classify, load_catalog, succeeded, value_at
-
 from provider_sandbox import accepts
 
 PROVIDERS = [provider.id for provider in load_catalog().providers]

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import Response
 from fastapi.responses import JSONResponse
-from hub_catalog import Provider, RequestSpec, ResponseMatch, example_body
+from hub_catalog import MISSING, Provider, RequestSpec, ResponseMatch, example_body, value_at
 
 from provider_sandbox.bodies import place
 
@@ -40,23 +40,27 @@ class Account:
         return cls(name=f"Sandbox {provider.name} account", id=f"sbx-{provider.id}-account")
 
 
-def signal(match: ResponseMatch, description: str) -> tuple[int, Any]:
+def signal(provider: Provider, match: ResponseMatch, description: str) -> tuple[int, Any]:
     """The status and body that play a catalog error condition (the loader makes sure the
-    canonical, first entry names a status)."""
+    canonical, first entry names a status). A boolean success flag of the provider's checks is
+    set to false (Slack ``ok``)."""
     body = example_body(match)
     if isinstance(body, dict):
         body.setdefault("error_description", description)
+        for flag in _success_flags(provider):
+            if flag.path is not None and flag.values and value_at(body, flag.path) is MISSING:
+                body = place(body, flag.path, not flag.values[0])
     return (match.status or [400])[0], body
 
 
 def revoked(provider: Provider, description: str) -> JSONResponse:
     """The provider's canonical revoked answer: the first of its ``errors.revoked``."""
-    status, body = signal(provider.errors.revoked[0], description)
+    status, body = signal(provider, provider.errors.revoked[0], description)
     return JSONResponse(body, status_code=status)
 
 
 def rate_limited(provider: Provider, retry_after: int | None) -> JSONResponse:
-    status, body = signal(provider.errors.rate_limited[0], "rate limited (sandbox fault)")
+    status, body = signal(provider, provider.errors.rate_limited[0], "rate limited (sandbox fault)")
     headers = {"Retry-After": str(retry_after or DEFAULT_RETRY_AFTER_S)} if status == 429 else {}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -90,6 +94,17 @@ def succeeded(requests: Sequence[RequestSpec], account: Account) -> Any:
         if request.account_id_path:
             body = place(body, request.account_id_path, account.id)
     return body
+
+
+def _success_flags(provider: Provider) -> list[ResponseMatch]:
+    requests = (provider.checks.health, provider.checks.identity)
+    return [
+        match
+        for request in requests
+        if request is not None
+        for match in request.success
+        if match.values and isinstance(match.values[0], bool)
+    ]
 
 
 def success_status(request: RequestSpec) -> int:
