@@ -66,6 +66,7 @@ async def test_unknown_things_are_json_404s(sandbox: Callable[[str], Any]) -> No
         "/p/slack/evil.example/api/auth.test",
         "/p/slack/slack.com/api/unknown.method",
         "/_sandbox/nobody/tokens",
+        "/nowhere",
     ):
         answer = await http.get(path)
         assert answer.status_code == 404, path

@@ -71,14 +71,14 @@ def unavailable(retry_after: int | None) -> JSONResponse:
     return JSONResponse(body, status_code=503, headers=headers)
 
 
+def problem(status: int, error: str, description: str) -> JSONResponse:
+    """The sandbox's own answer to a request it cannot play (OAuth-style error JSON)."""
+    return JSONResponse({"error": error, "error_description": description}, status)
+
+
 def mismatch(problems: list[str]) -> JSONResponse:
     """The request is not the one the catalog describes (a missing ``revision`` header)."""
-    body = {"error": "invalid_request", "error_description": "; ".join(problems)}
-    return JSONResponse(body, status_code=400)
-
-
-def not_found(description: str, status: int = 404) -> JSONResponse:
-    return JSONResponse({"error": "not_found", "error_description": description}, status)
+    return problem(400, "invalid_request", "; ".join(problems))
 
 
 def succeeded(requests: Sequence[RequestSpec], account: Account) -> Any:

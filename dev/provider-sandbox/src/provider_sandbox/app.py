@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from hub_catalog import Catalog, load_catalog
+from starlette.exceptions import HTTPException
 
 from provider_sandbox import control, dispatcher
+from provider_sandbox.answers import problem
 from provider_sandbox.settings import SandboxSettings
 from provider_sandbox.state import Store
+
+_ERRORS = {404: "not_found", 405: "method_not_allowed"}
 
 
 def create_app(settings: SandboxSettings, *, catalog: Catalog | None = None) -> FastAPI:
@@ -24,7 +28,7 @@ def create_app(settings: SandboxSettings, *, catalog: Catalog | None = None) -> 
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> JSONResponse:
-        body = {"error": "not_found" if error.status_code == 404 else "invalid_request"}
-        return JSONResponse(body | {"error_description": str(error.detail)}, error.status_code)
+        code = _ERRORS.get(error.status_code, "invalid_request")
+        return problem(error.status_code, code, str(error.detail))
 
     return app

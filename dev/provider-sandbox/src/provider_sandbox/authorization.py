@@ -13,10 +13,10 @@ import re
 import time
 from urllib.parse import urlencode
 
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from hub_catalog import OAuthHook, OAuthSpec, Pkce
 
-from provider_sandbox.answers import Refusal
+from provider_sandbox.answers import Refusal, problem
 from provider_sandbox.call import Call
 from provider_sandbox.conventions import platform_value
 from provider_sandbox.state import FaultMode
@@ -29,10 +29,10 @@ async def authorize(call: Call) -> RedirectResponse:
     query = call.incoming.query
     client_id = query.get(oauth.client_id_param)
     if client_id != platform_value(call.provider.id, "client_id"):
-        raise Refusal(_page_error("invalid_client", f"unknown {oauth.client_id_param}"))
+        raise Refusal(problem(400, "invalid_client", f"unknown {oauth.client_id_param}"))
     redirect_uri = query.get("redirect_uri")
     if not redirect_uri:
-        raise Refusal(_page_error("invalid_request", "redirect_uri is required"))
+        raise Refusal(problem(400, "invalid_request", "redirect_uri is required"))
 
     state = {"state": query["state"]} if "state" in query else {}
 
@@ -86,10 +86,6 @@ def _oauth(call: Call) -> OAuthSpec:
     assert mode is not None, "authorize endpoints carry their mode"
     assert mode.oauth is not None
     return mode.oauth
-
-
-def _page_error(error: str, description: str) -> JSONResponse:
-    return JSONResponse({"error": error, "error_description": description}, status_code=400)
 
 
 def _shopify_signed(call: Call, params: dict[str, str]) -> dict[str, str]:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from hub_catalog import Catalog, CatalogError
 
 from provider_sandbox import authorization, checks, tokens
-from provider_sandbox.answers import Refusal, not_found
+from provider_sandbox.answers import Refusal, problem
 from provider_sandbox.call import Call, Incoming, interrupt
 from provider_sandbox.endpoints import Endpoint, EndpointKind, endpoints, matching
 from provider_sandbox.settings import SandboxSettings
@@ -37,18 +37,19 @@ def router(catalog: Catalog, store: Store, settings: SandboxSettings) -> APIRout
     @api.api_route("/{provider_id}/{host}/{path:path}", methods=["GET", "POST"])
     async def provider_call(provider_id: str, host: str, path: str, request: Request) -> Response:
         if provider_id not in tables:
-            return not_found(f"no provider {provider_id!r} in the catalog")
+            return problem(404, "not_found", f"no provider {provider_id!r} in the catalog")
         provider = catalog.get(provider_id)
         try:
             catalog.check_host(provider, host)
         except CatalogError as error:
-            return not_found(str(error))
+            return problem(404, "not_found", str(error))
         found = matching(tables[provider_id], host, f"/{path}")
         chosen = [(e, values) for e, values in found if request.method in e.methods]
         if not chosen:
             if found:
-                return not_found(f"{found[0][0].kind} does not take {request.method}", 405)
-            return not_found(f"{provider_id} has no endpoint at {host}/{path}")
+                kind = found[0][0].kind
+                return problem(405, "method_not_allowed", f"{kind} does not take {request.method}")
+            return problem(404, "not_found", f"{provider_id} has no endpoint at {host}/{path}")
         store.count(provider_id, chosen[0][0].kind)
         call = Call(
             provider=provider,

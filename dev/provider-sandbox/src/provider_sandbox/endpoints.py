@@ -1,9 +1,9 @@
 """Which catalog request an incoming sandbox URL is: the provider's endpoint table.
 
 Each catalog URL template (``https://{shop}.myshopify.com/admin/oauth/authorize``) becomes a host
-and a path regex; placeholders bind values (the ``shop``, a ``store_id`` in a path). When two
-requests share a URL (a health check that is also the identity call, or the mint request), the
-first kind in ``EndpointKind`` order answers.
+and a path regex; placeholders bind values (the ``shop``, a ``store_id`` in a path). Several
+catalog requests may share a URL (Slack's ``auth.test`` is health and identity): the call is
+counted as the first in ``EndpointKind`` order, and its answer serves all of them.
 """
 
 from __future__ import annotations

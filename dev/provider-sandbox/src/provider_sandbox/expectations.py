@@ -1,9 +1,9 @@
 """What an incoming request must carry, read from catalog templates.
 
-Every template of a catalog request (headers, query, form and JSON body, the auth mode's
-transport placements) is a pattern: literal text must be there byte for byte, and each
-``{placeholder}`` binds the value found in its place. The caller judges the bound values
-(an issued token, an API key of the right shape, the sandbox's platform credential).
+Every template of a catalog request (its URL's query, headers, query, form and JSON body, its
+``auth`` placements and the auth mode's ``transport``) is a pattern: literal text must be there
+byte for byte, and each ``{placeholder}`` binds the value found in its place. The caller judges
+the bound values (an issued token, an API key of the right shape, a platform credential).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def expectations(
     if request.form_body is not None:
         found += [_form(name, value) for name, value in request.form_body.items()]
     if request.json_body is not None:
-        found += list(_json((), request.json_body))
+        found += _json((), request.json_body)
     return found
 
 
@@ -132,12 +132,13 @@ def _form(name: str, value: str) -> Expectation:
     return Expectation(f"form field {name!r}", pattern.names, field_)
 
 
-def _json(steps: tuple[str | int, ...], expected: Any) -> list[Expectation]:
+def _json(steps: tuple[str, ...], expected: Any) -> list[Expectation]:
+    """One expectation per leaf of a JSON body template, at its dotted path."""
     if isinstance(expected, dict):
         return [e for key, item in expected.items() for e in _json((*steps, key), item)]
     if isinstance(expected, list):
-        return [e for index, item in enumerate(expected) for e in _json((*steps, index), item)]
-    path = ".".join(str(step) for step in steps)
+        return [e for i, item in enumerate(expected) for e in _json((*steps, str(i)), item)]
+    path = ".".join(steps)
     where = f"JSON body {path or 'value'}"
     if isinstance(expected, str):
         pattern = template(expected)
