@@ -146,6 +146,9 @@ class ConnectionCheckDueV1(Event):
     credential_version: Annotated[int, Field(ge=1)]
     auth_type: AuthTypeName
     trigger: Literal["scheduled", "sync_now"]
+    status: Literal["active", "error", "expired"]
+    """The connection's status when the check was due: the monitor reports only transitions."""
+    last_error_code: ReasonCode | None = None
     credentials: Credentials
     metadata: Metadata = Field(default_factory=dict)
 

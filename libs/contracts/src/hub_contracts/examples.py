@@ -91,6 +91,7 @@ EXAMPLES: list[Event] = [
         credential_version=4,
         auth_type="oauth2_authorization_code",
         trigger="sync_now",
+        status="active",
         credentials=_credentials(),
     ),
     ConnectionUnhealthyV1(
