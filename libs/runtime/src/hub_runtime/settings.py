@@ -35,7 +35,9 @@ class ServiceSettings(BaseSettings):
         False, validation_alias=env_alias("KAFKA_IDEMPOTENT_PRODUCER")
     )
     """On for real Kafka; the local Tansu broker refuses aiokafka's InitProducerId v0."""
-    kafka_session_timeout_ms: int = Field(10_000, validation_alias=env_alias("KAFKA_SESSION_TIMEOUT_MS"))
+    kafka_session_timeout_ms: int = Field(
+        10_000, validation_alias=env_alias("KAFKA_SESSION_TIMEOUT_MS")
+    )
     kafka_heartbeat_interval_ms: int = Field(
         3_000, validation_alias=env_alias("KAFKA_HEARTBEAT_INTERVAL_MS")
     )

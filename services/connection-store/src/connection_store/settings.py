@@ -7,7 +7,6 @@ from hub_runtime.settings import env_alias
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-
 DEVELOPMENT_JWT_SECRET = "development-only-jwt-secret-change-me-0123456789"
 
 
