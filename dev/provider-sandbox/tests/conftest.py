@@ -215,7 +215,7 @@ def catalog() -> Catalog:
 
 @pytest.fixture
 def settings() -> SandboxSettings:
-    return SandboxSettings()
+    return SandboxSettings(access_token_lifetime_s=None, access_log=False)
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
 """The token and revoke endpoints: authorization-code, refresh and (Meta) long-lived exchanges.
 
 Answers are standard OAuth JSON unless a named hook says otherwise: Slack's ``oauth.v2.access``
-answers ``{"ok": ...}`` with HTTP 200, TikTok's ``{"code": 0, "data": {...}}``. An
-``invalid_grant`` answer that the provider's ``errors.revoked`` would not recognise is replaced by
-its canonical revoked answer, so a client classifying by the catalog always sees "revoked".
+answers ``{"ok": ...}`` with HTTP 200, TikTok's ``{"code": 0, "data": {...}}``. A refresh or
+re-exchange refused as ``invalid_grant`` in words the provider's ``errors.revoked`` would not
+recognise is answered with its canonical revoked answer instead, so the refresher, classifying by
+the catalog, always reads "revoked" (SECURITY 24).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from provider_sandbox.state import FaultMode, Grant, Token
 SHORT_LIVED_S = 3600
 """Meta's short-lived user token, before the long-lived exchange."""
 REFRESHING = frozenset({RefreshStrategy.REFRESH_GRANT, RefreshStrategy.ROTATING_REFRESH_GRANT})
-GRANT_TYPES = frozenset({"authorization_code", "refresh_token", "fb_exchange_token"})
+RENEWALS = frozenset({"refresh_token", "fb_exchange_token"})
+GRANT_TYPES = RENEWALS | {"authorization_code"}
 _VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 _SLACK_ERRORS = {
     "invalid_grant": "invalid_code",
@@ -252,6 +254,7 @@ def _error_answer(
     else:
         status = 401 if error.error == "invalid_client" else 400
         body = {"error": error.error, "error_description": error.description}
-    if error.error == "invalid_grant" and classify(call.provider, status, body) != "revoked":
+    recognised = classify(call.provider, status, body) == "revoked"
+    if error.error == "invalid_grant" and grant_type in RENEWALS and not recognised:
         return revoked(call.provider, error.description)
     return JSONResponse(body, status_code=status)
