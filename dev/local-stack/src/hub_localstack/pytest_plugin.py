@@ -4,6 +4,8 @@ Register with `pytest_plugins = ["hub_localstack.pytest_plugin"]` in the root co
 DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS, when set, replace the servers.
 """
 
+import asyncio
+import os
 import shutil
 import tempfile
 import uuid
@@ -14,6 +16,7 @@ import pytest
 
 from hub_localstack.broker import TansuBroker
 from hub_localstack.postgres import PostgresServer, create_database, drop_database
+from hub_localstack.services import ServiceProcess, hub_environment
 from hub_localstack.settings import StackSettings
 from hub_localstack.topics import create_topics, delete_topics
 
@@ -85,3 +88,34 @@ async def kafka_topic_factory(kafka_bootstrap: str) -> AsyncIterator[TopicFactor
     factory = TopicFactory(kafka_bootstrap)
     yield factory
     await factory.delete_all()
+
+
+@pytest.fixture(scope="session")
+def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of one provider sandbox process for the session (reset it between tests)."""
+    env = {"PATH": os.environ.get("PATH", ""), "SANDBOX_HOST": "127.0.0.1"}  # noqa: TID251
+    sandbox = ServiceProcess(
+        "provider-sandbox",
+        "provider_sandbox",
+        env,
+        port_variable="SANDBOX_PORT",
+        log_dir=tmp_path_factory.mktemp("sandbox"),
+        health_path="/_sandbox/health",
+    )
+    with sandbox:
+        yield sandbox.url
+
+
+@pytest.fixture(scope="module")
+def hub_env(
+    database_url: str,
+    kafka_bootstrap: str,
+    sandbox_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, str]:
+    """The environment for services as processes: this module's fresh database, the session's
+    broker (hub topics created) and sandbox, a development key; see hub_localstack.services."""
+    asyncio.run(create_topics(kafka_bootstrap))
+    return hub_environment(
+        database_url, kafka_bootstrap, sandbox_url, tmp_path_factory.mktemp("hub-state")
+    )
