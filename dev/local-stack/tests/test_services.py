@@ -4,7 +4,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from hub_localstack.processes import StartError
 from hub_localstack.services import ServiceProcess
 

@@ -14,20 +14,32 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from hub_catalog import load_catalog
 
 from hub_localstack.stack import Endpoints, LocalStack
 
-PORTS = {
-    "admin-console": 8100,
-    "oauth-gateway": 8101,
-    "connection-store": 8102,
-    "token-refresher": 8103,
-    "health-monitor": 8104,
-    "notifier": 8105,
-    "provider-sandbox": 8199,
+
+@dataclass(frozen=True)
+class Service:
+    port_variable: str
+    default_port: int
+    health_path: str = "/healthz"
+
+    def port(self, env: Mapping[str, str]) -> int:
+        return int(env.get(self.port_variable, self.default_port))
+
+
+SERVICES = {
+    "admin-console": Service("ADMIN_CONSOLE_PORT", 8100),
+    "oauth-gateway": Service("OAUTH_GATEWAY_PORT", 8101),
+    "connection-store": Service("CONNECTION_STORE_PORT", 8102),
+    "token-refresher": Service("TOKEN_REFRESHER_PORT", 8103),
+    "health-monitor": Service("HEALTH_MONITOR_PORT", 8104),
+    "notifier": Service("NOTIFIER_PORT", 8105),
+    "provider-sandbox": Service("SANDBOX_PORT", 8199, "/_sandbox/health"),
 }
 
 
@@ -54,7 +66,7 @@ def sandbox_platform_credentials() -> dict[str, str]:
 def development_environment(
     endpoints: Endpoints, state_dir: Path, inherited: Mapping[str, str]
 ) -> dict[str, str]:
-    sandbox_port = inherited.get("SANDBOX_PORT", str(PORTS["provider-sandbox"]))
+    sandbox_port = SERVICES["provider-sandbox"].port(inherited)
     defaults = {
         **sandbox_platform_credentials(),
         "HUB_ENVIRONMENT": "development",
@@ -88,14 +100,28 @@ def run(stack: LocalStack, procfile: Path) -> int:
         )
         print(endpoints.env_text(), end="")
         for name in procfile_names(procfile):
-            if name in PORTS:
-                print(f"{name}: http://127.0.0.1:{PORTS[name]}")
+            if name in SERVICES:
+                print(f"{name}: http://127.0.0.1:{SERVICES[name].port(env)}")
         print("everything is starting; Ctrl-C stops it all", flush=True)
-        signal.signal(signal.SIGTERM, lambda *_: honcho.terminate())
-        try:
-            return honcho.wait()
-        except KeyboardInterrupt:
+        stopping = False
+
+        def stop(*_: object) -> None:
+            nonlocal stopping
+            stopping = True
             honcho.terminate()
-            return honcho.wait()
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            code = honcho.wait()
+        except KeyboardInterrupt:
+            # Ctrl-C reached honcho too (same process group): let it stop its processes.
+            stopping = True
+            try:
+                honcho.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                honcho.terminate()
+                honcho.wait()
+            return 0
+        return 0 if stopping else code
     finally:
         stack.stop()
