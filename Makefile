@@ -13,7 +13,7 @@ RUN := $(UV) run --frozen
 PACKAGES := $(notdir $(wildcard libs/*/src/* dev/*/src/* services/*/src/*))
 MYPY_TARGETS := $(foreach p,$(filter-out %.egg-info,$(PACKAGES)),-p $(p))
 
-.PHONY: help setup run stack test check lint format typecheck imports schemas key bench clean
+.PHONY: help setup run stack test check lint format typecheck imports schemas key token bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -59,6 +59,10 @@ schemas: setup ## Refresh the committed JSON Schema snapshots of the events
 
 key: setup ## Print a fresh CREDENTIAL_KEYS entry
 	@$(RUN) python -m hub_keyring new-key
+
+token: setup ## Print a development bearer token: make token ORG=<uuid> [SCOPE="integrations:read"]
+	@test -n "$(ORG)" || { echo 'usage: make token ORG=<organization uuid> [SCOPE="integrations:read integrations:write"]' >&2; exit 2; }
+	@$(RUN) python -m connection_store.issuer --org "$(ORG)" $(if $(SCOPE),--scope "$(SCOPE)")
 
 bench: setup ## Run the benchmarks; results go to bench-results/
 	$(RUN) python -m tests.bench

@@ -17,6 +17,7 @@ from connection_store.adapters.database import Database, create_pool
 from connection_store.adapters.migrations import migrate
 from connection_store.adapters.outbox import run_relay
 from connection_store.consumers import ConnectionEvents
+from connection_store.http import install_api
 from connection_store.settings import StoreSettings
 
 
@@ -39,7 +40,10 @@ def create_app(
     tracer_provider: TracerProvider | None = None,
     run_consumers: bool = True,
     run_background: bool = True,
+    start_broker: bool = True,
 ) -> FastAPI:
+    """``start_broker=False`` (with ``run_consumers`` and ``run_background`` off) serves the API
+    with PostgreSQL alone: events still go to the outbox, nothing publishes them."""
     provider = tracer_provider or create_tracer_provider(
         settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
     )
@@ -58,7 +62,8 @@ def create_app(
         parts.db = Database(pool)
         if run_consumers:
             ConnectionEvents(parts.db, parts.catalog, settings).register(parts.broker)
-        await parts.broker.start()
+        if start_broker:
+            await parts.broker.start()
         if run_background:
             _spawn(
                 parts,
@@ -75,7 +80,8 @@ def create_app(
             for task in parts.tasks:
                 task.cancel()
             await asyncio.gather(*parts.tasks, return_exceptions=True)
-            await parts.broker.stop()
+            if start_broker:
+                await parts.broker.stop()
             await pool.close()
             provider.shutdown()
 
@@ -86,6 +92,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.components = parts
+    install_api(app, max_body_bytes=settings.max_body_bytes)
     return app
 
 
