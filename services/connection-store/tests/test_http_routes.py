@@ -450,6 +450,8 @@ async def test_disconnect_wipes_every_ciphertext_and_emits_connection_disconnect
     assert written["topic"] == "connection.disconnected"
     assert written["payload"]["connection_id"] == str(row["id"])
     assert written["payload"]["disconnected_by"] == "ada"
+    carried = written["payload"]["credentials"]["fields"]
+    assert carried == row["credential_fields_encrypted"], "ciphertext travels for revocation"
     again = await client.delete(f"/v1/orgs/{org}/integrations/yotpo", headers=auth)
     assert (again.status_code, again.json()["error"]["code"]) == (404, "not_connected")
     detail = (await client.get(f"/v1/orgs/{org}/integrations/yotpo", headers=auth)).json()

@@ -204,3 +204,6 @@ class ConnectionDisconnectedV1(Event):
     connection_id: uuid.UUID
     disconnected_by: Annotated[str, Field(max_length=200)] | None = None
     reason: Literal["user_request", "provider_revoked", "uninstalled"] = "user_request"
+    credentials: Credentials | None = None
+    """The ciphertext wiped from the store, so the gateway can revoke it at the provider where
+    the provider supports revocation (SECURITY.md 16); absent when nothing was stored."""

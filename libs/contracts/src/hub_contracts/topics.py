@@ -31,6 +31,7 @@ CREDENTIAL_TOPICS: frozenset[Topic] = frozenset(
         Topic.TOKEN_EXPIRING,
         Topic.TOKEN_REFRESHED,
         Topic.CONNECTION_CHECK_DUE,
+        Topic.CONNECTION_DISCONNECTED,
     }
 )
 """Topics whose events carry ciphertext: give them bounded retention (SECURITY.md 15)."""

@@ -267,6 +267,7 @@ class Integrations:
                     connection_id=row.id,
                     disconnected_by=by[:200],
                     reason="user_request",
+                    credentials=row.credentials(),
                 )
             )
 
