@@ -4,6 +4,9 @@
 - contracts: serialize + parse (registry) of one credential-bearing event, per second;
 - bus: events published with ``publish_event`` and consumed through ``subscribe`` on the real
   local broker (or KAFKA_BOOTSTRAP_SERVERS), end to end, per second.
+
+Then connection-store at scale (``tests/bench/store.py``), appended to
+bench-results/connection-store.json.
 """
 
 from __future__ import annotations
@@ -122,6 +125,11 @@ def main() -> None:
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
     print(f"written to {RESULTS}")
+
+    from tests.bench import store
+
+    print(json.dumps(store.run(), indent=2))
+    print(f"appended to {store.RESULTS}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from connection_store.adapters.outbox import run_relay
 from connection_store.consumers import ConnectionEvents
 from connection_store.http import install_api
 from connection_store.settings import StoreSettings
+from connection_store.sweeps import run_sweeps
 
 
 @dataclass
@@ -74,6 +75,7 @@ def create_app(
                     batch_size=settings.outbox_batch_size,
                 ),
             )
+            _spawn(parts, run_sweeps(parts.db, parts.catalog, settings, tracer_provider=provider))
         try:
             yield
         finally:

@@ -1,18 +1,40 @@
 """The transactional outbox: write events with the state change, publish them afterwards.
 
-``enqueue`` runs inside the caller's transaction and keeps the current trace context, so the
-relay's publish continues the trace of the request or sweep that produced the event. The relay
-claims unsent rows with ``FOR UPDATE SKIP LOCKED`` (replicas never publish the same row at the
-same time) and marks them sent only after the broker acknowledged; a broker outage leaves them
-unsent, to be published when it returns. Delivery is at-least-once: consumers are idempotent.
+``enqueue`` / ``enqueue_many`` run inside the caller's transaction and keep the trace context
+that is current when the message is built (``message``), so the relay's publish continues the
+trace of the request or sweep that produced the event.
+
+The relay (``relay_once``, looped by ``run_relay``):
+
+- is active on one replica at a time: it takes a transaction-scoped advisory lock and a replica
+  that does not get it does nothing this round. That keeps every connection's events in the
+  order they were written (the design promises per-key order); ``FOR UPDATE SKIP LOCKED`` on
+  the claimed rows is a second guard that no row is ever published by two relays at once.
+- publishes the claimed rows in id order without waiting between them (they are appended to the
+  producer's batches in that order), then waits for the broker's acknowledgements, up to
+  ``timeout_s``. Exactly the acknowledged rows are marked sent; a row the broker did not
+  acknowledge (outage, timeout, error) stays unsent and is published again on a later round.
+  Nothing is lost; a message can be delivered twice (at-least-once, consumers are idempotent).
+- prunes sent rows after ``retain_sent_s`` (their payloads may carry credential ciphertext, and
+  an ever-growing table would slow everything down).
+
+Payloads are stored as the event's JSON (``jsonb``); headers hold the W3C trace context plus
+``event-type`` and ``schema-version``, the same headers ``hub_runtime.publish_event`` sends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from aiokafka.structs import RecordMetadata
 from faststream.kafka import KafkaBroker
 from hub_contracts import Event, message_key
 from opentelemetry import context, propagate
@@ -21,63 +43,220 @@ from connection_store.adapters.database import Connection, Database
 
 log = logging.getLogger(__name__)
 
+RELAY_LOCK_ID = 0x1B7E_0B0C
+"""``pg_try_advisory_xact_lock`` key: one active relay across replicas (per-key order)."""
 
-async def enqueue(connection: Connection, event: Event) -> None:
+CLAIM_UNSENT_SQL = """
+    SELECT id, topic, message_key, payload::text AS payload, headers
+    FROM outbox
+    WHERE sent_at IS NULL
+    ORDER BY id
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED"""
+"""Oldest unsent rows first; an index range scan of the partial index ``outbox_unsent``."""
+
+PRUNE_SENT_SQL = """
+    DELETE FROM outbox
+    WHERE id = ANY(ARRAY(
+        SELECT id FROM outbox
+        WHERE sent_at IS NOT NULL AND sent_at < $1
+        ORDER BY sent_at
+        LIMIT $2))"""
+"""Delete one batch of rows sent before ``$1``; a range scan of ``outbox_sent`` (0002)."""
+
+
+class RelayError(RuntimeError):
+    """Some claimed rows were not acknowledged by the broker; they stay unsent."""
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """An event ready for the outbox, with the trace context it was built in."""
+
+    event: Event
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def message(event: Event) -> OutboxMessage:
+    """``event`` with the current trace context (W3C ``traceparent``) and its type headers."""
     headers: dict[str, str] = {}
     propagate.inject(headers)
+    headers["event-type"] = event.event_type
+    headers["schema-version"] = str(event.schema_version)
+    return OutboxMessage(event, headers)
+
+
+async def enqueue(connection: Connection, event: Event) -> None:
+    """Write ``event`` to the outbox in the caller's transaction."""
+    await enqueue_many(connection, [message(event)])
+
+
+async def enqueue_many(connection: Connection, messages: Sequence[OutboxMessage]) -> None:
+    """Write several messages in one statement (one round trip), in the given order."""
+    if not messages:
+        return
     await connection.execute(
         """INSERT INTO outbox (organization_id, topic, message_key, payload, headers)
-           VALUES ($1, $2, $3, $4::jsonb, $5)""",
-        event.organization_id,
-        event.topic.value,
-        message_key(event.organization_id, event.provider).decode(),
-        event.model_dump_json(),
-        headers,
+           SELECT organization_id, topic, message_key, payload::jsonb, headers::jsonb
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
+                WITH ORDINALITY AS m(organization_id, topic, message_key, payload, headers, n)
+           ORDER BY n""",
+        [m.event.organization_id for m in messages],
+        [m.event.topic.value for m in messages],
+        [message_key(m.event.organization_id, m.event.provider).decode() for m in messages],
+        [m.event.model_dump_json() for m in messages],
+        [json.dumps(m.headers) for m in messages],
     )
 
 
-async def relay_once(db: Database, broker: KafkaBroker, *, batch_size: int) -> int:
-    """Publish one batch of unsent events; return how many were sent."""
+async def relay_once(
+    db: Database, broker: KafkaBroker, *, batch_size: int, timeout_s: float = 30.0
+) -> int:
+    """Publish one batch of unsent events; return how many the broker acknowledged.
+
+    Raises ``RelayError`` (after recording what was acknowledged) when some were not.
+    """
+    failure: BaseException | None = None
     async with db.worker() as connection:
-        rows = await connection.fetch(
-            """SELECT id, topic, message_key, payload::text AS payload, headers FROM outbox
-               WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
-            batch_size,
-        )
+        if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK_ID):
+            return 0  # another replica is relaying
+        rows = await connection.fetch(CLAIM_UNSENT_SQL, batch_size)
         if not rows:
             return 0
-        await asyncio.gather(*(_publish(broker, row) for row in rows))
-        await connection.execute(
-            "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
-            [row["id"] for row in rows],
-        )
-        return len(rows)
+        acknowledged, failure = await _publish_all(broker, rows, timeout_s)
+        if acknowledged:
+            await connection.execute(
+                "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", acknowledged
+            )
+    if failure is not None:
+        raise RelayError(
+            f"{len(rows) - len(acknowledged)} of {len(rows)} outbox events were not "
+            f"acknowledged by the broker; they stay unsent: {type(failure).__name__}: {failure}"
+        ) from failure
+    return len(acknowledged)
 
 
-async def _publish(broker: KafkaBroker, row: asyncpg.Record) -> None:
-    token = context.attach(propagate.extract(row["headers"]))
+async def _publish_all(
+    broker: KafkaBroker, rows: Sequence[asyncpg.Record], timeout_s: float
+) -> tuple[list[int], BaseException | None]:
+    """Publish ``rows`` in order; return the ids acknowledged and the first failure, if any."""
+    deadline = time.monotonic() + timeout_s
+    pending: list[tuple[int, asyncio.Future[RecordMetadata]]] = []
+    failure: BaseException | None = None
     try:
-        await broker.publish(
+        async with asyncio.timeout(timeout_s):
+            for row in rows:
+                pending.append((row["id"], await _send(broker, row)))
+    except Exception as exc:  # the broker refused, or appending timed out: stop here
+        failure = exc
+    futures = [future for _, future in pending]
+    if futures:
+        await asyncio.wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+    acknowledged = []
+    for row_id, future in pending:
+        if future.done() and not future.cancelled() and future.exception() is None:
+            acknowledged.append(row_id)
+            continue
+        if failure is None:
+            failure = (
+                future.exception()
+                if future.done() and not future.cancelled()
+                else TimeoutError(f"no acknowledgement within {timeout_s:g} s")
+            )
+        if not future.done():
+            future.add_done_callback(_retrieve)
+    return acknowledged, failure
+
+
+async def _send(broker: KafkaBroker, row: asyncpg.Record) -> asyncio.Future[RecordMetadata]:
+    """Append one row to the producer's batch, inside the trace context it was written in."""
+    headers: dict[str, str] = row["headers"]
+    token = context.attach(propagate.extract(headers))
+    try:
+        return await broker.publish(
             row["payload"].encode(),
             topic=row["topic"],
             key=row["message_key"].encode(),
-            headers={"content-type": "application/json"},
+            headers={"content-type": "application/json", **headers},
+            no_confirm=True,
         )
     finally:
         context.detach(token)
 
 
+def _retrieve(future: asyncio.Future[RecordMetadata]) -> None:
+    """Consume a late outcome, so asyncio does not report it as never retrieved."""
+    if not future.cancelled():
+        future.exception()
+
+
+async def prune_sent(db: Database, *, older_than_s: float, batch_size: int = 5000) -> int:
+    """Delete rows sent more than ``older_than_s`` ago, one batch; return how many."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+    async with db.worker() as connection:
+        result: str = await connection.execute(PRUNE_SENT_SQL, cutoff, batch_size)
+    return int(result.split()[-1])
+
+
+async def unsent_count(connection: Connection, *, cap: int = 10_000) -> int:
+    """Unsent rows, counted up to ``cap`` (cheap: a bounded scan of ``outbox_unsent``)."""
+    count: int = await connection.fetchval(
+        "SELECT count(*) FROM (SELECT 1 FROM outbox WHERE sent_at IS NULL LIMIT $1) AS unsent",
+        cap,
+    )
+    return count
+
+
 async def run_relay(
-    db: Database, broker: KafkaBroker, *, interval_s: float, batch_size: int
+    db: Database,
+    broker: KafkaBroker,
+    *,
+    interval_s: float,
+    batch_size: int,
+    timeout_s: float = 30.0,
+    retain_sent_s: float = 3600.0,
+    prune_every_s: float = 60.0,
+    max_backoff_s: float = 30.0,
 ) -> None:
-    """Relay forever: drain while there is work, then wait ``interval_s``."""
+    """Relay forever: drain while there is work, then wait ``interval_s``.
+
+    A failed round is logged and retried with exponential backoff (capped at ``max_backoff_s``);
+    every ``prune_every_s`` the sent rows older than ``retain_sent_s`` are deleted.
+    """
+    failures = 0
+    next_prune = time.monotonic() + prune_every_s
     while True:
         try:
-            sent = await relay_once(db, broker, batch_size=batch_size)
+            sent = await relay_once(db, broker, batch_size=batch_size, timeout_s=timeout_s)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("outbox relay failed; retrying")
-            sent = 0
+        except Exception as exc:
+            failures += 1
+            delay = min(max_backoff_s, interval_s * 2**failures) * random.uniform(0.8, 1.2)
+            log.error(
+                "outbox relay failed; retrying",
+                extra={"failures": failures, "retry_in_s": round(delay, 2)},
+                exc_info=exc if failures == 1 else None,
+            )
+            await asyncio.sleep(delay)
+            continue
+        if failures:
+            log.info("outbox relay recovered", extra={"after_failures": failures})
+            failures = 0
+        if time.monotonic() >= next_prune:
+            next_prune = time.monotonic() + prune_every_s
+            await _prune_all(db, retain_sent_s)
         if sent < batch_size:
             await asyncio.sleep(interval_s)
+
+
+async def _prune_all(db: Database, retain_sent_s: float) -> None:
+    try:
+        pruned = 0
+        while (batch := await prune_sent(db, older_than_s=retain_sent_s)) > 0:
+            pruned += batch
+    except Exception:
+        log.exception("outbox prune failed; retrying later")
+        return
+    if pruned:
+        log.info("outbox pruned", extra={"deleted": pruned})
