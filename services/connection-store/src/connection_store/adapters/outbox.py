@@ -146,7 +146,9 @@ async def _publish_all(
     try:
         async with asyncio.timeout(timeout_s):
             for row in rows:
-                pending.append((row["id"], await _send(broker, row)))
+                future = await _send(broker, row)
+                future.add_done_callback(_retrieve)  # even if this round is cancelled
+                pending.append((row["id"], future))
     except Exception as exc:  # the broker refused, or appending timed out: stop here
         failure = exc
     futures = [future for _, future in pending]
@@ -163,8 +165,6 @@ async def _publish_all(
                 if future.done() and not future.cancelled()
                 else TimeoutError(f"no acknowledgement within {timeout_s:g} s")
             )
-        if not future.done():
-            future.add_done_callback(_retrieve)
     return acknowledged, failure
 
 
