@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from connection_store.app import create_app
+from connection_store.auth import READ, issue_token
 from connection_store.settings import StoreSettings
 from hub_contracts import ALL_TOPICS, message_key
 from hub_contracts.examples import EXAMPLES
@@ -70,7 +72,18 @@ async def test_events_reach_the_row_and_bad_ones_the_dlq(
                 break
             await asyncio.sleep(0.05)
         headers = await _dead_letters(kafka_bootstrap, "connection.established", marker)
+        token = issue_token(settings.jwt_secret, org, scopes=[READ], subject="t")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app), base_url="http://store"
+        ) as client:
+            shown = (
+                await client.get(
+                    f"/v1/orgs/{org}/integrations/google_ads",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            ).json()
 
     assert status == "active"
+    assert (shown["status"], shown["account_name"]) == ("active", event.account.name)
     assert headers["dlq-reason"] == b"malformed"
     assert headers["dlq-consumer-group"] == b"connection-store.on_established"
