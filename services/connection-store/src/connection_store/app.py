@@ -73,6 +73,8 @@ def create_app(
                     parts.broker,
                     interval_s=settings.outbox_interval_s,
                     batch_size=settings.outbox_batch_size,
+                    timeout_s=settings.outbox_ack_timeout_s,
+                    retain_sent_s=settings.outbox_retain_sent_s,
                 ),
             )
             _spawn(parts, run_sweeps(parts.db, parts.catalog, settings, tracer_provider=provider))

@@ -40,6 +40,10 @@ class StoreSettings(ServiceSettings):
     """After emitting token.expiring, the row is due again only after this long without answer."""
     outbox_interval_s: float = Field(0.2, gt=0)
     outbox_batch_size: int = Field(500, ge=1)
+    outbox_ack_timeout_s: float = Field(30.0, gt=0)
+    """How long the relay waits for the broker to acknowledge a batch."""
+    outbox_retain_sent_s: float = Field(3600.0, ge=0)
+    """Sent rows are deleted after this long: their payloads may carry credential ciphertext."""
     max_body_bytes: int = Field(64 * 1024, ge=1024)
 
     @model_validator(mode="after")
