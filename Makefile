@@ -13,7 +13,7 @@ RUN := $(UV) run --frozen
 PACKAGES := $(notdir $(wildcard libs/*/src/* dev/*/src/* services/*/src/*))
 MYPY_TARGETS := $(foreach p,$(filter-out %.egg-info,$(PACKAGES)),-p $(p))
 
-.PHONY: help setup run stack test check lint format typecheck imports schemas key token bench clean
+.PHONY: help setup run stack test check lint format typecheck imports schemas key reencrypt token bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ imports: setup ## import-linter rules derived from the workspace layout
 
 schemas: setup ## Refresh the committed JSON Schema snapshots of the events
 	$(RUN) python -m hub_contracts.schemas --write
+
+reencrypt: setup ## Move every stored credential to the newest key of CREDENTIAL_KEYS
+	$(RUN) python -m connection_store.reencrypt
 
 key: setup ## Print a fresh CREDENTIAL_KEYS entry
 	@$(RUN) python -m hub_keyring new-key

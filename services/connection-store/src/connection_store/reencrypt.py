@@ -8,14 +8,17 @@ old key can be removed from CREDENTIAL_KEYS and everything still decrypts.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from hub_contracts import EncryptedCredential
 from hub_keyring import Binding, KeyRing
+from hub_runtime import CredentialSettings, configure_logging
 
-from connection_store.adapters.database import Database
+from connection_store.adapters.database import Database, create_pool
+from connection_store.settings import StoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -90,3 +93,25 @@ async def reencrypt_all(db: Database, ring: KeyRing, *, batch_size: int = 200) -
         total.rows += step.rows
         total.ciphertexts += step.ciphertexts
         log.info("re-encrypted", extra={"rows": total.rows, "ciphertexts": total.ciphertexts})
+
+
+async def _run() -> Progress:
+    settings = StoreSettings()
+    ring = KeyRing.from_spec(CredentialSettings().credential_keys)
+    pool = await create_pool(settings.database_url, size=2)
+    try:
+        return await reencrypt_all(Database(pool), ring)
+    finally:
+        await pool.close()
+
+
+def main() -> int:
+    """``python -m connection_store.reencrypt`` (``make reencrypt``): rotate every row."""
+    configure_logging("connection-store", "INFO")
+    progress = asyncio.run(_run())
+    print(f"re-encrypted {progress.ciphertexts} ciphertexts in {progress.rows} rows")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
