@@ -1,10 +1,19 @@
 """The model's own rules: what a provider entry must say to load."""
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
-from hub_catalog import Catalog, CredentialField, FeatureFlag, Provider, SettingField
+import yaml
+from hub_catalog import (
+    Catalog,
+    CredentialField,
+    FeatureFlag,
+    Provider,
+    SettingField,
+    load_catalog,
+)
 from pydantic import ValidationError
 
 MINIMAL: dict[str, Any] = {
@@ -180,3 +189,36 @@ def test_slack_routes_each_notification_type_to_a_channel(catalog: Catalog) -> N
 def test_credential_field_pattern_must_compile() -> None:
     with pytest.raises(ValidationError, match="does not compile"):
         CredentialField(name="api_key", label="API key", pattern="[")
+
+
+def test_an_action_is_a_request_whose_body_is_the_callers(catalog: Catalog) -> None:
+    post = catalog.get("slack").actions["post_message"]
+    assert (post.method, post.result_id_path, post.echo) == ("POST", "ts", ["channel"])
+    assert (post.json_body, post.idempotency_header) == (None, None)
+    assert catalog.get("resend").actions["send_email"].idempotency_header == "Idempotency-Key"
+
+
+def test_an_action_param_must_be_a_placeholder_of_its_url() -> None:
+    action = {"method": "POST", "url": "https://api.acme.test/hooks/{key}", "params": ["other"]}
+    with pytest.raises(ValidationError, match="not placeholders of its URL"):
+        Provider.model_validate(provider(actions={"hook": action}))
+
+
+def test_an_action_with_a_body_template_is_refused(tmp_path: Path) -> None:
+    action = {"method": "POST", "url": "https://api.acme.test/send", "json_body": {"a": "b"}}
+    data = {"version": 1, "providers": [provider(actions={"send": action})]}
+    path = tmp_path / "providers.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ValidationError, match="body is the caller's"):
+        load_catalog(path)
+
+
+def test_action_params_are_names_of_that_providers_templates(catalog: Catalog) -> None:
+    slack = catalog.get("slack")
+    assert {"webhook_team", "webhook_bot", "webhook_key"} <= slack.template_names()
+    url = catalog.url(
+        slack,
+        slack.actions["post_webhook"].url,
+        {"webhook_team": "T0", "webhook_bot": "B0", "webhook_key": "x/y"},
+    )
+    assert url == "https://hooks.slack.com/services/T0/B0/x%2Fy"

@@ -38,8 +38,8 @@ TOKEN_KINDS: dict[str, TokenKind] = {"access_token": "access", "refresh_token": 
 async def check(call: Call) -> JSONResponse:
     """A health or identity request."""
     request = _request(call)
-    mode, reading = _authenticate(call, request)
-    await _judge(call, mode, reading)
+    mode, reading = authenticate(call, request)
+    await judge(call, mode, reading)
     served = [e.request for e in call.endpoints if e.kind in CHECKS and e.request is not None]
     body = succeeded(served, _account(call))
     return JSONResponse(body, status_code=success_status(request))
@@ -52,7 +52,7 @@ async def mint(call: Call) -> JSONResponse:
     reading = _reading(call, request, mode, request.auth)
     if reading is None:
         raise Refusal(revoked(call.provider, "credentials missing"))
-    await _judge(call, mode, reading)
+    await judge(call, mode, reading)
     lifetime = call.lifetime(mode.access_token_lifetime_s)
     grant = Grant(provider=call.provider.id, tenant=call.tenant, scopes=())
     token = call.store.issue(grant, "access", lifetime)
@@ -81,7 +81,7 @@ def _reading(
     return None if reading.lacks(names) else reading
 
 
-def _authenticate(call: Call, request: RequestSpec) -> tuple[AuthMode, Reading]:
+def authenticate(call: Call, request: RequestSpec) -> tuple[AuthMode, Reading]:
     present = [
         (mode, reading)
         for mode in call.provider.auth_modes
@@ -97,7 +97,7 @@ def _authenticate(call: Call, request: RequestSpec) -> tuple[AuthMode, Reading]:
     return present[0]
 
 
-async def _judge(call: Call, mode: AuthMode, reading: Reading) -> None:
+async def judge(call: Call, mode: AuthMode, reading: Reading) -> None:
     """Refuse unless every presented credential is good and the rest of the request is as the
     catalog describes it."""
     credentials = _credentials(mode, reading)

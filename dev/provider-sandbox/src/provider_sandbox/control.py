@@ -71,6 +71,21 @@ def router(catalog: Catalog, store: Store) -> APIRouter:
             store.choose_next(provider, "refresh", body.refresh_token)
         return {"status": "queued"}
 
+    @api.get("/{provider}/actions")
+    async def actions(provider: str) -> list[dict[str, Any]]:
+        """What the provider's actions did, in order: messages posted, emails sent (a repeated
+        idempotent request is not listed twice)."""
+        return [
+            {
+                "action": done.action,
+                "body": done.body,
+                "result_id": done.result_id,
+                "idempotency_key": done.idempotency_key,
+                "at": done.at,
+            }
+            for done in store.actions.get(provider_id(provider), [])
+        ]
+
     @api.get("/{provider}/tokens")
     async def issued(provider: str) -> list[dict[str, Any]]:
         return [

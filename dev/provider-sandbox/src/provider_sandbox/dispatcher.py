@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request, Response
 from hub_catalog import Catalog, CatalogError
 
-from provider_sandbox import authorization, checks, tokens
+from provider_sandbox import actions, authorization, checks, tokens
 from provider_sandbox.answers import Refusal, problem
 from provider_sandbox.call import Call, Incoming, interrupt
 from provider_sandbox.endpoints import Endpoint, EndpointKind, endpoints, matching
@@ -27,6 +27,7 @@ HANDLERS: dict[EndpointKind, Handler] = {
     EndpointKind.MINT: checks.mint,
     EndpointKind.HEALTH: checks.check,
     EndpointKind.IDENTITY: checks.check,
+    EndpointKind.ACTION: actions.act,
 }
 
 
@@ -50,7 +51,7 @@ def router(catalog: Catalog, store: Store, settings: SandboxSettings) -> APIRout
                 kind = found[0][0].kind
                 return problem(405, "method_not_allowed", f"{kind} does not take {request.method}")
             return problem(404, "not_found", f"{provider_id} has no endpoint at {host}/{path}")
-        store.count(provider_id, chosen[0][0].kind)
+        store.count(provider_id, chosen[0][0].label)
         call = Call(
             provider=provider,
             endpoints=tuple(endpoint for endpoint, _ in chosen),

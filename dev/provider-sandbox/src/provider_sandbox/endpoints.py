@@ -3,17 +3,19 @@
 Each catalog URL template (``https://{shop}.myshopify.com/admin/oauth/authorize``) becomes a host
 and a path regex; placeholders bind values (the ``shop``, a ``store_id`` in a path). Several
 catalog requests may share a URL (Slack's ``auth.test`` is health and identity): the call is
-counted as the first in ``EndpointKind`` order, and its answer serves all of them.
+counted as the first in ``EndpointKind`` order, and its answer serves all of them. A provider's
+``actions`` (Slack ``post_message``, Resend ``send_email``) are endpoints too, counted as
+``action.<name>``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from hub_catalog import AuthMode, OAuthHook, Provider, RequestSpec
+from hub_catalog import Action, AuthMode, OAuthHook, Provider, RequestSpec
 from hub_catalog.model import PLACEHOLDER
 
 _DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -27,6 +29,7 @@ class EndpointKind(StrEnum):
     MINT = "mint"
     HEALTH = "health"
     IDENTITY = "identity"
+    ACTION = "action"
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,14 @@ class Endpoint:
     mode: AuthMode | None = None
     """The auth mode of an authorize, token, revoke or mint endpoint."""
     request: RequestSpec | None = None
-    """The catalog request of a mint, health or identity endpoint."""
+    """The catalog request of a mint, health, identity or action endpoint."""
+    action: str | None = None
+    """The action's name, for an action endpoint."""
+
+    @property
+    def label(self) -> str:
+        """What the call counts as: the kind, or ``action.<name>``."""
+        return self.kind.value if self.action is None else f"action.{self.action}"
 
     def bind(self, host: str, path: str) -> dict[str, str] | None:
         """Values of the URL's placeholders, or ``None`` if the URL is not this endpoint."""
@@ -75,6 +85,8 @@ def endpoints(provider: Provider) -> list[Endpoint]:
     ):
         if request is not None:
             found.append(_request_endpoint(kind, request, None))
+    for name, action in provider.actions.items():
+        found.append(_action_endpoint(name, action))
     return found
 
 
@@ -90,6 +102,10 @@ def matching(table: list[Endpoint], host: str, path: str) -> list[tuple[Endpoint
 
 def _request_endpoint(kind: EndpointKind, request: RequestSpec, mode: AuthMode | None) -> Endpoint:
     return _endpoint(kind, {request.method}, request.url, mode, request)
+
+
+def _action_endpoint(name: str, action: Action) -> Endpoint:
+    return replace(_request_endpoint(EndpointKind.ACTION, action, None), action=name)
 
 
 def _endpoint(

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -90,6 +90,26 @@ class Code:
     """What the exchange issued: revoked if the code is presented again."""
 
 
+@dataclass(frozen=True)
+class ActionCall:
+    """An action the sandbox carried out (a message posted, an email sent), as a test sees it.
+    The body is the caller's JSON; credentials travel in headers and are not kept."""
+
+    action: str
+    body: Any
+    result_id: str
+    idempotency_key: str | None
+    at: float
+
+
+@dataclass(frozen=True)
+class IdempotentAnswer:
+    fingerprint: str
+    """Of the request body: the same key with another body is refused."""
+    status: int
+    body: Any
+
+
 @dataclass
 class Store:
     codes: dict[str, Code] = field(default_factory=dict)
@@ -102,6 +122,9 @@ class Store:
         default_factory=lambda: defaultdict(list)
     )
     calls: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    actions: defaultdict[str, list[ActionCall]] = field(default_factory=lambda: defaultdict(list))
+    """What each provider's actions did, in order (a repeated idempotent request adds nothing)."""
+    idempotent: dict[tuple[str, str, str], IdempotentAnswer] = field(default_factory=dict)
 
     def reset(self) -> None:
         for container in (
@@ -112,6 +135,8 @@ class Store:
             self.credential_faults,
             self.next_values,
             self.calls,
+            self.actions,
+            self.idempotent,
         ):
             container.clear()
 
@@ -191,6 +216,15 @@ class Store:
 
     def choose_next(self, provider: str, kind: TokenKind, value: str) -> None:
         self.next_values[(provider, kind)].append(value)
+
+    def record_action(self, provider: str, call: ActionCall) -> None:
+        self.actions[provider].append(call)
+
+    def result_id(self, provider: str, action: str) -> str:
+        """A unique, recognisable id of what an action created."""
+        return (
+            f"sbx-{provider}-{action}-{len(self.actions[provider]) + 1:06d}-{secrets.token_hex(3)}"
+        )
 
     def tokens_of(self, provider: str) -> list[Token]:
         return [token for token in self.tokens.values() if token.grant.provider == provider]

@@ -9,6 +9,7 @@ from hub_catalog.catalog import (
     render,
 )
 from hub_catalog.model import (
+    Action,
     AuthMode,
     AuthType,
     Checks,
@@ -43,6 +44,7 @@ from hub_catalog.signals import (
 
 __all__ = [
     "MISSING",
+    "Action",
     "AuthMode",
     "AuthType",
     "Catalog",

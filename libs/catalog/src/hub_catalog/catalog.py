@@ -137,6 +137,10 @@ def _check_templates(provider: Provider) -> None:
     for request in (provider.checks.health, provider.checks.identity):
         if request is not None:
             templates += _request_templates(request)
+    for action in provider.actions.values():
+        if action.json_body is not None or action.form_body is not None:
+            raise ValueError(f"{provider.id}: an action's body is the caller's, not a template")
+        templates += _request_templates(action)
     for template in templates:
         unknown = placeholders(template) - allowed
         if unknown:

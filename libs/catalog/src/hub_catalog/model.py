@@ -185,6 +185,38 @@ class RequestSpec(_Model):
     expires_in_path: str | None = None
 
 
+class Action(RequestSpec):
+    """A request a service sends on a brand's (or the platform's) behalf: post a Slack message,
+    send an email. The catalog says where it goes, how the credential travels and how the answer
+    says it worked; the JSON body is the caller's, sent as is and never rendered as a template
+    (message text may hold braces, and must never be able to pull in a credential).
+    """
+
+    params: list[FieldName] = Field(default_factory=list)
+    """URL placeholders the caller supplies for this action alone (one path segment each,
+    percent-encoded), e.g. the parts of a Slack incoming-webhook URL."""
+    authenticated: bool = True
+    """Whether the request carries the connection's credential as the auth mode's ``transport``
+    says (plus the action's own ``auth``); a webhook URL is its own credential."""
+    result_id_path: str | None = None
+    """Where the answer names what was created (Slack ``ts``, Resend ``id``)."""
+    echo: list[str] = Field(default_factory=list)
+    """Top-level fields of the request body that the answer repeats (Slack ``channel``)."""
+    idempotency_header: str | None = None
+    """The header under which the provider de-duplicates a repeated request (Resend
+    ``Idempotency-Key``); ``None`` when the provider offers no idempotency (Slack)."""
+
+    @model_validator(mode="after")
+    def _params_in_url(self) -> Action:
+        missing = set(self.params) - placeholders(self.url)
+        if missing:
+            raise ValueError(f"action params {sorted(missing)} are not placeholders of its URL")
+        return self
+
+
+ActionName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
+
+
 class OAuthSpec(_Model):
     authorize_url: str
     token_url: str
@@ -367,6 +399,8 @@ class Provider(_Model):
     checks: Checks
     errors: ErrorSignals
     settings: list[SettingField] = Field(default_factory=list)
+    actions: dict[ActionName, Action] = Field(default_factory=dict)
+    """Named requests sent on a brand's behalf (``post_message``, ``send_email``)."""
 
     @property
     def auth(self) -> AuthMode:
@@ -415,6 +449,7 @@ class Provider(_Model):
             if mode.mint is not None:
                 urls.append(mode.mint.url)
         urls += [r.url for r in (self.checks.health, self.checks.identity) if r is not None]
+        urls += [action.url for action in self.actions.values()]
         return urls
 
     def check_settings(self, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -442,6 +477,8 @@ class Provider(_Model):
         names.update(p.name for p in self.platform_credentials)
         for mode in self.auth_modes:
             names.update(f.name for f in mode.fields)
+        for action in self.actions.values():
+            names.update(action.params)
         return names
 
 
