@@ -1,0 +1,1 @@
+"""token-refresher: keeps every connection's credential fresh (see README.md)."""

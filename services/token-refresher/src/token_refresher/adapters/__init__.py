@@ -1,0 +1,1 @@
+"""I/O at the edges: provider calls, Kafka consumers and publishers."""
