@@ -29,6 +29,8 @@ ORG_ROUTES_BODIES: dict[tuple[str, str], Any] = {
     ("get", "/v1/orgs/{org_id}/flags"): None,
     ("put", "/v1/orgs/{org_id}/flags"): {"flags": {"integrations.meta_ads": True}},
     ("delete", "/v1/orgs/{org_id}/integrations/{provider}"): None,
+    ("get", "/v1/orgs/{org_id}/notifications"): None,
+    ("patch", "/v1/orgs/{org_id}/notifications"): {"email_recipients": ["ops@brand.test"]},
 }
 """Every organization route with a body that succeeds for its own tenant; a new route fails the
 matrix until it is added here."""

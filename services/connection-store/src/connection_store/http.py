@@ -224,7 +224,11 @@ async def readyz(request: Request) -> Health:
 
 def install_api(app: FastAPI, *, max_body_bytes: int) -> None:
     """Add the routes, the error rendering and the body-size limit to ``app``."""
+    from connection_store import notifications  # its routes use this module's dependencies
+
     app.include_router(router)
+    app.include_router(notifications.router)
+    app.include_router(notifications.internal)
     app.add_exception_handler(errors.ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

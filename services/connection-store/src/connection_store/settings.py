@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 DEVELOPMENT_JWT_SECRET = "development-only-jwt-secret-change-me-0123456789"
+DEVELOPMENT_SERVICE_TOKEN_SECRET = "development-only-service-token-secret-0123456789"
 
 
 class StoreSettings(ServiceSettings):
@@ -30,6 +31,11 @@ class StoreSettings(ServiceSettings):
     """HS256 secret shared with the platform's token issuer; set a real one in production."""
     jwt_audience: str | None = Field(None, validation_alias=env_alias("PLATFORM_JWT_AUDIENCE"))
     jwt_issuer: str | None = Field(None, validation_alias=env_alias("PLATFORM_JWT_ISSUER"))
+    service_token_secret: SecretStr = Field(
+        SecretStr(DEVELOPMENT_SERVICE_TOKEN_SECRET),
+        validation_alias=env_alias("HUB_SERVICE_TOKEN_SECRET"),
+    )
+    """HS256 secret of hub service tokens (the notifier's calls to /internal); its own secret."""
 
     sweep_interval_s: float = Field(5.0, gt=0)
     sweep_batch_size: int = Field(500, ge=1)
@@ -53,4 +59,9 @@ class StoreSettings(ServiceSettings):
             and self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET
         ):
             raise ValueError("PLATFORM_JWT_SECRET must be set in production")
+        if (
+            self.environment == "production"
+            and self.service_token_secret.get_secret_value() == DEVELOPMENT_SERVICE_TOKEN_SECRET
+        ):
+            raise ValueError("HUB_SERVICE_TOKEN_SECRET must be set in production")
         return self
