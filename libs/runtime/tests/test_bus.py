@@ -8,7 +8,13 @@ import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from hub_contracts import ConnectionRecoveredV1, Event, Topic, message_key
-from hub_runtime import PermanentHandlerError, ServiceSettings, publish_event, subscribe
+from hub_runtime import (
+    PermanentHandlerError,
+    ServiceSettings,
+    publish_event,
+    subscribe,
+    subscribe_batch,
+)
 
 SETTINGS = ServiceSettings(service_name="test", consumer_max_attempts=3)
 
@@ -128,3 +134,35 @@ async def test_events_are_keyed_by_connection() -> None:
     assert message_key(event.organization_id, event.provider) == (
         f"{event.organization_id}:slack".encode()
     )
+
+
+async def test_batch_subscriber_hands_each_event_to_the_handler_and_dead_letters_the_rest() -> None:
+    broker, received = KafkaBroker(), []
+    dead: list[dict[str, str]] = []
+
+    async def handler(event: Event) -> None:
+        if event.provider == "klaviyo":
+            raise PermanentHandlerError("cannot be handled")
+        received.append(event)
+
+    subscribe_batch(
+        broker,
+        SETTINGS,
+        topic=Topic.CONNECTION_RECOVERED,
+        group="t.batch",
+        handler=handler,
+        retry_base_delay_s=0.001,
+    )
+
+    @broker.subscriber("connection.recovered.dlq")
+    async def collect(message: KafkaMessage) -> None:
+        dead.append(dict(message.headers))
+
+    good, refused = _event(), _event().model_copy(update={"provider": "klaviyo"})
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(b"{not json", topic="connection.recovered", key=b"org:slack")
+        await publish_event(test_broker, good)
+        await publish_event(test_broker, refused)
+    assert received == [good]
+    assert sorted(d["dlq-reason"] for d in dead) == ["malformed", "permanent_failure"]
+    assert {d["dlq-consumer-group"] for d in dead} == {"t.batch"}

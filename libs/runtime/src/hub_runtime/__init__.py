@@ -6,6 +6,7 @@ from hub_runtime.bus import (
     create_broker,
     publish_event,
     subscribe,
+    subscribe_batch,
 )
 from hub_runtime.logging import configure_logging, redact, redact_text
 from hub_runtime.settings import CredentialSettings, ServiceSettings
@@ -23,4 +24,5 @@ __all__ = [
     "redact",
     "redact_text",
     "subscribe",
+    "subscribe_batch",
 ]

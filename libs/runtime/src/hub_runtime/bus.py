@@ -86,17 +86,76 @@ def subscribe(
     retry_base_delay_s: float = 0.2,
 ) -> None:
     """Consume ``topic`` in consumer group ``group`` with ``handler`` (see module docstring)."""
-    publisher = broker.publisher(dlq_topic(topic.value))
+    handle = _record_handler(broker, settings, topic, group, handler, retry_base_delay_s)
 
-    async def dead_letter(message: KafkaMessage, reason: str, error: str) -> None:
+    async def consume(message: KafkaMessage) -> None:
         raw = message.raw_message
         source = raw if not isinstance(raw, tuple) else raw[0]
+        await handle(message.body, source)
+
+    broker.subscriber(
+        topic.value,
+        group_id=group,
+        ack_policy=AckPolicy.ACK,
+        **consumer_options(settings),
+    )(consume)
+
+
+def subscribe_batch(
+    broker: KafkaBroker | KafkaRouter,
+    settings: ServiceSettings,
+    *,
+    topic: Topic,
+    group: str,
+    handler: Handler[E],
+    max_records: int = 100,
+    batch_timeout_ms: int = 50,
+    retry_base_delay_s: float = 0.2,
+) -> None:
+    """Like ``subscribe``, but poll up to ``max_records`` records at once and handle them
+    concurrently, each with ``subscribe``'s parse, retry and dead-letter rules.
+
+    The offsets are committed when the whole batch is handled, so delivery stays at-least-once
+    while I/O-bound handlers (a provider call per event) overlap. Events of one key may be
+    handled concurrently: the handler must tolerate that, and bound its own concurrency where it
+    needs a tighter limit than the batch.
+    """
+    handle = _record_handler(broker, settings, topic, group, handler, retry_base_delay_s)
+
+    async def consume(message: KafkaMessage) -> None:
+        raw = message.raw_message
+        records = raw if isinstance(raw, tuple | list) else (raw,)
+        await asyncio.gather(*(handle(record.value or b"", record) for record in records))
+
+    broker.subscriber(
+        topic.value,
+        group_id=group,
+        ack_policy=AckPolicy.ACK,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=batch_timeout_ms,
+        **consumer_options(settings),
+    )(consume)
+
+
+def _record_handler(
+    broker: KafkaBroker | KafkaRouter,
+    settings: ServiceSettings,
+    topic: Topic,
+    group: str,
+    handler: Handler[E],
+    retry_base_delay_s: float,
+) -> Callable[[bytes, Any], Awaitable[None]]:
+    """Parse one record's bytes, call the handler with retries, dead-letter what fails."""
+    publisher = broker.publisher(dlq_topic(topic.value))
+
+    async def dead_letter(body: bytes, source: Any, reason: str, error: str) -> None:
         log.warning(
             "event sent to dead-letter topic",
             extra={"topic": topic.value, "group": group, "reason": reason, "error": error},
         )
         await publisher.publish(
-            message.body,
+            body,
             key=source.key,
             headers={
                 "dlq-reason": reason,
@@ -108,23 +167,23 @@ def subscribe(
             },
         )
 
-    async def consume(message: KafkaMessage) -> None:
+    async def handle(body: bytes, source: Any) -> None:
         try:
-            event = parse_event(message.body, topic=topic.value)
+            event = parse_event(body, topic=topic.value)
         except ContractError as exc:
-            await dead_letter(message, exc.reason, str(exc))
+            await dead_letter(body, source, exc.reason, str(exc))
             return
         for attempt in range(1, settings.consumer_max_attempts + 1):
             try:
                 await handler(event)  # type: ignore[arg-type]
                 return
             except PermanentHandlerError as exc:
-                await dead_letter(message, exc.reason, redact_text(str(exc)))
+                await dead_letter(body, source, exc.reason, redact_text(str(exc)))
                 return
             except Exception as exc:
                 if attempt == settings.consumer_max_attempts:
                     detail = redact_text(f"{type(exc).__name__}: {exc}")
-                    await dead_letter(message, "handler_failed", detail)
+                    await dead_letter(body, source, "handler_failed", detail)
                     return
                 log.warning(
                     "handler failed; retrying",
@@ -133,9 +192,4 @@ def subscribe(
                 delay = retry_base_delay_s * 2 ** (attempt - 1)
                 await asyncio.sleep(delay * random.uniform(0.5, 1.5))
 
-    broker.subscriber(
-        topic.value,
-        group_id=group,
-        ack_policy=AckPolicy.ACK,
-        **consumer_options(settings),
-    )(consume)
+    return handle
