@@ -6,7 +6,9 @@
   local broker (or KAFKA_BOOTSTRAP_SERVERS), end to end, per second.
 
 Then connection-store at scale (``tests/bench/store.py``), appended to
-bench-results/connection-store.json.
+bench-results/connection-store.json, and health-monitor checks per second for 20 000 due
+connections against the sandbox (``tests/bench/health_monitor.py``), in
+bench-results/health-monitor.json.
 """
 
 from __future__ import annotations
@@ -130,6 +132,11 @@ def main() -> None:
 
     print(json.dumps(store.run(), indent=2))
     print(f"appended to {store.RESULTS}")
+
+    from tests.bench import health_monitor
+
+    print(json.dumps(health_monitor.run(), indent=2))
+    print(f"written to {health_monitor.RESULTS}")
 
 
 if __name__ == "__main__":

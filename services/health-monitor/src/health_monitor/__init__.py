@@ -1,0 +1,1 @@
+"""health-monitor: proves connections work, reports when one stops or starts working again."""

@@ -1,0 +1,1 @@
+"""Adapters: the provider prober and the event publisher."""
