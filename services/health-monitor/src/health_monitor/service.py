@@ -273,12 +273,12 @@ class HealthMonitor:
         attempt = 0
         while True:
             attempt += 1
-            self.metrics.in_flight += 1
-            try:
-                async with self.limits.slot(provider.id):
+            async with self.limits.slot(provider.id):
+                self.metrics.in_flight += 1
+                try:
                     reply = await self.prober.probe(provider, mode, plan, values)
-            finally:
-                self.metrics.in_flight -= 1
+                finally:
+                    self.metrics.in_flight -= 1
             outcome = domain.outcome_of(reply)
             verdict = Verdict(outcome, reply.status_code, reply.code, attempts=attempt)
             if outcome not in domain.TRANSIENT or attempt >= self.policy.attempts:
