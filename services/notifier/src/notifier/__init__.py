@@ -1,0 +1,1 @@
+"""notifier: tells people when a connection needs attention (Slack, email), once per incident."""

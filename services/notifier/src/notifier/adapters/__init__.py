@@ -1,0 +1,1 @@
+"""Adapters: PostgreSQL, connection-store, Slack, Resend, SMTP."""
