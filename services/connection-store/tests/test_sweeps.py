@@ -204,9 +204,10 @@ async def test_only_due_rows_in_sweepable_states_are_emitted(
 
     expiring = [e["connection_id"] for e in await outbox_events(db, Topic.TOKEN_EXPIRING)]
     checks = [e["connection_id"] for e in await outbox_events(db, Topic.CONNECTION_CHECK_DUE)]
-    assert expiring == [str(refresh_due[0])]  # error rows are checked, not refreshed
+    # an erroring connection (outage, permission) is still checked and still kept fresh
+    assert sorted(expiring) == sorted([str(refresh_due[0]), str(error_row[0])])
     assert sorted(checks) == sorted([str(check_due[0]), str(error_row[0])])
-    assert (result.token_expiring, result.check_due, result.skipped) == (1, 2, 0)
+    assert (result.token_expiring, result.check_due, result.skipped) == (2, 2, 0)
     assert not {str(i) for i in quiet} & {*expiring, *checks}
 
 
@@ -341,7 +342,7 @@ async def test_backlog_counts_due_rows_and_unsent_events_up_to_a_cap(
     await seed(db, 3, status="expired", next_refresh_at=past, next_check_at=past)
 
     before = await backlog(db, now=now)
-    assert (before.refresh_due, before.check_due, before.outbox_unsent) == (7, 4, 0)
+    assert (before.refresh_due, before.check_due, before.outbox_unsent) == (11, 4, 0)
     assert not before.as_log()["capped"]
     capped = await backlog(db, now=now, cap=5)
     assert (capped.refresh_due, capped.check_due) == (5, 4)
@@ -349,7 +350,7 @@ async def test_backlog_counts_due_rows_and_unsent_events_up_to_a_cap(
 
     await sweep(db, CATALOG, store_settings, now=now)
     after = await backlog(db, now=now)
-    assert (after.refresh_due, after.check_due, after.outbox_unsent) == (0, 0, 11)
+    assert (after.refresh_due, after.check_due, after.outbox_unsent) == (0, 0, 15)
 
 
 async def test_swept_events_start_their_own_trace_linked_to_the_sweep(

@@ -41,7 +41,11 @@ from connection_store.views import (
 
 REFRESH_MARGIN = timedelta(minutes=5)
 """Sync now also emits ``token.expiring`` when the scheduled refresh is due within this margin
-(only for active connections whose auth mode refreshes or reminds, as the refresh sweep)."""
+(only for active or erroring connections whose auth mode refreshes or reminds, as the refresh
+sweep)."""
+REFRESHABLE = frozenset({"active", "error"})
+"""Statuses whose credential is still kept fresh: an outage or a permission problem does not
+stop refreshes; an expired (revoked) credential cannot be refreshed."""
 _CHECKABLE: dict[str, Literal["active", "error", "expired"]] = {
     "active": "active",
     "error": "error",
@@ -225,7 +229,7 @@ class Integrations:
             ]
             next_refresh_at = row.next_refresh_at
             due = next_refresh_at is not None and next_refresh_at <= now + REFRESH_MARGIN
-            if due and row.status == "active" and mode.refresh != RefreshStrategy.NONE:
+            if due and row.status in REFRESHABLE and mode.refresh != RefreshStrategy.NONE:
                 # As the sweep does it: one reminder per credential that cannot be refreshed;
                 # a refresh is due again after refresh_retry_s if no token.refreshed arrives.
                 reminder = mode.refresh == RefreshStrategy.LONG_LIVED_REMINDER

@@ -13,7 +13,8 @@ commits, the row is no longer due (PostgreSQL re-checks ``next_*_at <= now`` on 
 version before locking it). A due item is emitted once per due period; a crash before commit
 emits nothing and leaves the row due.
 
-Refresh (``token.expiring``), rows with ``status = 'active' AND next_refresh_at <= now``. The
+Refresh (``token.expiring``), rows with ``status IN ('active', 'error') AND next_refresh_at <= now``
+(an outage or a permission problem must not stop the token from being kept fresh). The
 consumers set ``next_refresh_at`` to the catalog's lead time before expiry.
 
 - Refreshable credentials (``refresh_grant``, ``rotating_refresh_grant``, ``remint``): the event
@@ -70,7 +71,7 @@ _COLUMNS = """id, organization_id, provider, auth_type, status, last_error_code,
 CLAIM_REFRESH_SQL = f"""
     SELECT {_COLUMNS}
     FROM integration_connections
-    WHERE status = 'active' AND next_refresh_at <= $1
+    WHERE status IN ('active', 'error') AND next_refresh_at <= $1
     ORDER BY next_refresh_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED"""  # noqa: S608 (constant column list)
@@ -102,7 +103,7 @@ BACKLOG_SQL = """
     SELECT
         (SELECT count(*) FROM (
             SELECT 1 FROM integration_connections
-            WHERE status = 'active' AND next_refresh_at <= $1
+            WHERE status IN ('active', 'error') AND next_refresh_at <= $1
             ORDER BY next_refresh_at LIMIT $2) AS r) AS refresh_due,
         (SELECT count(*) FROM (
             SELECT 1 FROM integration_connections
