@@ -253,14 +253,18 @@ def targets(
     context: Context,
     platform: Platform,
     media: Sequence[Medium] = MEDIA,
+    slack_fallback: str | None = None,
 ) -> list[Target]:
-    """Where a message goes: the brand's Slack (its routed channel) or else the platform webhook;
-    email through the brand's Resend (with its own sender), the platform's Resend key or SMTP."""
+    """Where a message goes: the brand's Slack (the channel routed for this type, else the
+    default channel, else ``slack_fallback``: for a recovery, where the alert went) or else the
+    platform webhook; email through the brand's Resend (with its own sender), the platform's
+    Resend key or SMTP."""
     found: list[Target] = []
     settings = context.recipients
     if "slack" in media and settings.slack_enabled:
         slack = context.slack
         channel = slack.channel_for(notification_type(kind, reason)) if slack else None
+        channel = channel or (slack_fallback if slack else None)
         if channel is not None:
             found.append(Target(Channel.SLACK_BOT, {"channel": channel}))
         elif platform.slack_webhook:

@@ -366,8 +366,16 @@ class Notifier:
                 self.metrics.undeliverable("outdated")
                 log.info("notification outdated: reconnected since", extra=extra)
                 return
+            original = None
+            if notification.kind == "recovered" and "slack" in notification.media:
+                original = await tx.original_slack_post(notification.incident_id)
             found = targets(
-                notification.kind, incident.reason, context, self.platform, notification.media
+                notification.kind,
+                incident.reason,
+                context,
+                self.platform,
+                notification.media,
+                slack_fallback=original.provider_channel if original else None,
             )
             if not found:
                 await tx.set_notification(notification.id, "undeliverable", error="no_channel")
@@ -380,12 +388,8 @@ class Notifier:
                 return
             message = templates.render(self._facts(notification, incident, context))
             deliveries = [self._delivery(notification, t, message) for t in found]
-            if notification.kind == "recovered" and any(
-                t.channel == Channel.SLACK_BOT for t in found
-            ):
-                original = await tx.original_slack_post(notification.incident_id)
-                if original is not None:
-                    deliveries.append(self._update(notification, original, message))
+            if original is not None and any(t.channel == Channel.SLACK_BOT for t in found):
+                deliveries.append(self._update(notification, original, message))
             await tx.add_deliveries(deliveries, now)
             await tx.set_notification(notification.id, "planned")
         log.info(
