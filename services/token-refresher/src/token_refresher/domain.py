@@ -1,0 +1,146 @@
+"""Refresh rules that need no I/O: outcomes, backoff, what a person is told, version bookkeeping."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from hub_catalog import Provider
+
+WHERE = "Settings → Integrations"
+
+
+class Outcome(StrEnum):
+    """What became of one ``token.expiring`` event (a metric label and a log field)."""
+
+    REFRESHED = "refreshed"
+    """``token.refreshed`` published (refresh grant, rotation or re-mint)."""
+    REMINDED = "reminded"
+    """A credential that cannot be refreshed: ``connection.unhealthy`` ``reauth_soon``."""
+    EXPIRED = "expired"
+    """Cannot be refreshed and already ended: ``connection.unhealthy`` ``expired``."""
+    REVOKED = "revoked"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+    MISCONFIGURED = "misconfigured"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    DEFERRED_RATE_LIMITED = "deferred_rate_limited"
+    """The provider is rate limiting us beyond what one event may wait: the store's next sweep
+    brings the connection back. Never reported as unhealthy."""
+    DEFERRED_BACKLOG = "deferred_backlog"
+    """Too many events of this provider held already (a slow provider): left to the next sweep."""
+    STALE = "stale"
+    """The event names a credential version already refreshed (or settled): dropped."""
+    NOT_REFRESHABLE = "not_refreshable"
+    """Refresh strategy ``none``: nothing to do."""
+
+
+class CallResult(StrEnum):
+    """How one provider call ended (metric label)."""
+
+    OK = "ok"
+    REVOKED = "revoked"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    REJECTED = "rejected"
+
+
+def backoff_s(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
+    """The pause after failed call number ``attempt`` (1-based): exponential, capped, and
+    jittered between half and the whole ("equal jitter"), so replicas do not retry in step."""
+    ceiling = min(cap_s, base_s * 2.0 ** (attempt - 1))
+    return float(rng.uniform(ceiling / 2, ceiling))
+
+
+def cooldown_s(
+    retry_after_s: float | None, *, default_s: float, max_s: float, consecutive: int
+) -> float:
+    """How long a provider is left alone after a rate limit: its ``Retry-After`` when it gave
+    one, else ``default_s`` doubling with each consecutive limit; never more than ``max_s``."""
+    if retry_after_s is not None and retry_after_s >= 0:
+        return min(retry_after_s, max_s)
+    return min(default_s * 2.0 ** max(0, consecutive - 1), max_s)
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _because(status: int | None, code: str | None) -> str:
+    parts = [f"HTTP {status}" if status is not None else None, code]
+    named = ", ".join(p for p in parts if p)
+    return f" ({named})" if named else ""
+
+
+def revoked_message(provider: Provider, status: int | None, code: str | None) -> str:
+    return (
+        f"{provider.name} no longer accepts this connection's saved authorization"
+        f"{_because(status, code)}: it was revoked or has expired. "
+        f"Reconnect {provider.name} in {WHERE}."
+    )
+
+
+def unavailable_message(provider: Provider, attempts: int, status: int | None) -> str:
+    return (
+        f"{provider.name} did not answer our token refresh after {attempts} tries"
+        f"{_because(status, None)}. We will try again at the next scheduled refresh; if this "
+        f"lasts, check {provider.name}'s status page, then use Sync now."
+    )
+
+
+def misconfigured_message(provider: Provider, status: int | None, code: str | None) -> str:
+    return (
+        f"{provider.name} refused our token refresh request{_because(status, code)}. "
+        f"The platform's {provider.name} app settings need an operator's attention; "
+        f"then use Sync now."
+    )
+
+
+def missing_credential_message(provider: Provider, what: str) -> str:
+    return (
+        f"The saved {provider.name} authorization has no {what}, so it cannot be renewed. "
+        f"Reconnect {provider.name} in {WHERE}."
+    )
+
+
+def reminder_message(provider: Provider, expires_at: datetime | None) -> str:
+    ends = f"ends on {_when(expires_at)}" if expires_at is not None else "will end soon"
+    return (
+        f"{provider.name} access {ends} and cannot be renewed automatically. "
+        f"Reconnect {provider.name} in {WHERE} before then to keep data flowing."
+    )
+
+
+def expired_message(provider: Provider, expires_at: datetime) -> str:
+    return (
+        f"{provider.name} access ended on {_when(expires_at)} and cannot be renewed "
+        f"automatically. Reconnect {provider.name} in {WHERE}."
+    )
+
+
+class SettledVersions:
+    """Per connection, the highest credential version that needs no more work here.
+
+    ``token.refreshed`` with version ``n`` settles ``n - 1`` (it was refreshed away); a revoked
+    verdict or a reminder settles the version it was about. A ``token.expiring`` whose version is
+    settled is dropped: a redelivered or duplicated event never refreshes a credential twice.
+    Fed by the ``token.refreshed`` projection (every replica reads every partition) and, at once,
+    by this process's own outcomes.
+    """
+
+    def __init__(self) -> None:
+        self._settled: dict[uuid.UUID, int] = {}
+
+    def settle(self, connection_id: uuid.UUID, version: int) -> None:
+        if version > self._settled.get(connection_id, 0):
+            self._settled[connection_id] = version
+
+    def is_settled(self, connection_id: uuid.UUID, version: int) -> bool:
+        return version <= self._settled.get(connection_id, 0)
+
+    def settled(self, connection_id: uuid.UUID) -> int:
+        return self._settled.get(connection_id, 0)
+
+    def __len__(self) -> int:
+        return len(self._settled)

@@ -1,0 +1,149 @@
+"""Who may call which provider when: per-connection locks, global and per-provider slots, and
+each provider's rate-limit cool-down.
+
+- ``KeyedLocks``: one FIFO lock per connection, so two events of one connection are never
+  handled at once in a process (and, taken in arrival order, they keep the partition's order).
+- ``Limits.call_slot(provider)``: a slot of the provider's semaphore, then one of the global
+  semaphore (in that order, so waiting for a slow provider holds no global slot). While the
+  provider is rate limiting us, calls to it also go one at a time through its probe lock: after a
+  cool-down one call finds out whether the limit is over, instead of every waiting event at once.
+- ``Limits.admit(provider)``: at most ``max_pending`` events of one provider held at once.
+
+Releases are plain callables so that the caller can hand them to a task that outlives it (a
+provider call already sent finishes even when its event is cancelled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Hashable
+
+Release = Callable[[], None]
+
+
+class KeyedLocks:
+    """One FIFO ``asyncio.Lock`` per key, created on demand and dropped when nobody uses it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, list[int]]] = {}
+
+    async def acquire(self, key: Hashable) -> Release:
+        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            await lock.acquire()
+        except BaseException:
+            self._leave(key, users)
+            raise
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                lock.release()
+                self._leave(key, users)
+
+        return release
+
+    def _leave(self, key: Hashable, users: list[int]) -> None:
+        users[0] -= 1
+        if users[0] == 0:
+            self._locks.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+class ProviderGate:
+    """One provider's slots, pending count and rate-limit state."""
+
+    def __init__(self, concurrency: int, clock: Callable[[], float]) -> None:
+        self.slots = asyncio.Semaphore(concurrency)
+        self.probe = asyncio.Lock()
+        self.pending = 0
+        self.in_flight = 0
+        self.limited = False
+        self.consecutive_limits = 0
+        self._cooldown_until = 0.0
+        self._clock = clock
+
+    def cooldown_remaining(self) -> float:
+        return max(0.0, self._cooldown_until - self._clock())
+
+    def rate_limited(self, cooldown_s: float) -> None:
+        self._cooldown_until = max(self._cooldown_until, self._clock() + cooldown_s)
+        self.limited = True
+        self.consecutive_limits += 1
+
+    def answered(self) -> None:
+        """Any answer that is not a rate limit ends the limited state."""
+        self.limited = False
+        self.consecutive_limits = 0
+
+
+class Limits:
+    def __init__(
+        self,
+        *,
+        max_concurrency: int,
+        per_provider_concurrency: int,
+        per_provider_max_pending: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._global = asyncio.Semaphore(max_concurrency)
+        self._per_provider = per_provider_concurrency
+        self._max_pending = per_provider_max_pending
+        self._clock = clock
+        self._gates: dict[str, ProviderGate] = {}
+        self.connections = KeyedLocks()
+
+    def gate(self, provider: str) -> ProviderGate:
+        gate = self._gates.get(provider)
+        if gate is None:
+            gate = self._gates[provider] = ProviderGate(self._per_provider, self._clock)
+        return gate
+
+    def gates(self) -> dict[str, ProviderGate]:
+        return dict(self._gates)
+
+    def admit(self, provider: str) -> bool:
+        """Count one more event of ``provider`` held, unless it already holds ``max_pending``."""
+        gate = self.gate(provider)
+        if gate.pending >= self._max_pending:
+            return False
+        gate.pending += 1
+        return True
+
+    def leave(self, provider: str) -> None:
+        self.gate(provider).pending -= 1
+
+    async def call_slot(self, provider: str) -> Release:
+        """A provider slot, a global slot and, while the provider is limited, its probe lock."""
+        gate = self.gate(provider)
+        held: list[Release] = []
+
+        def release() -> None:
+            while held:
+                held.pop()()
+
+        try:
+            await gate.slots.acquire()
+            held.append(gate.slots.release)
+            await self._global.acquire()
+            held.append(self._global.release)
+            if gate.limited:
+                await gate.probe.acquire()
+                held.append(gate.probe.release)
+        except BaseException:
+            release()
+            raise
+        gate.in_flight += 1
+
+        def done() -> None:
+            if held:
+                gate.in_flight -= 1
+            release()
+
+        return done
