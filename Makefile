@@ -49,7 +49,8 @@ format: setup ## Apply ruff's fixes and formatting
 	$(RUN) ruff format .
 
 typecheck: setup ## mypy --strict over every package
-	$(RUN) mypy $(MYPY_TARGETS) tools/lint_imports.py
+	$(RUN) mypy $(MYPY_TARGETS)
+	$(RUN) mypy tools/lint_imports.py
 
 imports: setup ## import-linter rules derived from the workspace layout
 	$(RUN) python tools/lint_imports.py
