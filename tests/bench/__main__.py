@@ -8,7 +8,9 @@
 Then connection-store at scale (``tests/bench/store.py``), appended to
 bench-results/connection-store.json, and health-monitor checks per second for 20 000 due
 connections against the sandbox (``tests/bench/health_monitor.py``), in
-bench-results/health-monitor.json.
+bench-results/health-monitor.json, and oauth-gateway OAuth callbacks per second with the
+gateway's callback p50/p99 at 100 concurrent flows (``tests/bench/oauth_gateway.py``), in
+bench-results/oauth-gateway.json.
 """
 
 from __future__ import annotations
@@ -137,6 +139,11 @@ def main() -> None:
 
     print(json.dumps(health_monitor.run(), indent=2))
     print(f"written to {health_monitor.RESULTS}")
+
+    from tests.bench import oauth_gateway
+
+    print(json.dumps(oauth_gateway.run(), indent=2))
+    print(f"written to {oauth_gateway.RESULTS}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Adapters: PostgreSQL (pending flows), the broker (events), providers (hub_providers)."""

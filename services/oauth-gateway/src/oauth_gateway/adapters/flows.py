@@ -1,0 +1,117 @@
+"""Pending flows in PostgreSQL: the gateway's own table, its own migrations.
+
+Consuming is one statement (``UPDATE ... WHERE consumed_at IS NULL AND expires_at > now()
+RETURNING``), so of any number of concurrent callbacks on any number of replicas exactly one gets
+the flow. Expiry is judged by the database clock, the one clock all replicas share.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+from hub_contracts import EncryptedCredential
+from hub_runtime.migrations import migrate as _migrate
+
+from oauth_gateway.service.ports import PendingFlow
+
+LOCK_ID = 0x0A07_6A7E  # pg_advisory_lock key of oauth-gateway migrations
+HISTORY_TABLE = "oauth_gateway_migrations"
+
+_COLUMNS = """flow_id, organization_id, provider, auth_type, nonce, browser_binding,
+              code_verifier_encrypted, return_to, tenant_params, requested_by, created_at,
+              expires_at"""
+
+
+async def migrate(dsn: str) -> list[str]:
+    """Apply oauth-gateway's missing migrations; return the names applied now."""
+    return await _migrate(
+        dsn, package="oauth_gateway.migrations", history_table=HISTORY_TABLE, lock_id=LOCK_ID
+    )
+
+
+async def _init_connection(connection: asyncpg.Connection) -> None:
+    await connection.set_type_codec(
+        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+    )
+
+
+async def create_pool(dsn: str, *, size: int) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn, min_size=1, max_size=size, init=_init_connection, command_timeout=10
+    )
+    assert pool is not None
+    return pool
+
+
+class PostgresFlowStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def create(self, flow: PendingFlow) -> None:
+        verifier = (
+            json.loads(flow.code_verifier.model_dump_json())
+            if flow.code_verifier is not None
+            else None
+        )
+        await self.pool.execute(
+            f"INSERT INTO oauth_flows ({_COLUMNS}) "  # noqa: S608 - constant column list
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            flow.flow_id,
+            flow.organization_id,
+            flow.provider,
+            flow.auth_type,
+            flow.nonce,
+            flow.browser_binding,
+            verifier,
+            flow.return_to,
+            flow.tenant_params,
+            flow.requested_by,
+            flow.created_at,
+            flow.expires_at,
+        )
+
+    async def consume(self, flow_id: uuid.UUID, provider: str) -> PendingFlow | None:
+        row = await self.pool.fetchrow(
+            "UPDATE oauth_flows SET consumed_at = now() "  # noqa: S608 - constant column list
+            "WHERE flow_id = $1 AND provider = $2 AND consumed_at IS NULL "
+            f"AND expires_at > now() RETURNING {_COLUMNS}",
+            flow_id,
+            provider,
+        )
+        return _flow(row) if row is not None else None
+
+    async def purge(self, retention_s: int) -> int:
+        """Delete flows that expired more than ``retention_s`` ago; return how many."""
+        status: str = await self.pool.execute(
+            "DELETE FROM oauth_flows WHERE expires_at < now() - make_interval(secs => $1)",
+            float(retention_s),
+        )
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
+
+def _flow(row: Any) -> PendingFlow:
+    verifier = row["code_verifier_encrypted"]
+    return PendingFlow(
+        flow_id=row["flow_id"],
+        organization_id=row["organization_id"],
+        provider=row["provider"],
+        auth_type=row["auth_type"],
+        nonce=row["nonce"],
+        browser_binding=row["browser_binding"],
+        code_verifier=(
+            EncryptedCredential.model_validate_json(json.dumps(verifier))
+            if verifier is not None
+            else None
+        ),
+        return_to=row["return_to"],
+        tenant_params=dict(row["tenant_params"]),
+        requested_by=row["requested_by"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+    )

@@ -1,0 +1,1 @@
+"""oauth-gateway's SQL migrations (``NNNN_name.sql``), applied by ``adapters.database.migrate``."""

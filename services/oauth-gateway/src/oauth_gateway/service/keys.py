@@ -1,0 +1,260 @@
+"""Connecting with typed credentials (API keys, client credentials, token exchange).
+
+Two entrances, one path: the HTTP ``credentials`` endpoint (the answer is synchronous: 201, or
+422 naming what the provider refused, and nothing is published on a refusal), and
+``connection.requested`` events from onboarding that carry an encrypted submission (the answer
+is ``connection.established`` or ``connection.failed``, with event ids derived from the request,
+so a redelivered request changes nothing twice downstream).
+
+A value is first checked against the catalog field's shape, then proven at the provider: the
+mode's mint request (Yotpo, PayPal) and/or the catalog's health request; providers whose checks
+are ``best_effort`` (GA4, Clarity) are judged by shape alone. The identity request, when it is a
+different call, names the account; its failure does not refuse a key the provider accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from hub_catalog import AuthMode, HealthCheckMode, Provider, RequestSpec
+from hub_contracts import (
+    Account,
+    ConnectionEstablishedV1,
+    ConnectionRequestedV1,
+    Credentials,
+    EncryptedCredential,
+)
+from hub_contracts import connection_id as derive_connection_id
+from hub_keyring import KeyRingError
+from pydantic import SecretStr
+
+from oauth_gateway import domain
+from oauth_gateway.errors import (
+    WHERE,
+    ConnectRefusedError,
+    GatewayError,
+    ProviderRateLimitedError,
+    UnavailableError,
+)
+from oauth_gateway.service.ports import AccountFacts, IssuedTokens
+from oauth_gateway.service.toolkit import Toolkit, account, metadata
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Connected:
+    connection_id: uuid.UUID
+    provider: Provider
+    auth_type: str
+    account: Account
+    token_expires_at: datetime | None
+    fields: list[str]
+    connected_at: datetime
+
+
+class KeyConnections:
+    def __init__(
+        self, tools: Toolkit, *, retry_attempts: int = 3, retry_max_delay_s: float = 10.0
+    ) -> None:
+        self.tools = tools
+        self.retry_attempts = retry_attempts
+        self.retry_max_delay_s = retry_max_delay_s
+
+    async def connect(
+        self,
+        organization_id: uuid.UUID,
+        slug: str,
+        fields: Mapping[str, SecretStr],
+        *,
+        auth_type: str | None = None,
+    ) -> Connected:
+        """Validate and connect now; raise a ``GatewayError`` saying why not."""
+        provider = self.tools.provider(slug)
+        mode = domain.key_mode(provider, auth_type)
+        values = domain.check_fields(mode, fields)
+        tenant = domain.tenant_values(provider, {})
+        event = await self._establish(
+            organization_id, provider, mode, values, tenant, flow_id=uuid.uuid4(), attempts=1
+        )
+        return Connected(
+            connection_id=event.connection_id,
+            provider=provider,
+            auth_type=event.auth_type,
+            account=event.account,
+            token_expires_at=event.token_expires_at,
+            fields=sorted(values),
+            connected_at=event.occurred_at,
+        )
+
+    async def on_requested(self, event: ConnectionRequestedV1) -> None:
+        """An onboarding submission: validate it, answer with an event. OAuth starts carry no
+        submission and are ignored (the gateway publishes those itself)."""
+        if not event.submission:
+            return
+        org = event.organization_id
+        try:
+            provider = self.tools.provider(event.provider)
+            mode = domain.key_mode(provider, event.auth_type)
+            values = domain.check_fields(mode, self._open(provider, event.submission, org))
+            tenant = domain.tenant_values(provider, event.tenant_params)
+            await self._establish(
+                org,
+                provider,
+                mode,
+                values,
+                tenant,
+                flow_id=event.flow_id,
+                attempts=self.retry_attempts,
+                event_id=uuid.uuid5(event.event_id, "connection.established"),
+            )
+        except GatewayError as error:
+            log.info(
+                "submission refused",
+                extra={
+                    "provider": event.provider,
+                    "flow_id": str(event.flow_id),
+                    "reason": error.code,
+                },
+            )
+            await self.tools.publish_failed(
+                org,
+                event.provider,
+                event.flow_id,
+                error,
+                event_id=uuid.uuid5(event.event_id, "connection.failed"),
+            )
+
+    def _open(
+        self,
+        provider: Provider,
+        submission: Mapping[str, EncryptedCredential],
+        organization_id: uuid.UUID,
+    ) -> dict[str, SecretStr]:
+        try:
+            return {
+                name: self.tools.decrypt(organization_id, provider, name, value)
+                for name, value in submission.items()
+            }
+        except KeyRingError as exc:
+            log.error(
+                "submission does not decrypt", extra={"provider": provider.id, "error": str(exc)}
+            )
+            raise ConnectRefusedError(
+                f"The {provider.name} credentials could not be read on our side; enter them "
+                f"again in {WHERE}.",
+                code="undecryptable_submission",
+                provider=provider.id,
+            ) from None
+
+    async def _establish(
+        self,
+        organization_id: uuid.UUID,
+        provider: Provider,
+        mode: AuthMode,
+        values: dict[str, SecretStr],
+        tenant: dict[str, str],
+        *,
+        flow_id: uuid.UUID,
+        attempts: int,
+        event_id: uuid.UUID | None = None,
+    ) -> ConnectionEstablishedV1:
+        template_values = (
+            self.tools.platform_values(provider, required=False)
+            | tenant
+            | {name: value.get_secret_value() for name, value in values.items()}
+        )
+        tokens, facts = await self._validate_with_retries(provider, mode, template_values, attempts)
+        encrypt = self.tools.encrypt
+        event = ConnectionEstablishedV1(
+            event_id=event_id or uuid.uuid4(),
+            organization_id=organization_id,
+            provider=provider.id,
+            connection_id=derive_connection_id(organization_id, provider.id),
+            flow_id=flow_id,
+            auth_type=mode.type.value,
+            credentials=Credentials(
+                access_token=(
+                    encrypt(organization_id, provider, "access_token", tokens.access_token)
+                    if tokens is not None
+                    else None
+                ),
+                fields={
+                    name: encrypt(organization_id, provider, name, value)
+                    for name, value in values.items()
+                },
+            ),
+            token_expires_at=tokens.expires_at if tokens is not None else None,
+            scopes=tokens.scopes if tokens is not None else [],
+            account=account(facts),
+            metadata=metadata(tenant, {}),
+        )
+        await self.tools.events.publish(event)
+        return event
+
+    async def _validate_with_retries(
+        self, provider: Provider, mode: AuthMode, values: dict[str, str], attempts: int
+    ) -> tuple[IssuedTokens | None, AccountFacts]:
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self._validate(provider, mode, values)
+            except UnavailableError as error:
+                if attempt == attempts:
+                    raise
+                delay = float(2 ** (attempt - 1))
+                if isinstance(error, ProviderRateLimitedError) and error.retry_after_s is not None:
+                    delay = error.retry_after_s
+                await self.tools.sleep(min(delay, self.retry_max_delay_s))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _validate(
+        self, provider: Provider, mode: AuthMode, values: dict[str, str]
+    ) -> tuple[IssuedTokens | None, AccountFacts]:
+        checks = provider.checks
+        tokens: IssuedTokens | None = None
+        facts = AccountFacts()
+        try:
+            if mode.mint is not None:
+                tokens = await self.tools.providers.mint(provider, mode, values)
+                values = values | {"access_token": tokens.access_token.get_secret_value()}
+            if checks.health_mode == HealthCheckMode.REQUEST and checks.health is not None:
+                proof = checks.health
+                if checks.identity is not None and _same_request(checks.identity, proof):
+                    proof = checks.identity  # one call proves the key and names the account
+                facts = await self.tools.providers.request(provider, mode, proof, values)
+        except domain.ProviderCallError as failure:
+            raise domain.explain(
+                failure,
+                provider,
+                refused_code="credentials_rejected",
+                refused_message=(
+                    f"{provider.name} rejected this {domain.label_phrase(mode.fields)}"
+                    f"{domain.status_suffix(failure)}. Check that you copied it whole from "
+                    f"{provider.name} and that it is still active."
+                ),
+            ) from None
+        identity = checks.identity
+        if (
+            identity is not None
+            and not (checks.health is not None and _same_request(identity, checks.health))
+            and checks.health_mode != HealthCheckMode.BEST_EFFORT
+        ):
+            try:
+                named = await self.tools.providers.request(provider, mode, identity, values)
+                facts = AccountFacts(named.id or facts.id, named.name or facts.name)
+            except domain.ProviderCallError as failure:
+                log.info(
+                    "identity request failed; connecting without an account name",
+                    extra={"provider": provider.id, "kind": failure.kind, "status": failure.status},
+                )
+        return tokens, facts
+
+
+def _same_request(one: RequestSpec, other: RequestSpec) -> bool:
+    """Whether two catalog requests send the same thing (they may read different fields)."""
+    sent = ("method", "url", "auth", "headers", "query", "json_body", "form_body", "success")
+    return all(getattr(one, name) == getattr(other, name) for name in sent)

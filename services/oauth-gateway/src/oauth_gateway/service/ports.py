@@ -1,0 +1,107 @@
+"""What the service layer needs from the outside world, and the values that cross it.
+
+Adapters implement these with PostgreSQL (``adapters.flows``), the broker (``adapters.events``)
+and ``hub_providers`` (``adapters.providers``); tests use in-memory fakes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from hub_catalog import AuthMode, Provider, RequestSpec
+from hub_contracts import EncryptedCredential, Event
+from pydantic import SecretStr
+
+
+@dataclass(frozen=True)
+class PendingFlow:
+    """The server-side record of one OAuth flow: valid once, for ``flow_ttl``, in one browser."""
+
+    flow_id: uuid.UUID
+    organization_id: uuid.UUID
+    provider: str
+    auth_type: str
+    nonce: str
+    browser_binding: str
+    code_verifier: EncryptedCredential | None
+    """Encrypted with the key ring, bound to (organization, provider, ``code_verifier``)."""
+    return_to: str | None
+    tenant_params: dict[str, str]
+    requested_by: str | None
+    created_at: datetime
+    expires_at: datetime
+
+
+class FlowStore(Protocol):
+    async def create(self, flow: PendingFlow) -> None: ...
+
+    async def consume(self, flow_id: uuid.UUID, provider: str) -> PendingFlow | None:
+        """Mark the flow used and return it, if it is unused and unexpired: atomically, so of
+        two concurrent callbacks exactly one gets it."""
+        ...
+
+
+class EventSink(Protocol):
+    async def publish(self, event: Event) -> None:
+        """Publish, or raise ``errors.UnavailableError``."""
+        ...
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: SecretStr
+    refresh_token: SecretStr | None = None
+    expires_at: datetime | None = None
+    scopes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Non-secret facts of the token answer (Slack ``team``, TikTok ``advertiser_ids``)."""
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    id: str | None = None
+    name: str | None = None
+
+
+class ProviderPort(Protocol):
+    """Provider calls from catalog data. Failures raise ``domain.ProviderCallError``."""
+
+    def authorization_url(
+        self,
+        provider: Provider,
+        values: Mapping[str, str],
+        *,
+        redirect_uri: str,
+        state: str,
+        code_verifier: str | None,
+    ) -> str: ...
+
+    async def exchange_code(
+        self,
+        provider: Provider,
+        values: Mapping[str, str],
+        *,
+        redirect_uri: str,
+        code: str,
+        code_verifier: str | None,
+    ) -> IssuedTokens: ...
+
+    async def request(
+        self, provider: Provider, mode: AuthMode, spec: RequestSpec, values: Mapping[str, str]
+    ) -> AccountFacts: ...
+
+    async def mint(
+        self, provider: Provider, mode: AuthMode, values: Mapping[str, str]
+    ) -> IssuedTokens: ...
+
+
+class Platform(Protocol):
+    """The operator's platform credentials (``settings.PlatformCredentials``)."""
+
+    def missing(self, provider: Provider) -> list[str]: ...
+
+    def values(self, provider: Provider) -> dict[str, str]: ...

@@ -1,0 +1,171 @@
+"""oauth-gateway settings (env prefix ``OAUTH_GATEWAY_``; shared ones unprefixed), and the
+operator's platform credentials, read by the env names the catalog gives them.
+
+Three secrets, never the same value (SECURITY.md 13): the state-signing key
+(``OAUTH_GATEWAY_STATE_SECRET``), the credential keys (``CREDENTIAL_KEYS``) and the platform's
+JWT secret (``PLATFORM_JWT_SECRET``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from hub_catalog import Catalog, Provider
+from hub_runtime import CredentialSettings, ServiceSettings
+from hub_runtime.settings import env_alias
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+DEVELOPMENT_JWT_SECRET = "development-only-jwt-secret-change-me-0123456789"
+"""The platform's development token secret (the same default as connection-store)."""
+DEVELOPMENT_STATE_SECRET = "development-only-oauth-state-secret-change-me-9876543210"
+MIN_SECRET_CHARS = 32
+
+
+class GatewaySettings(ServiceSettings, CredentialSettings):
+    model_config = SettingsConfigDict(env_prefix="OAUTH_GATEWAY_")
+
+    service_name: str = "oauth-gateway"
+    host: str = "127.0.0.1"
+    port: int = Field(8101, ge=1, le=65535)
+    public_base_url: str | None = None
+    """Where browsers and providers reach this service; the redirect URI registered with every
+    provider is ``{public_base_url}/v1/oauth/{provider}/callback``. Default
+    ``http://{host}:{port}``."""
+
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:55432/integrations_hub",
+        validation_alias=env_alias("DATABASE_URL"),
+    )
+    database_pool_size: int = Field(10, ge=1)
+    migrate_on_start: bool = True
+
+    credential_keys: SecretStr = Field(validation_alias=env_alias("CREDENTIAL_KEYS"))
+    """``newest-id:base64,older-id:base64``; see hub_keyring."""
+    state_secret: SecretStr = SecretStr(DEVELOPMENT_STATE_SECRET)
+    """HMAC-SHA256 key of the OAuth ``state`` and the browser binding."""
+    jwt_secret: SecretStr = Field(
+        SecretStr(DEVELOPMENT_JWT_SECRET), validation_alias=env_alias("PLATFORM_JWT_SECRET")
+    )
+    jwt_audience: str | None = Field(None, validation_alias=env_alias("PLATFORM_JWT_AUDIENCE"))
+    jwt_issuer: str | None = Field(None, validation_alias=env_alias("PLATFORM_JWT_ISSUER"))
+
+    return_origins: Annotated[list[str], NoDecode] = [
+        "http://127.0.0.1:8100",
+        "http://localhost:8100",
+    ]
+    """Origins a flow may return to (``scheme://host[:port]``, compared exactly); comma-separated
+    or a JSON list. Also the origins allowed to call ``start`` from a browser (CORS)."""
+    default_return_url: str = "http://127.0.0.1:8100/settings/integrations"
+    """Where a flow started without ``return_to`` ends; its origin must be allow-listed."""
+    flow_ttl_s: int = Field(600, ge=60, le=3600)
+    cookie_name: str = Field("hub_oauth_browser", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    flow_retention_s: int = Field(86_400, ge=0)
+    """Consumed or expired flows are deleted this long after they expired."""
+    purge_interval_s: float = Field(300.0, gt=0)
+
+    outbound_connect_timeout_s: float = Field(5.0, gt=0)
+    outbound_total_timeout_s: float = Field(20.0, gt=0)
+    outbound_max_response_bytes: int = Field(1024 * 1024, ge=1024)
+    provider_retry_attempts: int = Field(3, ge=1, le=10)
+    """For onboarding submissions: tries of a provider that is down or rate limiting."""
+    provider_retry_max_delay_s: float = Field(10.0, ge=0)
+    max_body_bytes: int = Field(16 * 1024, ge=1024)
+
+    @field_validator("return_origins", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("return_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or origin != f"{parts.scheme}://{parts.netloc}"
+                or "@" in parts.netloc
+            ):
+                raise ValueError(
+                    f"return origin {origin!r} must be exactly scheme://host[:port], "
+                    "lowercase, no path or trailing slash"
+                )
+            if origin != origin.lower():
+                raise ValueError(f"return origin {origin!r} must be lowercase")
+        return value
+
+    @property
+    def redirect_base(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @model_validator(mode="after")
+    def _safe(self) -> GatewaySettings:
+        state = self.state_secret.get_secret_value()
+        if len(state) < MIN_SECRET_CHARS:
+            raise ValueError(f"OAUTH_GATEWAY_STATE_SECRET needs at least {MIN_SECRET_CHARS} chars")
+        if state in (self.jwt_secret.get_secret_value(), self.credential_keys.get_secret_value()):
+            raise ValueError(
+                "OAUTH_GATEWAY_STATE_SECRET must differ from PLATFORM_JWT_SECRET and "
+                "CREDENTIAL_KEYS: each secret has one job"
+            )
+        origin = urlsplit(self.default_return_url)
+        if f"{origin.scheme}://{origin.netloc}" not in self.return_origins:
+            raise ValueError(
+                "OAUTH_GATEWAY_DEFAULT_RETURN_URL must be on one of OAUTH_GATEWAY_RETURN_ORIGINS"
+            )
+        if self.environment == "production":
+            problems = []
+            if state == DEVELOPMENT_STATE_SECRET:
+                problems.append("OAUTH_GATEWAY_STATE_SECRET must be set")
+            if self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET:
+                problems.append("PLATFORM_JWT_SECRET must be set")
+            if not self.redirect_base.startswith("https://"):
+                problems.append("OAUTH_GATEWAY_PUBLIC_BASE_URL must be https")
+            if any(not o.startswith("https://") for o in self.return_origins):
+                problems.append("OAUTH_GATEWAY_RETURN_ORIGINS must all be https")
+            if self.provider_base_url_override is not None:
+                problems.append("PROVIDER_BASE_URL_OVERRIDE (the sandbox) must not be set")
+            if problems:
+                raise ValueError("in production: " + "; ".join(problems))
+        return self
+
+
+class PlatformCredentials:
+    """The operator's provider secrets (OAuth clients, developer tokens) by catalog env name.
+
+    Read once from the environment (``from_environment``); tests pass a mapping.
+    """
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = {name: SecretStr(value) for name, value in values.items() if value}
+
+    @classmethod
+    def from_environment(
+        cls, catalog: Catalog, environ: Mapping[str, str] | None = None
+    ) -> PlatformCredentials:
+        source = os.environ if environ is None else environ
+        names = {c.env for p in catalog.providers for c in p.platform_credentials}
+        return cls({name: source[name] for name in names if name in source})
+
+    def missing(self, provider: Provider) -> list[str]:
+        """The env names of ``provider``'s platform credentials that are not set."""
+        return [c.env for c in provider.platform_credentials if c.env not in self._values]
+
+    def values(self, provider: Provider) -> dict[str, str]:
+        """``{name: value}`` of the platform credentials that are set (template values)."""
+        return {
+            c.name: self._values[c.env].get_secret_value()
+            for c in provider.platform_credentials
+            if c.env in self._values
+        }

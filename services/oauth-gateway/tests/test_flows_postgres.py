@@ -1,0 +1,153 @@
+"""Pending flows in the real PostgreSQL: migrations, single use under concurrency, expiry by the
+database clock, the purge, ciphertext only; and the app wired to it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlsplit
+
+import asyncpg
+import httpx
+import pytest
+from hub_catalog import Catalog
+from hub_contracts import ConnectionEstablishedV1
+from hub_keyring import Binding, KeyRing
+from oauth_gateway.adapters.flows import PostgresFlowStore, create_pool, migrate
+from oauth_gateway.app import create_app
+from oauth_gateway.service import PendingFlow
+from oauth_gateway.settings import GatewaySettings, PlatformCredentials
+from provider_sandbox import platform_environment
+
+from .conftest import GATEWAY, MemoryEvents, new_key_spec, token
+
+pytestmark = pytest.mark.integration
+
+RING = KeyRing.from_spec(new_key_spec())
+
+
+@pytest.fixture(scope="module")
+def migrated(database_url: str) -> str:
+    asyncio.run(migrate(database_url))
+    return database_url
+
+
+@pytest.fixture
+async def store(migrated: str) -> AsyncIterator[PostgresFlowStore]:
+    pool = await create_pool(migrated, size=25)
+    try:
+        yield PostgresFlowStore(pool)
+    finally:
+        await pool.close()
+
+
+def pending(*, age_s: float = 0, ttl_s: float = 600, provider: str = "slack") -> PendingFlow:
+    created = datetime.now(UTC) - timedelta(seconds=age_s)
+    org = uuid.uuid4()
+    return PendingFlow(
+        flow_id=uuid.uuid4(),
+        organization_id=org,
+        provider=provider,
+        auth_type="oauth2_authorization_code",
+        nonce="n" * 32,
+        browser_binding="b" * 43,
+        code_verifier=RING.encrypt("verifier-" + "v" * 50, Binding(org, provider, "code_verifier")),
+        return_to="http://127.0.0.1:8100/x",
+        tenant_params={"shop": "acme"},
+        requested_by="admin-1",
+        created_at=created,
+        expires_at=created + timedelta(seconds=ttl_s),
+    )
+
+
+async def test_migrations_apply_once_into_their_own_history_table(migrated: str) -> None:
+    assert await migrate(migrated) == []
+    connection = await asyncpg.connect(migrated)
+    try:
+        names = await connection.fetch("SELECT name FROM oauth_gateway_migrations")
+    finally:
+        await connection.close()
+    assert [row["name"] for row in names] == ["oauth_flows"]
+
+
+async def test_a_flow_is_consumed_once_and_comes_back_whole(store: PostgresFlowStore) -> None:
+    flow = pending()
+    await store.create(flow)
+    assert await store.consume(flow.flow_id, "slack") == flow
+    assert await store.consume(flow.flow_id, "slack") is None
+
+
+async def test_of_twenty_concurrent_consumers_exactly_one_wins(store: PostgresFlowStore) -> None:
+    flow = pending()
+    await store.create(flow)
+    won = await asyncio.gather(*(store.consume(flow.flow_id, "slack") for _ in range(20)))
+    assert sum(result is not None for result in won) == 1
+
+
+async def test_an_expired_flow_cannot_be_consumed(store: PostgresFlowStore) -> None:
+    flow = pending(age_s=700)
+    await store.create(flow)
+    assert await store.consume(flow.flow_id, "slack") is None
+
+
+async def test_another_provider_cannot_consume_the_flow(store: PostgresFlowStore) -> None:
+    flow = pending()
+    await store.create(flow)
+    assert await store.consume(flow.flow_id, "google_ads") is None
+    assert await store.consume(flow.flow_id, "slack") is not None
+
+
+async def test_the_purge_removes_long_expired_flows_only(store: PostgresFlowStore) -> None:
+    old, recent = pending(age_s=7200), pending()
+    await store.create(old)
+    await store.create(recent)
+    assert await store.purge(3600) >= 1
+    rows = await store.pool.fetch("SELECT flow_id FROM oauth_flows")
+    kept = {row["flow_id"] for row in rows}
+    assert old.flow_id not in kept
+    assert recent.flow_id in kept
+
+
+async def test_the_verifier_rests_as_ciphertext(store: PostgresFlowStore) -> None:
+    flow = pending()
+    await store.create(flow)
+    row = await store.pool.fetchrow(
+        "SELECT to_jsonb(f)::text AS dump FROM oauth_flows f WHERE flow_id = $1", flow.flow_id
+    )
+    assert row is not None
+    assert "verifier-" not in row["dump"]
+
+
+async def test_the_app_runs_a_flow_through_postgresql(
+    migrated: str, catalog: Catalog, sandbox: httpx.AsyncClient
+) -> None:
+    settings = GatewaySettings(credential_keys=new_key_spec(), database_url=migrated)
+    events = MemoryEvents()
+    app = create_app(
+        settings,
+        catalog=catalog,
+        platform=PlatformCredentials(platform_environment(catalog)),
+        outbound_transport=sandbox._transport,
+        events=events,
+    )
+    org = uuid.uuid4()
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=GATEWAY) as browser,
+    ):
+        assert (await browser.get("/readyz")).json() == {"status": "ready"}
+        started = await browser.post(
+            f"/v1/orgs/{org}/integrations/google_ads/oauth/start",
+            json={},
+            headers={"Authorization": f"Bearer {token(org)}"},
+        )
+        location = (await sandbox.get(started.json()["auth_url"])).headers["location"]
+        first, second = await asyncio.gather(browser.get(location), browser.get(location))
+    outcomes = sorted([first.status_code, second.status_code])
+    assert outcomes == [303, 400]
+    winner = first if first.status_code == 303 else second
+    assert dict(parse_qsl(urlsplit(winner.headers["location"]).query))["status"] == "connected"
+    assert len(events.of(ConnectionEstablishedV1)) == 1
+    assert (await sandbox.get("/_sandbox/calls")).json()["google_ads"]["token"] == 1
