@@ -8,7 +8,6 @@ flow; never from a query or a body.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,10 +16,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oauth_gateway import domain, errors
 from oauth_gateway.auth import Principal, TokenVerifier
+from oauth_gateway.middleware import BodyLimit, SecurityHeaders, render
 from oauth_gateway.service import KeyConnections, OAuthFlows
 from oauth_gateway.views import (
     ConnectionSummary,
@@ -36,12 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
-"""On every answer: starts and callbacks carry states and codes (SECURITY.md 8)."""
 COOKIE_PATH = "/v1/"
 
 _bearer = HTTPBearer(
@@ -252,28 +245,24 @@ def install_api(app: FastAPI, *, max_body_bytes: int) -> None:
     app.add_middleware(SecurityHeaders)
 
 
-def _render(error: errors.GatewayError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status_code, headers=error.headers)
-
-
 async def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.GatewayError)
     if exc.status_code >= 500:
         log.warning("request failed", extra={"code": exc.code, "path": request.url.path})
-    return _render(exc)
+    return render(exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = list(exc.errors())
     if any(problem.get("type") == "json_invalid" for problem in problems):
-        return _render(errors.BadRequestError("The body is not valid JSON; send a JSON object."))
+        return render(errors.BadRequestError("The body is not valid JSON; send a JSON object."))
     first = problems[0] if problems else {}
     where = [str(part) for part in first.get("loc", ()) if part != "body"]
     field = ".".join(where)[:100] or None
     message = str(first.get("msg", "The request does not fit the API's schema"))
     prefix = f"{field}: " if field else ""
-    return _render(
+    return render(
         errors.InvalidRequestError(
             f"{prefix}{message}. The schema is at /openapi.json.", field=field
         )
@@ -300,88 +289,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
-    return _render(
+    return render(
         errors.GatewayError("Something went wrong on our side; try again, then contact support.")
     )
-
-
-class SecurityHeaders:
-    """Adds ``SECURITY_HEADERS`` to every answer, errors included."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                names = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [
-                    (name.lower().encode(), value.encode())
-                    for name, value in SECURITY_HEADERS.items()
-                    if name.lower().encode() not in names
-                ]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
-
-class _TooLargeError(Exception):
-    pass
-
-
-class BodyLimit:
-    """Refuses a body over ``max_body_bytes`` (declared or streamed) with a 413."""
-
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
-        self.app = app
-        self.limit = max_body_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await self._refuse(send)
-                return
-        received = 0
-        exceeded = False
-        started = False
-
-        async def counting() -> Message:
-            nonlocal received, exceeded
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    exceeded = True
-                    raise _TooLargeError
-            return message
-
-        async def guarded(message: Message) -> None:
-            nonlocal started
-            if exceeded:  # whatever the app answers to the cut body, the answer is 413
-                return
-            started = True
-            await send(message)
-
-        with contextlib.suppress(_TooLargeError):
-            await self.app(scope, counting, guarded)
-        if exceeded and not started:
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        response = _render(errors.BodyTooLargeError(self.limit))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status_code,
-                "headers": [*response.raw_headers, (b"connection", b"close")],
-            }
-        )
-        await send({"type": "http.response.body", "body": response.body})
