@@ -88,15 +88,19 @@ def _cpu_seconds(pid: int) -> float:
 
 async def _run(gateway: str, flows: int, concurrency: int, pids: dict[str, int]) -> dict[str, Any]:
     providers = [p.id for p in load_catalog().oauth_providers()]
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # Idle connections expire before the servers' (uvicorn: 5 s), so none is reused as it closes.
+    limits = httpx.Limits(
+        max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=1.0
+    )
+    limit = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        limit = asyncio.Semaphore(concurrency)
-        # Warm up: pools, JIT-less but first-call paths, the consumer group join.
+        # Warm up: pools, first-call paths, the consumer group join.
         warm = [await _prepare(client, gateway, p, limit) for p in providers]
         await asyncio.gather(*(_callback(client, url, c, limit) for url, c in warm))
         prepared = await asyncio.gather(
             *(_prepare(client, gateway, providers[i % len(providers)], limit) for i in range(flows))
         )
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
         started = time.perf_counter()
         results = await asyncio.gather(*(_callback(client, url, c, limit) for url, c in prepared))
