@@ -65,9 +65,12 @@ def database_url(postgres_server: str) -> Iterator[str]:
     drop_database(postgres_server, name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Bootstrap servers of the session's broker: KAFKA_BOOTSTRAP_SERVERS, or Tansu started here."""
+    """Bootstrap servers of this test module's broker: KAFKA_BOOTSTRAP_SERVERS, or a Tansu
+    started for the module. Tansu starts in milliseconds, and a broker per module keeps one
+    module's traffic (10,000 swept events, say) out of the next module's consumers, which read
+    their topics from the earliest offset."""
     bootstrap_servers = StackSettings().kafka_bootstrap_servers
     if bootstrap_servers:
         yield bootstrap_servers
