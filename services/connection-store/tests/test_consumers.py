@@ -259,3 +259,24 @@ async def test_tenant_transaction_sees_only_its_own_rows(
     async with db.tenant(org_b) as connection:
         count = await connection.fetchval("SELECT count(*) FROM integration_connections")
     assert count == 0
+
+
+async def test_failure_arriving_before_its_request_still_shows_failed(
+    events: ConnectionEvents, db: Database
+) -> None:
+    org, flow = uuid.uuid4(), uuid.uuid4()
+    requested = ConnectionRequestedV1(
+        organization_id=org, provider="klaviyo", flow_id=flow, auth_type="api_key"
+    )
+    failed = ConnectionFailedV1(
+        organization_id=org,
+        provider="klaviyo",
+        flow_id=flow,
+        reason="rejected",
+        message="Klaviyo rejected this private API key.",
+    )
+    await events.on_failed(failed)
+    await events.on_requested(requested)
+    row = await _row(db, org, "klaviyo")
+    assert (row["attempt_state"], row["attempt_reason"]) == ("failed", "rejected")
+    assert row["status"] == "pending"

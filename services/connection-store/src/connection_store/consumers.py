@@ -72,8 +72,9 @@ class ConnectionEvents:
         )
 
     async def on_failed(self, event: ConnectionFailedV1) -> None:
+        cid = connection_id(event.organization_id, event.provider)
         await self._once(
-            "connection-store.on_failed", event, lambda c: sql.record_failure(c, event)
+            "connection-store.on_failed", event, lambda c: sql.record_failure(c, cid, event)
         )
 
     async def on_established(self, event: ConnectionEstablishedV1) -> None:

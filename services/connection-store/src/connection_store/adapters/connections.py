@@ -69,20 +69,31 @@ async def record_attempt(
     )
 
 
-async def record_failure(connection: Connection, event: ConnectionFailedV1) -> None:
+async def record_failure(
+    connection: Connection, connection_id: uuid.UUID, event: ConnectionFailedV1
+) -> None:
+    """Mark the attempt failed. ``connection.requested`` travels on another topic, so the failure
+    may arrive first: it creates the row then, and the later (older) request cannot undo it."""
     await connection.execute(
-        """UPDATE integration_connections SET
-               attempt_state = 'failed', attempt_reason = $3, attempt_message = $4,
-               attempt_at = $5, updated_at = now()
-           WHERE organization_id = $1 AND provider = $2
-             AND ($6::uuid IS NULL OR attempt_flow_id IS NULL OR attempt_flow_id = $6)
-             AND (attempt_at IS NULL OR attempt_at <= $5)""",
+        """INSERT INTO integration_connections AS c
+               (id, organization_id, provider, attempt_flow_id, attempt_state, attempt_reason,
+                attempt_message, attempt_at)
+           VALUES ($1, $2, $3, $4, 'failed', $5, $6, $7)
+           ON CONFLICT (organization_id, provider) DO UPDATE SET
+               attempt_state = 'failed', attempt_reason = EXCLUDED.attempt_reason,
+               attempt_message = EXCLUDED.attempt_message, attempt_at = EXCLUDED.attempt_at,
+               attempt_flow_id = COALESCE(EXCLUDED.attempt_flow_id, c.attempt_flow_id),
+               updated_at = now()
+           WHERE (EXCLUDED.attempt_flow_id IS NULL OR c.attempt_flow_id IS NULL
+                  OR c.attempt_flow_id = EXCLUDED.attempt_flow_id)
+             AND (c.attempt_at IS NULL OR c.attempt_at <= EXCLUDED.attempt_at)""",
+        connection_id,
         event.organization_id,
         event.provider,
+        event.flow_id,
         event.reason,
         event.message,
         event.occurred_at,
-        event.flow_id,
     )
 
 
