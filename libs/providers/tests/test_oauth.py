@@ -145,3 +145,26 @@ async def test_slack_revoked_refresh_token_in_a_200_body_is_revoked(
     await sandbox.post("/_sandbox/slack/faults", json={"mode": "invalid_grant"})
     with pytest.raises(CredentialRevokedError):
         await client.refresh(SecretStr("xoxe-1-unknown"))
+
+
+@pytest.mark.parametrize(
+    "provider_id",
+    [
+        p.id
+        for p in load_catalog().oauth_providers()
+        if p.mode(AuthType.OAUTH2_AUTHORIZATION_CODE).oauth.revoke_url
+    ],  # type: ignore[union-attr]
+)
+async def test_revocation_makes_the_grant_unusable(
+    provider_id: str, http: OutboundHttp, catalog: Catalog, sandbox: httpx.AsyncClient
+) -> None:
+    client = _client(http, catalog, provider_id)
+    tokens = await _connect(client, sandbox)
+    assert client.can_revoke
+    assert tokens.refresh_token is not None
+    await client.revoke(tokens.refresh_token, hint="refresh_token")
+    calls = (await sandbox.get("/_sandbox/calls")).json()[provider_id]
+    assert calls["revoke"] == 1
+    with pytest.raises(CredentialRevokedError):
+        await client.refresh(tokens.refresh_token)
+    await client.revoke(tokens.refresh_token, hint="refresh_token")  # already gone: fine

@@ -31,7 +31,11 @@ from hub_catalog.signals import value_at
 from pydantic import SecretStr
 
 from hub_providers.calls import raise_for_answer, read, send
-from hub_providers.errors import ProviderRejectedError, ProviderUnavailableError
+from hub_providers.errors import (
+    CredentialRevokedError,
+    ProviderRejectedError,
+    ProviderUnavailableError,
+)
 from hub_providers.outbound import OutboundHttp
 from hub_providers.tokens import TokenSet
 
@@ -146,6 +150,33 @@ class OAuthClient:
                 )
             )
         return self._token_set(data)
+
+    @property
+    def can_revoke(self) -> bool:
+        return self.spec.revoke_url is not None
+
+    async def revoke(self, token: SecretStr, *, hint: str) -> None:
+        """RFC 7009 revocation at the catalog's ``revoke_url`` (``hint``: ``access_token`` or
+        ``refresh_token``). A token the provider already considers invalid counts as revoked."""
+        if self.spec.revoke_url is None:
+            raise ValueError(f"{self.provider.id} has no revocation endpoint")
+        oauth = self._authlib()
+        oauth.revocation_endpoint_auth_method = self.spec.client_auth
+        async with oauth:
+            try:
+                response = await oauth.revoke_token(
+                    self._url(self.spec.revoke_url),
+                    token=token.get_secret_value(),
+                    token_type_hint=hint,
+                )
+            except (httpx.TransportError, TimeoutError) as exc:
+                raise ProviderUnavailableError(
+                    self.provider.id, f"{self.provider.name} did not answer: {type(exc).__name__}"
+                ) from None
+        try:
+            raise_for_answer(self.provider, read(response), None)
+        except CredentialRevokedError:
+            return
 
     async def _plain(self, request: httpx.Request) -> Any:
         async with self.http.client(self.provider) as client:
