@@ -30,7 +30,14 @@ from oauth_gateway.adapters.events import BrokerEvents
 from oauth_gateway.adapters.flows import PostgresFlowStore, create_pool, migrate
 from oauth_gateway.adapters.providers import CatalogProviders
 from oauth_gateway.http import install_api
-from oauth_gateway.service import EventSink, FlowStore, KeyConnections, OAuthFlows, Toolkit
+from oauth_gateway.service import (
+    EventSink,
+    FlowStore,
+    KeyConnections,
+    OAuthFlows,
+    Revocations,
+    Toolkit,
+)
 from oauth_gateway.service.toolkit import utcnow
 from oauth_gateway.settings import GatewaySettings, PlatformCredentials
 from oauth_gateway.telemetry import ServerSpans
@@ -105,7 +112,7 @@ def create_app(
     )
     parts = Components(settings, catalog, tracer, http, tools, keys, broker=broker)
     if broker is not None and run_consumers:
-        consumers.register(broker, settings, keys)
+        consumers.register(broker, settings, keys, Revocations(tools))
 
     def oauth_flows(store: FlowStore) -> OAuthFlows:
         return OAuthFlows(

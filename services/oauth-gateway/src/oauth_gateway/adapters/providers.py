@@ -23,6 +23,7 @@ from hub_providers import (
     check,
     mint,
 )
+from pydantic import SecretStr
 
 from oauth_gateway.domain import ProviderCallError
 from oauth_gateway.service.ports import AccountFacts, IssuedTokens
@@ -112,6 +113,17 @@ class CatalogProviders:
     ) -> IssuedTokens:
         try:
             return _tokens(await mint(self.http, provider, mode, values))
+        except ProviderError as error:
+            raise _failure(error) from None
+        except CatalogError:
+            raise ProviderCallError("unsafe") from None
+
+    async def revoke(
+        self, provider: Provider, values: Mapping[str, str], token: SecretStr, *, hint: str
+    ) -> None:
+        client = self._client(provider, values, redirect_uri="")
+        try:
+            await client.revoke(token, hint=hint)
         except ProviderError as error:
             raise _failure(error) from None
         except CatalogError:

@@ -11,6 +11,7 @@ from oauth_gateway.service.ports import (
     Platform,
     ProviderPort,
 )
+from oauth_gateway.service.revocations import Revocations
 from oauth_gateway.service.toolkit import Toolkit
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "PendingFlow",
     "Platform",
     "ProviderPort",
+    "Revocations",
     "Started",
     "Toolkit",
 ]

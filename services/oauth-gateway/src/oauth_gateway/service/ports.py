@@ -98,6 +98,12 @@ class ProviderPort(Protocol):
         self, provider: Provider, mode: AuthMode, values: Mapping[str, str]
     ) -> IssuedTokens: ...
 
+    async def revoke(
+        self, provider: Provider, values: Mapping[str, str], token: SecretStr, *, hint: str
+    ) -> None:
+        """RFC 7009 revocation; an already-invalid token counts as revoked."""
+        ...
+
 
 class Platform(Protocol):
     """The operator's platform credentials (``settings.PlatformCredentials``)."""

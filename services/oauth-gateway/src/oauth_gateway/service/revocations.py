@@ -1,0 +1,57 @@
+"""Disconnect, at the provider too (SECURITY.md 16).
+
+connection-store wipes a disconnected connection's ciphertext and hands it over once, in
+``connection.disconnected``. Where the provider's OAuth mode has a revocation endpoint, the
+gateway revokes the grant there: the refresh token when there is one (revoking it ends the
+whole grant), else the access token. API keys have no revocation API: the brand deletes them at
+the provider. A provider outage is raised, so the consumer retries and finally dead-letters the
+event; any other refusal is logged and the disconnect stands.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hub_catalog import AuthType
+from hub_contracts import ConnectionDisconnectedV1
+
+from oauth_gateway.domain import ProviderCallError
+from oauth_gateway.service.toolkit import Toolkit
+
+log = logging.getLogger(__name__)
+
+
+class Revocations:
+    def __init__(self, tools: Toolkit) -> None:
+        self.tools = tools
+
+    async def on_disconnected(self, event: ConnectionDisconnectedV1) -> bool:
+        """Revoke what the event carries; whether a provider call was made."""
+        credentials = event.credentials
+        provider = self.tools.provider(event.provider)
+        if credentials is None or not provider.has_mode(AuthType.OAUTH2_AUTHORIZATION_CODE):
+            return False
+        oauth = provider.mode(AuthType.OAUTH2_AUTHORIZATION_CODE).oauth
+        if oauth is None or oauth.revoke_url is None:
+            return False
+        field, sealed = (
+            ("refresh_token", credentials.refresh_token)
+            if credentials.refresh_token is not None
+            else ("access_token", credentials.access_token)
+        )
+        if sealed is None:
+            return False
+        token = self.tools.decrypt(event.organization_id, provider, field, sealed)
+        values = self.tools.platform_values(provider, required=True)
+        try:
+            await self.tools.providers.revoke(provider, values, token, hint=field)
+        except ProviderCallError as error:
+            if error.kind in ("unavailable", "rate_limited"):
+                raise
+            log.warning(
+                "provider refused the revocation; the disconnect stands",
+                extra={"provider": provider.id, "kind": error.kind, "code": error.code},
+            )
+            return True
+        log.info("revoked at the provider", extra={"provider": provider.id, "field": field})
+        return True
