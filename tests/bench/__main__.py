@@ -10,7 +10,10 @@ bench-results/connection-store.json, and health-monitor checks per second for 20
 connections against the sandbox (``tests/bench/health_monitor.py``), in
 bench-results/health-monitor.json, and oauth-gateway OAuth callbacks per second with the
 gateway's callback p50/p99 at 100 concurrent flows (``tests/bench/oauth_gateway.py``), in
-bench-results/oauth-gateway.json.
+bench-results/oauth-gateway.json, and token-refresher refreshes per second end to end (sweep →
+refresher → sandbox → store) for 20 000 due connections, with the sandbox token endpoint's raw
+rate measured in the same run (``tests/bench/token_refresher.py``), appended to
+bench-results/token-refresher.json.
 """
 
 from __future__ import annotations
@@ -144,6 +147,11 @@ def main() -> None:
 
     print(json.dumps(oauth_gateway.run(), indent=2))
     print(f"written to {oauth_gateway.RESULTS}")
+
+    from tests.bench import token_refresher
+
+    print(json.dumps(token_refresher.run(), indent=2))
+    print(f"appended to {token_refresher.RESULTS}")
 
 
 if __name__ == "__main__":
