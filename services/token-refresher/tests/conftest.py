@@ -130,7 +130,6 @@ def make_refresher(
         tokens: TokenSource | None = None,
         max_concurrency: int = 8,
         per_provider_concurrency: int = 4,
-        per_provider_max_pending: int = 100,
         real_time: bool = False,
         **policy: Any,
     ) -> Refresher:
@@ -138,7 +137,6 @@ def make_refresher(
         limits = Limits(
             max_concurrency=max_concurrency,
             per_provider_concurrency=per_provider_concurrency,
-            per_provider_max_pending=per_provider_max_pending,
             **({"clock": time_source} if time_source else {}),
         )
         extra: dict[str, Any] = {} if real_time else {"sleep": clock.sleep, "clock": clock}

@@ -132,16 +132,20 @@ async def test_a_slow_provider_does_not_starve_the_others(
     await asyncio.gather(*slow_tasks)
 
 
-async def test_too_many_pending_events_of_one_provider_are_deferred(
+async def test_events_stuck_behind_a_slow_provider_are_deferred_after_the_queue_wait(
     make_refresher: RefresherFactory, ring: KeyRing, catalog: Catalog
 ) -> None:
-    tokens = SlowTokens(delay_s={"google_ads": 0.1})
-    refresher = make_refresher(tokens=tokens, real_time=True, per_provider_max_pending=3)
-    events = [_event(catalog, "google_ads", ring) for _ in range(5)]
+    tokens = SlowTokens(delay_s={"google_ads": 0.3})
+    refresher = make_refresher(
+        tokens=tokens, real_time=True, per_provider_concurrency=2, queue_max_wait_s=0.1
+    )
+    events = [_event(catalog, "google_ads", ring) for _ in range(6)]
     outcomes = await asyncio.gather(*(refresher.handle(e) for e in events))
-    assert outcomes.count(Outcome.REFRESHED) == 3
-    assert outcomes.count(Outcome.DEFERRED_BACKLOG) == 2
-    # Another provider still gets in.
+    # Two get the slots; the four behind them give up after 0.1 s instead of 0.3-0.6 s.
+    assert outcomes.count(Outcome.REFRESHED) == 2
+    assert outcomes.count(Outcome.DEFERRED_BACKLOG) == 4
+    assert refresher.limits.gate("google_ads").pending == 0
+    # Another provider is not held up meanwhile.
     assert await refresher.handle(_event(catalog, "shopify", ring)) == Outcome.REFRESHED
 
 

@@ -114,7 +114,7 @@ async def _fresh_refresher(like: Refresher) -> Refresher:
         catalog=like.catalog,
         tokens=like.tokens,
         sink=like.sink,
-        limits=Limits(max_concurrency=4, per_provider_concurrency=4, per_provider_max_pending=9),
+        limits=Limits(max_concurrency=4, per_provider_concurrency=4),
         settled=SettledVersions(),
         metrics=Metrics(),
     )

@@ -35,7 +35,7 @@ async def test_a_cancelled_waiter_does_not_leak_the_key() -> None:
 
 
 async def test_while_limited_calls_go_one_at_a_time_until_an_answer() -> None:
-    limits = Limits(max_concurrency=10, per_provider_concurrency=5, per_provider_max_pending=50)
+    limits = Limits(max_concurrency=10, per_provider_concurrency=5)
     gate = limits.gate("slack")
     gate.rate_limited(0.0)
     first = await limits.call_slot("slack")
@@ -53,7 +53,6 @@ def test_cool_down_follows_the_clock() -> None:
     limits = Limits(
         max_concurrency=1,
         per_provider_concurrency=1,
-        per_provider_max_pending=1,
         clock=lambda: now[0],
     )
     gate = limits.gate("google_ads")
@@ -64,13 +63,3 @@ def test_cool_down_follows_the_clock() -> None:
     gate.rate_limited(1)  # a shorter limit never shortens the one in force
     assert gate.cooldown_remaining() == 5
     assert gate.consecutive_limits == 2
-
-
-def test_admission_is_bounded_per_provider() -> None:
-    limits = Limits(max_concurrency=1, per_provider_concurrency=1, per_provider_max_pending=2)
-    assert limits.admit("a")
-    assert limits.admit("a")
-    assert not limits.admit("a")
-    assert limits.admit("b")
-    limits.leave("a")
-    assert limits.admit("a")

@@ -217,7 +217,6 @@ async def _start(parts: Components, outbound: OutboundHttp | None) -> None:
     parts.limits = Limits(
         max_concurrency=settings.max_concurrency,
         per_provider_concurrency=settings.per_provider_concurrency,
-        per_provider_max_pending=settings.per_provider_max_pending,
     )
     parts.broker = create_broker(settings, tracer_provider=parts.tracer_provider)
     await parts.broker.start()
@@ -235,6 +234,7 @@ async def _start(parts: Components, outbound: OutboundHttp | None) -> None:
             rate_limit_max_wait_s=settings.rate_limit_max_wait_s,
             rate_limit_default_retry_after_s=settings.rate_limit_default_retry_after_s,
             rate_limit_max_retry_after_s=settings.rate_limit_max_retry_after_s,
+            queue_max_wait_s=settings.queue_max_wait_s,
         ),
         service_name=settings.service_name,
     )

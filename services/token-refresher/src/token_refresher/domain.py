@@ -29,7 +29,7 @@ class Outcome(StrEnum):
     """The provider is rate limiting us beyond what one event may wait: the store's next sweep
     brings the connection back. Never reported as unhealthy."""
     DEFERRED_BACKLOG = "deferred_backlog"
-    """Too many events of this provider held already (a slow provider): left to the next sweep."""
+    """Waited ``queue_max_wait_s`` for a provider slot (a slow provider): left to the next sweep."""
     STALE = "stale"
     """The event names a credential version already refreshed (or settled): dropped."""
     NOT_REFRESHABLE = "not_refreshable"

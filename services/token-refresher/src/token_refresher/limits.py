@@ -7,7 +7,8 @@ each provider's rate-limit cool-down.
   semaphore (in that order, so waiting for a slow provider holds no global slot). While the
   provider is rate limiting us, calls to it also go one at a time through its probe lock: after a
   cool-down one call finds out whether the limit is over, instead of every waiting event at once.
-- ``Limits.admit(provider)``: at most ``max_pending`` events of one provider held at once.
+- ``ProviderGate.pending``: events of the provider held (a gauge; how long one may wait for a
+  slot is the refresher's ``queue_max_wait_s``).
 
 Releases are plain callables so that the caller can hand them to a task that outlives it (a
 provider call already sent finishes even when its event is cancelled).
@@ -89,12 +90,10 @@ class Limits:
         *,
         max_concurrency: int,
         per_provider_concurrency: int,
-        per_provider_max_pending: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._global = asyncio.Semaphore(max_concurrency)
         self._per_provider = per_provider_concurrency
-        self._max_pending = per_provider_max_pending
         self._clock = clock
         self._gates: dict[str, ProviderGate] = {}
         self.connections = KeyedLocks()
@@ -108,13 +107,9 @@ class Limits:
     def gates(self) -> dict[str, ProviderGate]:
         return dict(self._gates)
 
-    def admit(self, provider: str) -> bool:
-        """Count one more event of ``provider`` held, unless it already holds ``max_pending``."""
-        gate = self.gate(provider)
-        if gate.pending >= self._max_pending:
-            return False
-        gate.pending += 1
-        return True
+    def enter(self, provider: str) -> None:
+        """Count one more event of ``provider`` held."""
+        self.gate(provider).pending += 1
 
     def leave(self, provider: str) -> None:
         self.gate(provider).pending -= 1

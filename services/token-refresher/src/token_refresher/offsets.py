@@ -30,9 +30,12 @@ class PartitionProgress:
         self.committed: int | None = None
         """The last commit point the broker acknowledged."""
 
-    def start(self, offset: int) -> Ticket:
-        if self._open and offset <= self._open[-1].offset:
-            raise ValueError(f"offset {offset} handed out after {self._open[-1].offset}")
+    def start(self, offset: int) -> Ticket | None:
+        """A ticket for ``offset``, or ``None`` when it was handed out already (a record fetched
+        again while its first copy is in flight or done: nothing more to do for it)."""
+        newest = self._open[-1].offset if self._open else (self._next or 0) - 1
+        if offset <= newest:
+            return None
         ticket = Ticket(offset)
         self._open.append(ticket)
         return ticket

@@ -98,6 +98,7 @@ class Policy:
     rate_limit_max_wait_s: float = 15.0
     rate_limit_default_retry_after_s: float = 5.0
     rate_limit_max_retry_after_s: float = 3600.0
+    queue_max_wait_s: float = 60.0
 
 
 class _Retry(Enum):
@@ -111,6 +112,7 @@ class _Attempts:
 
     failures: int = 0
     waited_s: float = 0.0
+    queued_s: float = 0.0
     last_status: int | None = None
 
 
@@ -143,8 +145,7 @@ class Refresher:
                 "event and catalog disagree on the refresh strategy; the catalog wins",
                 extra=self._fields(event, event_strategy=event.refresh_strategy),
             )
-        if not self.limits.admit(provider.id):
-            return self._done(event, Outcome.DEFERRED_BACKLOG)
+        self.limits.enter(provider.id)
         try:
             release = await self.limits.connections.acquire(event.connection_id)
             try:
@@ -212,7 +213,13 @@ class Refresher:
                 await self.sleep(pause)
                 tries.waited_s += pause
                 continue
-            release = await self.limits.call_slot(provider.id)
+            queued = time.monotonic()
+            try:
+                async with asyncio.timeout(self.policy.queue_max_wait_s - tries.queued_s):
+                    release = await self.limits.call_slot(provider.id)
+            except TimeoutError:
+                return Outcome.DEFERRED_BACKLOG
+            tries.queued_s += time.monotonic() - queued
             if gate.cooldown_remaining() > 0:  # limited while this event waited for a slot
                 release()
                 continue

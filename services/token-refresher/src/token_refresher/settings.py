@@ -38,10 +38,11 @@ class RefresherSettings(ServiceSettings):
     """Provider calls in flight at once, over every provider."""
     per_provider_concurrency: int = Field(16, ge=1, le=1024)
     """Provider calls in flight at once to any one provider."""
-    per_provider_max_pending: int = Field(400, ge=1, le=100_000)
-    """Records of one provider held at once. Beyond it a record is deferred (finished without a
-    call; the store's sweep emits it again after its ``refresh_retry_s``), so one slow provider
-    cannot fill ``max_in_flight`` and starve the others."""
+    queue_max_wait_s: float = Field(60.0, gt=0)
+    """How long one record may wait for a provider slot. Past it the record is deferred
+    (finished without a call; the store's sweep emits it again after its ``refresh_retry_s``),
+    so a slow provider's records cannot hold ``max_in_flight`` and starve the others for long.
+    A burst of a fast provider drains well within it."""
     poll_max_records: int = Field(500, ge=1, le=10_000)
 
     attempts: int = Field(4, ge=1, le=20)

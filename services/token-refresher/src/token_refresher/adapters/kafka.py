@@ -368,6 +368,8 @@ class ExpiringConsumer:
 
     def _dispatch(self, part: _Partition, record: Any) -> None:
         ticket = part.progress.start(record.offset)
+        if ticket is None:
+            return
         self.in_flight += 1
         task = asyncio.create_task(self._work(part, ticket, record))
         part.tasks.add(task)
