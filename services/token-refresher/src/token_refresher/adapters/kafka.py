@@ -128,9 +128,12 @@ class DeadLetters:
 @dataclass
 class _Barrier:
     started_ms: int
-    marks: dict[TopicPartition, int]
-    polls: dict[TopicPartition, int]
     done: asyncio.Future[None]
+    marks: dict[TopicPartition, int] = field(default_factory=dict)
+    polls: dict[TopicPartition, int] = field(default_factory=dict)
+    targets: dict[TopicPartition, int] = field(default_factory=dict)
+    """Per partition, the high watermark of the second fetch answer after the barrier began:
+    a fixed target, so a busy topic cannot keep the barrier from ever being met."""
 
 
 class RefreshedProjection:
@@ -184,12 +187,7 @@ class RefreshedProjection:
     async def caught_up(self) -> None:
         """Return once every ``token.refreshed`` acknowledged before the call is applied."""
         loop = asyncio.get_running_loop()
-        barrier = _Barrier(
-            started_ms=int(time.time() * 1000),
-            marks={},
-            polls={},
-            done=loop.create_future(),
-        )
+        barrier = _Barrier(started_ms=int(time.time() * 1000), done=loop.create_future())
         self._barriers.append(barrier)
         started = time.monotonic()
         while True:
@@ -223,7 +221,7 @@ class RefreshedProjection:
 
     def _apply(self, value: bytes | None) -> None:
         try:
-            event = parse_event(value or b"", topic=self.topic)
+            event = parse_event(value or b"", topic=Topic.TOKEN_REFRESHED.value)
         except ContractError:
             self.skipped += 1
             return
@@ -232,23 +230,29 @@ class RefreshedProjection:
             self.applied += 1
 
     async def _check_barriers(self, consumer: AIOKafkaConsumer) -> None:
-        behind = False
         for tp in self._partitions:
+            self._positions[tp] = await consumer.position(tp)
             highwater = consumer.highwater(tp)
-            position = await consumer.position(tp)
-            self._positions[tp] = position
             if highwater is not None:
                 self._highs[tp] = highwater
-            if highwater is None or position < highwater:
-                behind = True
         for barrier in list(self._barriers):
             for tp in self._partitions:
                 stamp = consumer.last_poll_timestamp(tp)
                 if stamp is not None and stamp > barrier.marks.get(tp, barrier.started_ms):
                     barrier.marks[tp] = stamp
                     barrier.polls[tp] = barrier.polls.get(tp, 0) + 1
-            fresh = all(barrier.polls.get(tp, 0) >= 2 for tp in self._partitions)
-            if fresh and not behind:
+                    highwater = consumer.highwater(tp)
+                    if (
+                        barrier.polls[tp] >= 2
+                        and tp not in barrier.targets
+                        and highwater is not None
+                    ):
+                        barrier.targets[tp] = highwater
+            met = all(
+                tp in barrier.targets and self._positions[tp] >= barrier.targets[tp]
+                for tp in self._partitions
+            )
+            if met:
                 self._barriers.remove(barrier)
                 if not barrier.done.done():
                     barrier.done.set_result(None)
