@@ -9,6 +9,7 @@ objects are indistinguishable from absent ones. ``install_api`` wires it into th
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,12 +18,12 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from hub_runtime.body_limit import BodyLimit
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connection_store import errors
 from connection_store.adapters.integrations import PostgresTenantStore
 from connection_store.auth import READ, WRITE, Principal, TokenVerifier
-from connection_store.limits import BodyLimit
 from connection_store.service import Integrations
 from connection_store.views import (
     ErrorBody,
@@ -235,7 +236,15 @@ def install_api(app: FastAPI, *, max_body_bytes: int) -> None:
     for unavailable in (OSError, asyncpg.PostgresConnectionError, asyncpg.TooManyConnectionsError):
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)
-    app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes)
+    app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes, refusal=_too_large)
+
+
+def _too_large(limit: int) -> Response:
+    error = errors.BodyTooLargeError(limit)
+    body = json.dumps(error.body()).encode()
+    return Response(
+        body, status_code=error.status_code, headers={"content-type": "application/json"}
+    )
 
 
 def _render(error: errors.ApiError) -> JSONResponse:

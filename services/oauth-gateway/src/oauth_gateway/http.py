@@ -15,11 +15,12 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from hub_runtime.body_limit import BodyLimit
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oauth_gateway import domain, errors
 from oauth_gateway.auth import Principal, TokenVerifier
-from oauth_gateway.middleware import BodyLimit, SecurityHeaders, render
+from oauth_gateway.middleware import SecurityHeaders, render, too_large
 from oauth_gateway.service import KeyConnections, OAuthFlows
 from oauth_gateway.views import (
     ConnectionSummary,
@@ -241,7 +242,7 @@ def install_api(app: FastAPI, *, max_body_bytes: int) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-    app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes)
+    app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes, refusal=too_large)
     app.add_middleware(SecurityHeaders)
 
 

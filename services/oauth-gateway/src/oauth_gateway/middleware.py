@@ -1,11 +1,10 @@
-"""ASGI middleware in front of every route: security headers on every answer, a body-size cap.
+"""ASGI middleware in front of every route: security headers on every answer (the body-size cap
+is ``hub_runtime.body_limit``; ``too_large`` is its answer).
 
 Plain ASGI (no ``BaseHTTPMiddleware``), so streaming and the server span are untouched.
 """
 
 from __future__ import annotations
-
-import contextlib
 
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +22,11 @@ SECURITY_HEADERS = {
 def render(error: errors.GatewayError) -> JSONResponse:
     """The JSON answer of an error: ``{"error": {"code", "message"[, "field"]}}``."""
     return JSONResponse(error.body(), status_code=error.status_code, headers=error.headers)
+
+
+def too_large(limit: int) -> JSONResponse:
+    """The answer of ``hub_runtime.body_limit.BodyLimit`` to a body over ``limit`` bytes."""
+    return render(errors.BodyTooLargeError(limit))
 
 
 class SecurityHeaders:
@@ -48,60 +52,3 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
-
-
-class _TooLargeError(Exception):
-    pass
-
-
-class BodyLimit:
-    """Refuses a body over ``max_body_bytes`` (declared or streamed) with a 413."""
-
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
-        self.app = app
-        self.limit = max_body_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await self._refuse(send)
-                return
-        received = 0
-        exceeded = False
-        started = False
-
-        async def counting() -> Message:
-            nonlocal received, exceeded
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    exceeded = True
-                    raise _TooLargeError
-            return message
-
-        async def guarded(message: Message) -> None:
-            nonlocal started
-            if exceeded:  # whatever the app answers to the cut body, the answer is 413
-                return
-            started = True
-            await send(message)
-
-        with contextlib.suppress(_TooLargeError):
-            await self.app(scope, counting, guarded)
-        if exceeded and not started:
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        response = render(errors.BodyTooLargeError(self.limit))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status_code,
-                "headers": [*response.raw_headers, (b"connection", b"close")],
-            }
-        )
-        await send({"type": "http.response.body", "body": response.body})

@@ -2,17 +2,18 @@
 
 A declared ``Content-Length`` above the limit is refused before the body is read; a body without
 one (chunked) is counted as it streams, and once it passes the limit whatever the application was
-about to answer is replaced by the 413.
+about to answer is replaced by the refusal. Plain ASGI (no ``BaseHTTPMiddleware``), so streaming
+and the server span are untouched. The refusal is the service's own answer (its error envelope),
+sent with ``Connection: close`` since the rest of the body is never read.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+from collections.abc import Callable
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from connection_store.errors import BodyTooLargeError
 
 
 class _ExceededError(Exception):
@@ -20,15 +21,20 @@ class _ExceededError(Exception):
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    """Refuses a body over ``max_body_bytes`` (declared or streamed) with ``refusal(limit)``."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, refusal: Callable[[int], Response]
+    ) -> None:
         self.app = app
         self.limit = max_body_bytes
+        self.refusal = refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
+        declared = declared_length(scope)
         if declared is not None and declared > self.limit:
             await self._refuse(send)
             return
@@ -48,7 +54,7 @@ class BodyLimit:
 
         async def guarded_send(message: Message) -> None:
             nonlocal started
-            if exceeded:
+            if exceeded:  # whatever the app answers to the cut body, the answer is the refusal
                 return
             started = True
             await send(message)
@@ -59,27 +65,20 @@ class BodyLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        error = BodyTooLargeError(self.limit)
-        body = json.dumps(error.body()).encode()
+        response = self.refusal(self.limit)
         await send(
             {
                 "type": "http.response.start",
-                "status": error.status_code,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
+                "status": response.status_code,
+                "headers": [*response.raw_headers, (b"connection", b"close")],
             }
         )
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": response.body})
 
 
-def _content_length(scope: Scope) -> int | None:
+def declared_length(scope: Scope) -> int | None:
+    """The first ``Content-Length`` header as a number; ``None`` when absent or not digits."""
     for name, value in scope["headers"]:
         if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+            return int(value) if value.isdigit() else None
     return None
