@@ -8,7 +8,8 @@ settings name them. Scopes:
 - ``integrations:read``: the catalog, the integrations hub, one integration, the flags;
 - ``integrations:write``: settings, sync now, disconnect, changing flags.
 
-Write does not imply read; a development token (``make token``) carries both.
+Write does not imply read; a development token (``make token``) carries both. The verification
+itself is ``hub_runtime.bearer``, shared with oauth-gateway.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
+from hub_runtime.bearer import ALGORITHM, BearerClaims, BearerTokenError, decode_bearer
 from pydantic import SecretStr
 
 from connection_store.errors import InsufficientScopeError, UnauthenticatedError
@@ -26,24 +28,10 @@ from connection_store.errors import InsufficientScopeError, UnauthenticatedError
 READ = "integrations:read"
 WRITE = "integrations:write"
 SCOPES = (READ, WRITE)
-ALGORITHM = "HS256"
-LEEWAY_S = 30
-"""Clock skew tolerated on ``exp`` / ``nbf`` / ``iat``."""
 
 
 @dataclass(frozen=True)
-class Principal:
-    subject: str
-    organization_id: uuid.UUID
-    scopes: frozenset[str]
-
-    def owns(self, organization: str) -> bool:
-        """Whether the path's organization is this principal's (any other text is not)."""
-        try:
-            return uuid.UUID(organization) == self.organization_id
-        except ValueError:
-            return False
-
+class Principal(BearerClaims):
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
             raise InsufficientScopeError(scope)
@@ -57,51 +45,10 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                self.secret.get_secret_value(),
-                algorithms=[ALGORITHM],
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=LEEWAY_S,
-                options={
-                    "require": ["exp", "sub", "org"],
-                    "verify_aud": self.audience is not None,
-                },
-            )
-        except jwt.ExpiredSignatureError:
-            raise UnauthenticatedError("The bearer token has expired; get a new one.") from None
-        except jwt.InvalidTokenError as error:
-            raise UnauthenticatedError(
-                f"The bearer token is not valid: {_reason(error)}."
-            ) from None
-        return _principal(claims)
-
-
-def _reason(error: jwt.InvalidTokenError) -> str:
-    """pyjwt's reason, which names a claim or the check that failed, never the token itself."""
-    if isinstance(error, jwt.InvalidSignatureError):
-        return "its signature does not match"
-    if isinstance(error, jwt.DecodeError):
-        return "it is not a well-formed JWT"
-    return str(error).rstrip(".") or type(error).__name__
-
-
-def _principal(claims: dict[str, Any]) -> Principal:
-    subject, org, scope = claims.get("sub"), claims.get("org"), claims.get("scope", "")
-    if not isinstance(subject, str) or not subject:
-        raise UnauthenticatedError("The bearer token's 'sub' claim must be a non-empty string.")
-    try:
-        organization = uuid.UUID(str(org)) if isinstance(org, str) else None
-    except ValueError:
-        organization = None
-    if organization is None:
-        raise UnauthenticatedError("The bearer token's 'org' claim must be an organization UUID.")
-    if not isinstance(scope, str):
-        raise UnauthenticatedError(
-            "The bearer token's 'scope' claim must be a space-separated string."
-        )
-    return Principal(subject, organization, frozenset(scope.split()))
+            claims = decode_bearer(token, self.secret, audience=self.audience, issuer=self.issuer)
+        except BearerTokenError as error:
+            raise UnauthenticatedError(error.message) from None
+        return Principal(claims.subject, claims.organization_id, claims.scopes)
 
 
 def issue_token(
