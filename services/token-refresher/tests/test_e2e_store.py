@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka import KafkaBroker
 from hub_catalog import load_catalog
 from hub_contracts import (
@@ -25,11 +26,13 @@ from hub_contracts import (
     Credentials,
     Topic,
     connection_id,
+    dlq_topic,
 )
 from hub_keyring import Binding
 from hub_localstack.services import ServiceProcess
 from hub_providers import OutboundHttp, TokenSet
 from hub_runtime import publish_event
+from pydantic import SecretStr
 
 from .stack import (
     about,
@@ -144,7 +147,7 @@ async def _establish(
     def seal(name: str, value: str) -> Any:
         return ring.encrypt(value, Binding(org, provider_id, name))
 
-    assert tokens.refresh_token is not None
+    refresh = tokens.refresh_token
     event = ConnectionEstablishedV1(
         organization_id=org,
         provider=provider_id,
@@ -152,7 +155,7 @@ async def _establish(
         auth_type="oauth2_authorization_code",
         credentials=Credentials(
             access_token=seal("access_token", tokens.access_token.get_secret_value()),
-            refresh_token=seal("refresh_token", tokens.refresh_token.get_secret_value()),
+            refresh_token=seal("refresh_token", refresh.get_secret_value()) if refresh else None,
         ),
         token_expires_at=datetime.now(UTC) + timedelta(seconds=expires_in_s),
         scopes=tokens.scopes,
@@ -274,3 +277,61 @@ async def _rows(database_url: str, ids: list[uuid.UUID]) -> list[asyncpg.Record]
         await connection.close()
     assert len(rows) == len(ids)
     return rows
+
+
+async def test_long_lived_token_reminds_the_brand_to_reconnect_before_expiry(
+    view: StoreView, bus: KafkaBroker, hub_env: dict[str, str], sandbox_url: str
+) -> None:
+    """Meta's ~60-day token cannot be refreshed: a week before expiry the store's sweep emits
+    ``token.expiring`` without credentials and the refresher turns it into ``reauth_soon``."""
+    before = (await sandbox_calls(sandbox_url)).get("meta_ads", {})
+    token = TokenSet(access_token=SecretStr(f"sbx-meta_ads-at-{uuid.uuid4().hex}"))
+    established = await _establish(bus, hub_env, "meta_ads", token, expires_in_s=3 * 86400)
+    org = established.organization_id
+
+    async def reminded() -> dict[str, Any] | None:
+        body = await view.detail(org, "meta_ads")
+        return body if body.get("last_error") else None
+
+    body = await eventually(reminded, timeout_s=30)
+    assert body["status"] == "active"  # a reminder, not a failure
+    assert "cannot be renewed automatically" in body["last_error"]
+    assert "Reconnect Meta Ads in Settings → Integrations" in body["last_error"]
+    assert body["next_step"] == "Reconnect Meta Ads in Settings → Integrations."
+    assert (await sandbox_calls(sandbox_url)).get("meta_ads", {}) == before
+
+
+async def test_undecodable_event_goes_to_the_dlq_with_the_reason(
+    services: dict[str, ServiceProcess], bus: KafkaBroker, kafka_bootstrap: str
+) -> None:
+    marker = f"not json {uuid.uuid4()}".encode()
+    await bus.publish(marker, topic=Topic.TOKEN_EXPIRING.value, key=b"org:google_ads")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka_bootstrap, group_id=None, fetch_max_wait_ms=10
+    )
+    await consumer.start()
+    try:
+        dlq = dlq_topic(Topic.TOKEN_EXPIRING.value)
+        partitions = [TopicPartition(dlq, p) for p in range(6)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+
+        async def dead_letter() -> Any:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for record in records:
+                    if record.value == marker:
+                        return record
+            return None
+
+        record = await eventually(dead_letter, timeout_s=20, every_s=0.01)
+    finally:
+        await consumer.stop()
+    headers = {name: value.decode() for name, value in record.headers}
+    assert headers["dlq-reason"] == "malformed"
+    assert headers["dlq-source-topic"] == "token.expiring"
+    assert headers["dlq-consumer-group"] == "token-refresher.on_token_expiring"
+    assert {"dlq-error", "dlq-source-partition", "dlq-source-offset"} <= headers.keys()
+    assert record.key == b"org:google_ads"
+    assert 'token_refresher_dead_letters_total{reason="malformed"}' in await metrics_of(
+        services["refresher"]
+    )
