@@ -28,36 +28,9 @@ non-secret input.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from hub_runtime.api_errors import ApiError as ApiError  # the root, shared
 
 WHERE = "Settings → Integrations"
-
-
-class ApiError(Exception):
-    status_code: ClassVar[int] = 500
-    code: str = "internal_error"
-    retryable: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        field: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        self.field = field
-        self.headers = headers or {}
-
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.field is not None:
-            error["field"] = self.field
-        return {"error": error}
 
 
 class BadRequestError(ApiError):

@@ -34,15 +34,15 @@ credential, a code or a state.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
+
+from hub_runtime.api_errors import ApiError
 
 WHERE = "Settings → Integrations"
 
 
-class GatewayError(Exception):
-    status_code: ClassVar[int] = 500
-    code: str = "internal_error"
-    retryable: ClassVar[bool] = False
+class GatewayError(ApiError):
+    """The gateway's root: ``hub_runtime.api_errors.ApiError`` with the provider's details."""
 
     def __init__(
         self,
@@ -55,21 +55,10 @@ class GatewayError(Exception):
         provider_error: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        self.field = field
+        super().__init__(message, code=code, field=field, headers=headers)
         self.provider = provider
         self.provider_status = provider_status
         self.provider_error = provider_error
-        self.headers = headers or {}
-
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.field is not None:
-            error["field"] = self.field
-        return {"error": error}
 
 
 class BadRequestError(GatewayError):
