@@ -28,6 +28,7 @@ def test_cool_down_prefers_retry_after_then_doubles_the_default() -> None:
     assert domain.cooldown_s(None, default_s=5, max_s=60, consecutive=1) == 5
     assert domain.cooldown_s(None, default_s=5, max_s=60, consecutive=3) == 20
     assert domain.cooldown_s(None, default_s=5, max_s=60, consecutive=9) == 60
+    assert domain.cooldown_s(0, default_s=5, max_s=60, consecutive=1) == domain.MIN_COOLDOWN_S
 
 
 def test_messages_say_what_to_do_next() -> None:

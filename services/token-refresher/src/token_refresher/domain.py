@@ -53,14 +53,21 @@ def backoff_s(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> 
     return float(rng.uniform(ceiling / 2, ceiling))
 
 
+MIN_COOLDOWN_S = 1.0
+"""A ``Retry-After: 0`` must not turn a rate limit into a tight loop."""
+
+
 def cooldown_s(
     retry_after_s: float | None, *, default_s: float, max_s: float, consecutive: int
 ) -> float:
     """How long a provider is left alone after a rate limit: its ``Retry-After`` when it gave
-    one, else ``default_s`` doubling with each consecutive limit; never more than ``max_s``."""
+    one, else ``default_s`` doubling with each consecutive limit; between ``MIN_COOLDOWN_S`` and
+    ``max_s``."""
     if retry_after_s is not None and retry_after_s >= 0:
-        return min(retry_after_s, max_s)
-    return min(default_s * 2.0 ** max(0, consecutive - 1), max_s)
+        wanted = retry_after_s
+    else:
+        wanted = default_s * 2.0 ** max(0, consecutive - 1)
+    return max(MIN_COOLDOWN_S, min(wanted, max_s))
 
 
 def _when(moment: datetime) -> str:

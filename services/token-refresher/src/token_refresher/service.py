@@ -338,7 +338,10 @@ class Refresher:
                 del self._critical_of[connection_id]
             release()
             if not done.cancelled() and done.exception() is not None:
-                log.debug("critical section failed", extra={"error": type(done.exception())})
+                log.debug(
+                    "critical section failed",
+                    extra={"error": type(done.exception()).__name__},
+                )
 
         task.add_done_callback(finished)
         return await asyncio.shield(task)

@@ -78,7 +78,11 @@ class KafkaEvents:
                     raise
                 log.warning(
                     "publish failed; retrying",
-                    extra={"topic": event.topic.value, "attempt": attempt, "error": type(exc)},
+                    extra={
+                        "topic": event.topic.value,
+                        "attempt": attempt,
+                        "error": type(exc).__name__,
+                    },
                 )
                 await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
 
@@ -207,7 +211,12 @@ class RefreshedProjection:
         assert self._consumer is not None
         consumer = self._consumer
         while True:
-            batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+            try:
+                batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+            except KafkaError as exc:
+                log.warning("projection fetch failed; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(1.0)
+                continue
             for tp, records in batches.items():
                 for record in records:
                     self._apply(record.value)
@@ -346,9 +355,14 @@ class ExpiringConsumer:
         while True:
             room = self.settings.max_in_flight - self.in_flight
             self._throttle(consumer, room)
-            batches = await consumer.getmany(
-                timeout_ms=200, max_records=max(1, min(self.settings.poll_max_records, room))
-            )
+            try:
+                batches = await consumer.getmany(
+                    timeout_ms=200, max_records=max(1, min(self.settings.poll_max_records, room))
+                )
+            except KafkaError as exc:
+                log.warning("fetch failed; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(1.0)
+                continue
             for tp, records in batches.items():
                 part = self._parts.get(tp)
                 if part is None or part.revoking:
