@@ -6,6 +6,7 @@ with a message saying what to do; a 429 storm is waited out without a hot loop."
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import uuid
@@ -335,3 +336,11 @@ async def test_undecodable_event_goes_to_the_dlq_with_the_reason(
     assert 'token_refresher_dead_letters_total{reason="malformed"}' in await metrics_of(
         services["refresher"]
     )
+
+
+def test_no_credential_reached_the_refresher_log(services: dict[str, ServiceProcess]) -> None:
+    """SECURITY.md 14 over everything the tests above made the process do: sandbox-issued access
+    and refresh tokens look like ``sbx-<provider>-at-…`` / ``sbx-<provider>-rt-…``."""
+    log = services["refresher"].log_path.read_text()
+    assert "token.expiring handled" in log
+    assert re.search(r"sbx-[a-z_]+-(at|rt)-", log) is None
