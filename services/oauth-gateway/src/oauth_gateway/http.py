@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
+from hub_runtime.bearer_http import BEARER_SCHEME, MISSING_TOKEN
 from hub_runtime.body_limit import BodyLimit
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -38,12 +39,6 @@ log = logging.getLogger(__name__)
 
 COOKIE_PATH = "/v1/"
 
-_bearer = HTTPBearer(
-    auto_error=False,
-    bearerFormat="JWT",
-    description="The platform's HS256 JWT: claims sub, org (UUID), scope, exp.",
-)
-
 
 def _components(request: Request) -> Components:
     parts: Components = request.app.state.components
@@ -52,14 +47,10 @@ def _components(request: Request) -> Components:
 
 async def authenticated(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER_SCHEME)],
 ) -> Principal:
     if credentials is None:
-        raise errors.UnauthenticatedError(
-            "Send 'Authorization: Bearer <token>' with a token from the platform "
-            "(development: make token ORG=<uuid>).",
-            code="missing_token",
-        )
+        raise errors.UnauthenticatedError(MISSING_TOKEN, code="missing_token")
     settings = _components(request).settings
     verifier = TokenVerifier(settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer)
     return verifier.verify(credentials.credentials)
