@@ -1,8 +1,16 @@
 """Talking to providers from catalog data: guarded outbound HTTP, credential placement,
-answers read with the catalog's signals, OAuth token endpoints through Authlib."""
+answers read with the catalog's signals, OAuth token endpoints through Authlib.
 
-from hub_providers.calls import Answer, apply_placements, build_request, raise_for_answer, send
-from hub_providers.checks import CheckResult, check, mint
+``hub_providers.errors`` imports nothing but the standard library, and this package loads its
+HTTP modules only when one of their names is first used, so service layers catch the provider
+failure type without pulling in httpx.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from hub_providers.errors import (
     CredentialRevokedError,
     ProviderError,
@@ -12,9 +20,44 @@ from hub_providers.errors import (
     ResponseTooLargeError,
     UnsafeDestinationError,
 )
-from hub_providers.oauth import OAuthClient
-from hub_providers.outbound import GuardedTransport, OutboundHttp, OutboundPolicy, policy_for
-from hub_providers.tokens import TokenSet
+
+if TYPE_CHECKING:
+    from hub_providers.calls import (
+        Answer,
+        apply_placements,
+        build_request,
+        raise_for_answer,
+        send,
+    )
+    from hub_providers.checks import CheckResult, check, mint
+    from hub_providers.oauth import OAuthClient
+    from hub_providers.outbound import GuardedTransport, OutboundHttp, OutboundPolicy, policy_for
+    from hub_providers.tokens import TokenSet
+
+_LAZY = {
+    "Answer": "calls",
+    "apply_placements": "calls",
+    "build_request": "calls",
+    "raise_for_answer": "calls",
+    "send": "calls",
+    "CheckResult": "checks",
+    "check": "checks",
+    "mint": "checks",
+    "OAuthClient": "oauth",
+    "GuardedTransport": "outbound",
+    "OutboundHttp": "outbound",
+    "OutboundPolicy": "outbound",
+    "policy_for": "outbound",
+    "TokenSet": "tokens",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hub_providers' has no attribute {name!r}")
+    return getattr(import_module(f"hub_providers.{module}"), name)
+
 
 __all__ = [
     "Answer",
