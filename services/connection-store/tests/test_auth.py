@@ -12,9 +12,9 @@ import jwt
 import pytest
 from connection_store import issuer
 from connection_store.app import create_app
-from connection_store.auth import READ, WRITE, TokenVerifier, issue_token
-from connection_store.errors import UnauthenticatedError
+from connection_store.auth import READ, WRITE, issue_token, user_verifier
 from connection_store.settings import StoreSettings
+from hub_runtime.api_errors import UnauthenticatedError
 from pydantic import SecretStr
 
 SECRET = SecretStr("a-test-secret-of-at-least-thirty-two-bytes-0123456789")
@@ -34,7 +34,7 @@ def _token(secret: str = SECRET.get_secret_value(), **claims: Any) -> str:
 
 
 def test_a_valid_token_names_its_subject_organization_and_scopes() -> None:
-    principal = TokenVerifier(SECRET).verify(_token())
+    principal = user_verifier(SECRET).verify(_token())
     assert (principal.subject, principal.organization_id, principal.scopes) == (
         "ada",
         ORG,
@@ -68,14 +68,14 @@ def test_a_token_that_does_not_hold_up_is_refused_with_the_reason(
     token: str, fragment: str
 ) -> None:
     with pytest.raises(UnauthenticatedError) as refused:
-        TokenVerifier(SECRET).verify(token)
+        user_verifier(SECRET).verify(token)
     assert fragment in refused.value.message
     assert refused.value.status_code == 401
     assert "Bearer" in refused.value.headers["WWW-Authenticate"]
 
 
 def test_audience_and_issuer_are_checked_when_configured() -> None:
-    verifier = TokenVerifier(SECRET, audience="integrations-hub", issuer="https://platform.test")
+    verifier = user_verifier(SECRET, audience="integrations-hub", issuer="https://platform.test")
     good = _token(aud="integrations-hub", iss="https://platform.test")
     assert verifier.verify(good).subject == "ada"
     for bad in (
@@ -89,12 +89,12 @@ def test_audience_and_issuer_are_checked_when_configured() -> None:
 
 
 def test_a_token_with_an_audience_is_accepted_when_none_is_configured() -> None:
-    assert TokenVerifier(SECRET).verify(_token(aud="anything")).subject == "ada"
+    assert user_verifier(SECRET).verify(_token(aud="anything")).subject == "ada"
 
 
 def test_issued_tokens_verify_with_the_same_settings() -> None:
     token = issue_token(SECRET, ORG, scopes=[READ], audience="hub", issuer="https://p")
-    principal = TokenVerifier(SECRET, audience="hub", issuer="https://p").verify(token)
+    principal = user_verifier(SECRET, audience="hub", issuer="https://p").verify(token)
     assert (principal.organization_id, principal.scopes) == (ORG, frozenset({READ}))
 
 
@@ -188,7 +188,7 @@ def test_token_cli_prints_a_token_the_api_accepts(capsys: pytest.CaptureFixture[
     assert issuer.main(["--org", str(ORG), "--scope", READ]) == 0
     token = capsys.readouterr().out.strip()
     settings = StoreSettings()
-    principal = TokenVerifier(settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer)
+    principal = user_verifier(settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer)
     verified = principal.verify(token)
     assert (verified.organization_id, verified.scopes) == (ORG, frozenset({READ}))
 

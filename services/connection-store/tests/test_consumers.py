@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from connection_store import handlers
 from connection_store.adapters.database import Database
-from connection_store.consumers import ConnectionEvents
+from connection_store.adapters.store import PostgresStore
+from connection_store.service.connections import ConnectionEvents, UnknownEventProviderError
 from connection_store.settings import StoreSettings
 from hub_catalog import load_catalog
 from hub_contracts import (
@@ -24,7 +26,6 @@ from hub_contracts import (
     TokenRefreshedV1,
     connection_id,
 )
-from hub_runtime import PermanentHandlerError
 
 pytestmark = pytest.mark.integration
 CATALOG = load_catalog()
@@ -74,14 +75,44 @@ async def _row(db: Database, org: uuid.UUID, provider: str = "google_ads") -> di
     return dict(row)
 
 
+class Consumers:
+    """The service's use cases under the handlers' consumer names."""
+
+    def __init__(self, events: ConnectionEvents) -> None:
+        self.events = events
+
+    async def on_requested(self, event: ConnectionRequestedV1) -> None:
+        await self.events.requested(handlers.REQUESTED, event)
+
+    async def on_failed(self, event: ConnectionFailedV1) -> None:
+        await self.events.failed(handlers.FAILED, event)
+
+    async def on_established(self, event: ConnectionEstablishedV1) -> None:
+        await self.events.established(handlers.ESTABLISHED, event)
+
+    async def on_refreshed(self, event: TokenRefreshedV1) -> None:
+        await self.events.refreshed(handlers.REFRESHED, event)
+
+    async def on_unhealthy(self, event: ConnectionUnhealthyV1) -> None:
+        await self.events.unhealthy(handlers.UNHEALTHY, event)
+
+    async def on_recovered(self, event: ConnectionRecoveredV1) -> None:
+        await self.events.recovered(handlers.RECOVERED, event)
+
+
 @pytest.fixture
-def events(db: Database, store_settings: StoreSettings) -> ConnectionEvents:
-    return ConnectionEvents(db, CATALOG, store_settings)
+def events(db: Database, store_settings: StoreSettings) -> Consumers:
+    return Consumers(
+        ConnectionEvents(
+            PostgresStore(db),
+            CATALOG,
+            check_interval_s=store_settings.check_interval_s,
+            check_jitter=store_settings.check_jitter,
+        )
+    )
 
 
-async def test_requested_records_a_connecting_attempt(
-    events: ConnectionEvents, db: Database
-) -> None:
+async def test_requested_records_a_connecting_attempt(events: Consumers, db: Database) -> None:
     org, flow = uuid.uuid4(), uuid.uuid4()
     await events.on_requested(
         ConnectionRequestedV1(
@@ -101,7 +132,7 @@ async def test_requested_records_a_connecting_attempt(
 
 
 async def test_failed_marks_the_attempt_failed_with_its_reason(
-    events: ConnectionEvents, db: Database
+    events: Consumers, db: Database
 ) -> None:
     org, flow = uuid.uuid4(), uuid.uuid4()
     await events.on_requested(
@@ -127,7 +158,7 @@ async def test_failed_marks_the_attempt_failed_with_its_reason(
 
 
 async def test_established_stores_ciphertext_as_received_and_schedules_work(
-    events: ConnectionEvents, db: Database
+    events: Consumers, db: Database
 ) -> None:
     org = uuid.uuid4()
     event = _established(org)
@@ -144,7 +175,7 @@ async def test_established_stores_ciphertext_as_received_and_schedules_work(
     assert row["next_check_at"] > datetime.now(UTC)
 
 
-async def test_redelivered_event_changes_nothing(events: ConnectionEvents, db: Database) -> None:
+async def test_redelivered_event_changes_nothing(events: Consumers, db: Database) -> None:
     org = uuid.uuid4()
     event = _established(org)
     await events.on_established(event)
@@ -153,7 +184,7 @@ async def test_redelivered_event_changes_nothing(events: ConnectionEvents, db: D
 
 
 async def test_reconnecting_an_expired_connection_makes_it_active_again(
-    events: ConnectionEvents, db: Database
+    events: Consumers, db: Database
 ) -> None:
     org = uuid.uuid4()
     await events.on_established(_established(org))
@@ -165,7 +196,7 @@ async def test_reconnecting_an_expired_connection_makes_it_active_again(
 
 
 async def test_refresh_replaces_the_credential_and_bumps_the_version(
-    events: ConnectionEvents, db: Database
+    events: Consumers, db: Database
 ) -> None:
     org = uuid.uuid4()
     await events.on_established(_established(org))
@@ -181,7 +212,7 @@ async def test_refresh_replaces_the_credential_and_bumps_the_version(
 
 
 async def test_older_refresh_after_a_newer_one_changes_nothing(
-    events: ConnectionEvents, db: Database
+    events: Consumers, db: Database
 ) -> None:
     org = uuid.uuid4()
     await events.on_established(_established(org))
@@ -208,7 +239,7 @@ def _unhealthy(org: uuid.UUID, *, version: int, reason: str) -> ConnectionUnheal
     [("revoked", "expired"), ("provider_unavailable", "error"), ("reauth_soon", "active")],
 )
 async def test_unhealthy_sets_status_and_actionable_error(
-    events: ConnectionEvents, db: Database, reason: str, status: str
+    events: Consumers, db: Database, reason: str, status: str
 ) -> None:
     org = uuid.uuid4()
     await events.on_established(_established(org))
@@ -219,7 +250,7 @@ async def test_unhealthy_sets_status_and_actionable_error(
 
 
 async def test_unhealthy_about_an_older_credential_is_ignored(
-    events: ConnectionEvents, db: Database
+    events: Consumers, db: Database
 ) -> None:
     org = uuid.uuid4()
     await events.on_established(_established(org))
@@ -228,7 +259,7 @@ async def test_unhealthy_about_an_older_credential_is_ignored(
     assert (await _row(db, org))["status"] == "active"
 
 
-async def test_recovered_clears_the_error(events: ConnectionEvents, db: Database) -> None:
+async def test_recovered_clears_the_error(events: Consumers, db: Database) -> None:
     org = uuid.uuid4()
     await events.on_established(_established(org))
     await events.on_unhealthy(_unhealthy(org, version=1, reason="provider_unavailable"))
@@ -245,15 +276,13 @@ async def test_recovered_clears_the_error(events: ConnectionEvents, db: Database
     assert (row["status"], row["last_error"], row["last_error_code"]) == ("active", None, None)
 
 
-async def test_unknown_provider_is_a_permanent_failure(events: ConnectionEvents) -> None:
+async def test_unknown_provider_is_refused(events: Consumers) -> None:
     event = _established(uuid.uuid4()).model_copy(update={"provider": "myspace"})
-    with pytest.raises(PermanentHandlerError, match="unknown provider"):
+    with pytest.raises(UnknownEventProviderError, match="unknown provider"):
         await events.on_established(event)
 
 
-async def test_tenant_transaction_sees_only_its_own_rows(
-    events: ConnectionEvents, db: Database
-) -> None:
+async def test_tenant_transaction_sees_only_its_own_rows(events: Consumers, db: Database) -> None:
     org_a, org_b = uuid.uuid4(), uuid.uuid4()
     await events.on_established(_established(org_a))
     async with db.tenant(org_b) as connection:
@@ -262,7 +291,7 @@ async def test_tenant_transaction_sees_only_its_own_rows(
 
 
 async def test_failure_arriving_before_its_request_still_shows_failed(
-    events: ConnectionEvents, db: Database
+    events: Consumers, db: Database
 ) -> None:
     org, flow = uuid.uuid4(), uuid.uuid4()
     requested = ConnectionRequestedV1(

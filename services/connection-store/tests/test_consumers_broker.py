@@ -54,7 +54,7 @@ async def test_events_reach_the_row_and_bad_ones_the_dlq(
     marker = uuid.uuid4().hex.encode()
 
     async with app.router.lifespan_context(app):
-        db = app.state.components.db
+        db = app.state.db
         async with create_broker(settings) as producer:
             await producer.publish(
                 b'{"event_type": "connection.established", "broken": "' + marker + b'"',

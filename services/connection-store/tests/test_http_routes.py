@@ -568,7 +568,7 @@ async def test_readiness_fails_when_postgresql_is_unreachable(
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://s") as http,
     ):
-        await app.state.components.db.pool.close()
+        await app.state.db.pool.close()
         response = await http.get("/readyz")
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "not_ready"

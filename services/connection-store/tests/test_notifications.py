@@ -12,8 +12,7 @@ import httpx
 import pytest
 from connection_store.adapters.database import Database
 from connection_store.app import create_app
-from connection_store.auth import READ, WRITE, issue_token
-from connection_store.service_auth import issue_service_token
+from connection_store.auth import READ, WRITE, issue_service_token, issue_token
 from connection_store.settings import StoreSettings
 from hub_contracts import EncryptedCredential
 from pydantic import SecretStr

@@ -17,20 +17,22 @@ from typing import Any, cast
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaTimeoutError
-from connection_store.adapters.database import Database
+from connection_store.adapters.database import Connection, Database
+from connection_store.adapters.loop import repeat
 from connection_store.adapters.outbox import (
     RELAY_LOCK_ID,
+    Relay,
     RelayError,
-    enqueue,
     enqueue_many,
-    message,
     prune_sent,
     relay_once,
-    run_relay,
     unsent_count,
 )
+from connection_store.adapters.store import PostgresStore
+from connection_store.service.due import DueWork
+from connection_store.service.ports import OutboxMessage
+from connection_store.service.sweeps import Sweeper
 from connection_store.settings import StoreSettings
-from connection_store.sweeps import run_sweeps
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from hub_catalog import load_catalog
@@ -55,6 +57,14 @@ def _disconnected(org: uuid.UUID | None = None, provider: str = "slack") -> Even
     return ConnectionDisconnectedV1(
         organization_id=org, provider=provider, connection_id=uuid.uuid4()
     )
+
+
+def message(event: Event) -> OutboxMessage:
+    return OutboxMessage.of(event)
+
+
+async def enqueue(connection: Connection, event: Event) -> None:
+    await enqueue_many(connection, [message(event)])
 
 
 @pytest.fixture(autouse=True)
@@ -357,12 +367,18 @@ async def test_broker_outage_during_sweeps_loses_nothing(
     settings = store_settings.model_copy(
         update={"kafka_bootstrap_servers": first.bootstrap_servers, "sweep_interval_s": 0.05}
     )
-    relay_options: dict[str, Any] = {
-        "interval_s": 0.05,
-        "batch_size": 100,
-        "timeout_s": 1.0,
-        "max_backoff_s": 0.5,
-    }
+    due = DueWork(
+        CATALOG,
+        check_interval_s=settings.check_interval_s,
+        check_jitter=settings.check_jitter,
+        refresh_retry_s=settings.refresh_retry_s,
+    )
+    sweeps = Sweeper(PostgresStore(db), due, batch_size=settings.sweep_batch_size)
+
+    def run_relay(client: KafkaBroker) -> Coroutine[Any, Any, None]:
+        relay = Relay(db, client, batch_size=100, timeout_s=1.0)
+        return repeat(relay.tick, name="outbox relay", interval_s=0.05, max_backoff_s=0.5)
+
     second: TansuBroker | None = None
     try:
         await create_topics(first.bootstrap_servers, topics, partitions=3)
@@ -370,7 +386,13 @@ async def test_broker_outage_during_sweeps_loses_nothing(
         await client.start()
         try:
             async with _running(
-                run_sweeps(db, CATALOG, settings), run_relay(db, client, **relay_options)
+                repeat(
+                    sweeps.tick,
+                    name="sweep",
+                    interval_s=settings.sweep_interval_s,
+                    max_backoff_s=60,
+                ),
+                run_relay(client),
             ):
                 await _seed_due(db, 20)
                 await _until(lambda: _outbox_state_is(db, total=20, unsent=0))
@@ -389,7 +411,7 @@ async def test_broker_outage_during_sweeps_loses_nothing(
         second = TansuBroker(tmp_path / "tansu-2.log", port=first.port)
         second.start()
         await create_topics(second.bootstrap_servers, topics, partitions=3)
-        async with _client(settings) as client, _running(run_relay(db, client, **relay_options)):
+        async with _client(settings) as client, _running(run_relay(client)):
             await _until(lambda: _outbox_state_is(db, total=170, unsent=0))
 
         received = await read_back(

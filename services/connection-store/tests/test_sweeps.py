@@ -17,26 +17,46 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from connection_store import domain
 from connection_store.adapters.database import Connection, Database, create_pool
+from connection_store.adapters.loop import repeat
 from connection_store.adapters.outbox import relay_once
+from connection_store.adapters.store import PostgresStore
+from connection_store.service.due import DueWork
+from connection_store.service.sweeps import Sweeper, SweepStats
 from connection_store.settings import StoreSettings
-from connection_store.sweeps import (
-    SweepStats,
-    backlog,
-    run_sweeps,
-    sweep,
-    sweep_check_due,
-    sweep_refresh_due,
-)
 from hub_catalog import load_catalog
 from hub_contracts import ConnectionCheckDueV1, EncryptedCredential, TokenExpiringV1, Topic
 from hub_localstack.broker import CONSUMER_OPTIONS
 from hub_localstack.topics import create_topics
 from hub_runtime import create_broker, create_tracer_provider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 pytestmark = pytest.mark.integration
 CATALOG = load_catalog()
 META = CATALOG.get("meta_ads").auth
+
+
+def sweeper(
+    db: Database,
+    settings: StoreSettings,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    stats: SweepStats | None = None,
+) -> Sweeper:
+    """The sweeps as the app builds them, over ``db``."""
+    due = DueWork(
+        CATALOG,
+        check_interval_s=settings.check_interval_s,
+        check_jitter=settings.check_jitter,
+        refresh_retry_s=settings.refresh_retry_s,
+    )
+    return Sweeper(
+        PostgresStore(db),
+        due,
+        batch_size=settings.sweep_batch_size,
+        tracer_provider=tracer_provider,
+        stats=stats or SweepStats(),
+    )
 
 
 def _sealed() -> dict[str, Any]:
@@ -128,7 +148,7 @@ async def test_two_replicas_emit_each_due_connection_once_and_it_is_published_on
     pools = [await create_pool(migrated_database_url, size=4) for _ in range(2)]
     try:
         results = await asyncio.gather(
-            *(sweep(Database(pool), CATALOG, store_settings, now=now) for pool in pools)
+            *(sweeper(Database(pool), store_settings).sweep(now) for pool in pools)
         )
     finally:
         for pool in pools:
@@ -142,7 +162,7 @@ async def test_two_replicas_emit_each_due_connection_once_and_it_is_published_on
     # Rescheduled in the same transaction: not due again until the retry interval has passed.
     retry = now + timedelta(seconds=store_settings.refresh_retry_s)
     assert set((await column(db, "next_refresh_at", due)).values()) == {retry}
-    again = await sweep(db, CATALOG, store_settings, now=now + timedelta(seconds=30))
+    again = await sweeper(db, store_settings).sweep(now + timedelta(seconds=30))
     assert again.token_expiring == 0
 
     # Relayed: exactly one message per connection on the topic.
@@ -200,7 +220,7 @@ async def test_only_due_rows_in_sweepable_states_are_emitted(
         *await seed(db, next_refresh_at=None, next_check_at=None),
     ]
 
-    result = await sweep(db, CATALOG, store_settings, now=now)
+    result = await sweeper(db, store_settings).sweep(now)
 
     expiring = [e["connection_id"] for e in await outbox_events(db, Topic.TOKEN_EXPIRING)]
     checks = [e["connection_id"] for e in await outbox_events(db, Topic.CONNECTION_CHECK_DUE)]
@@ -224,7 +244,7 @@ async def test_token_expiring_carries_the_credential_and_retries_until_answered(
         refresh=refresh,
     )
 
-    assert (await sweep_refresh_due(db, CATALOG, store_settings, now=now)).token_expiring == 1
+    assert (await sweeper(db, store_settings).refresh_due(now)).token_expiring == 1
     [payload] = await outbox_events(db, Topic.TOKEN_EXPIRING)
     event = TokenExpiringV1.model_validate({k: v for k, v in payload.items() if k != "_headers"})
     assert event.connection_id == cid
@@ -242,10 +262,10 @@ async def test_token_expiring_carries_the_credential_and_retries_until_answered(
 
     retry = now + timedelta(seconds=store_settings.refresh_retry_s)
     assert (await column(db, "next_refresh_at", [cid]))[cid] == retry
-    quiet = await sweep_refresh_due(db, CATALOG, store_settings, now=retry - timedelta(seconds=1))
+    quiet = await sweeper(db, store_settings).refresh_due(retry - timedelta(seconds=1))
     assert quiet.token_expiring == 0
     # No token.refreshed came back: due again once the retry interval has passed.
-    assert (await sweep_refresh_due(db, CATALOG, store_settings, now=retry)).token_expiring == 1
+    assert (await sweeper(db, store_settings).refresh_due(retry)).token_expiring == 1
     # The refresher's answer sets a new next_refresh_at; the row is quiet until then.
     async with db.worker() as connection:
         await connection.execute(
@@ -254,7 +274,7 @@ async def test_token_expiring_carries_the_credential_and_retries_until_answered(
             now + timedelta(hours=1),
         )
     later = retry + timedelta(seconds=store_settings.refresh_retry_s)
-    assert (await sweep_refresh_due(db, CATALOG, store_settings, now=later)).token_expiring == 0
+    assert (await sweeper(db, store_settings).refresh_due(later)).token_expiring == 0
 
 
 async def test_long_lived_token_gets_one_reminder_at_its_lead_without_credentials(
@@ -268,8 +288,8 @@ async def test_long_lived_token_gets_one_reminder_at_its_lead_without_credential
     )
 
     early = reminder_at - timedelta(seconds=1)
-    assert (await sweep_refresh_due(db, CATALOG, store_settings, now=early)).rows == 0
-    result = await sweep_refresh_due(db, CATALOG, store_settings, now=reminder_at)
+    assert (await sweeper(db, store_settings).refresh_due(early)).rows == 0
+    result = await sweeper(db, store_settings).refresh_due(reminder_at)
     assert (result.token_expiring, result.reminders) == (1, 1)
 
     [payload] = await outbox_events(db, Topic.TOKEN_EXPIRING)
@@ -279,7 +299,7 @@ async def test_long_lived_token_gets_one_reminder_at_its_lead_without_credential
     assert datetime.fromisoformat(payload["token_expires_at"]) == expires
     # One reminder per credential: nothing more until a reconnect schedules the next one.
     assert (await column(db, "next_refresh_at", [cid]))[cid] is None
-    assert (await sweep_refresh_due(db, CATALOG, store_settings, now=expires)).rows == 0
+    assert (await sweeper(db, store_settings).refresh_due(expires)).rows == 0
 
 
 async def test_scheduled_check_is_jittered_within_bounds(
@@ -287,7 +307,7 @@ async def test_scheduled_check_is_jittered_within_bounds(
 ) -> None:
     ids = await seed(db, 300, next_check_at=now - timedelta(minutes=5))
 
-    result = await sweep_check_due(db, CATALOG, store_settings, now=now)
+    result = await sweeper(db, store_settings).check_due(now)
 
     assert result.check_due == 300
     interval, jitter = store_settings.check_interval_s, store_settings.check_jitter
@@ -305,7 +325,7 @@ async def test_scheduled_check_is_jittered_within_bounds(
     assert check.trigger == "scheduled"
     assert check.status == "active"
     assert check.credentials.access_token is not None
-    quiet = await sweep_check_due(db, CATALOG, store_settings, now=low - timedelta(seconds=1))
+    quiet = await sweeper(db, store_settings).check_due(low - timedelta(seconds=1))
     assert quiet.rows == 0
 
 
@@ -321,7 +341,7 @@ async def test_rows_that_cannot_become_events_never_block_the_rest(
     good = await seed(db, next_refresh_at=now, next_check_at=now)
     settings = store_settings.model_copy(update={"sweep_batch_size": 2})
 
-    result = await sweep(db, CATALOG, settings, now=now)
+    result = await sweeper(db, settings).sweep(now)
 
     assert (result.token_expiring, result.check_due, result.skipped) == (1, 1, 5)
     expiring = await outbox_events(db, Topic.TOKEN_EXPIRING)
@@ -341,15 +361,15 @@ async def test_backlog_counts_due_rows_and_unsent_events_up_to_a_cap(
     await seed(db, 4, status="error", next_refresh_at=past, next_check_at=past)
     await seed(db, 3, status="expired", next_refresh_at=past, next_check_at=past)
 
-    before = await backlog(db, now=now)
+    before = await sweeper(db, store_settings).backlog(now)
     assert (before.refresh_due, before.check_due, before.outbox_unsent) == (11, 4, 0)
     assert not before.as_log()["capped"]
-    capped = await backlog(db, now=now, cap=5)
+    capped = await sweeper(db, store_settings).backlog(now, cap=5)
     assert (capped.refresh_due, capped.check_due) == (5, 4)
     assert capped.as_log()["capped"]
 
-    await sweep(db, CATALOG, store_settings, now=now)
-    after = await backlog(db, now=now)
+    await sweeper(db, store_settings).sweep(now)
+    after = await sweeper(db, store_settings).backlog(now)
     assert (after.refresh_due, after.check_due, after.outbox_unsent) == (0, 0, 15)
 
 
@@ -360,7 +380,7 @@ async def test_swept_events_start_their_own_trace_linked_to_the_sweep(
     exporter = InMemorySpanExporter()
     provider = create_tracer_provider("sweep-test", exporter=exporter)
 
-    await sweep_refresh_due(db, CATALOG, store_settings, now=now, tracer_provider=provider)
+    await sweeper(db, store_settings, tracer_provider=provider).refresh_due(now)
 
     spans = exporter.get_finished_spans()
     [batch] = [s for s in spans if s.name == "sweep token.expiring"]
@@ -409,9 +429,10 @@ async def test_sweep_loop_logs_errors_and_keeps_going(
     stats = SweepStats()
     flaky = FlakyDatabase(db, failures=3)
 
-    with caplog.at_level(logging.INFO, logger="connection_store.sweeps"):
+    with caplog.at_level(logging.INFO, logger="connection_store.adapters.loop"):
+        loop = sweeper(flaky, settings, stats=stats)
         task = asyncio.create_task(
-            run_sweeps(flaky, CATALOG, settings, stats=stats, max_backoff_s=0.1)
+            repeat(loop.tick, name="sweep", interval_s=settings.sweep_interval_s, max_backoff_s=0.1)
         )
         try:
             async with asyncio.timeout(10):
@@ -426,7 +447,7 @@ async def test_sweep_loop_logs_errors_and_keeps_going(
     assert [e["connection_id"] for e in await outbox_events(db, Topic.TOKEN_EXPIRING)] == [str(cid)]
     messages = [r.getMessage() for r in caplog.records]
     assert messages.count("sweep failed; retrying") == 3
-    assert "sweeps recovered" in messages
+    assert "sweep recovered" in messages
     assert stats.backlog is not None
     assert stats.backlog.outbox_unsent == 1
     assert stats.last_error_at is not None

@@ -207,7 +207,7 @@ async def test_an_organization_named_in_the_query_header_or_body_changes_nothing
 async def test_interleaved_requests_of_two_tenants_on_a_pool_of_two_never_mix(
     app: FastAPI, client: httpx.AsyncClient, db: Database, store_settings: StoreSettings
 ) -> None:
-    assert app.state.components.db.pool.get_max_size() == 2
+    assert app.state.db.pool.get_max_size() == 2
     orgs = [uuid.uuid4(), uuid.uuid4()]
     for org in orgs:
         await seed(db, org, "meta_ads", f"account-of-{org}")

@@ -1,37 +1,36 @@
-"""Wiring: the only place that builds the pool, the broker, the API and the background loops."""
+"""Wiring: builds every object once (catalog, broker, database, use cases, routers, background
+loops) and starts and stops them with the app."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import Any
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from hub_catalog import Catalog, load_catalog
 from hub_runtime import create_broker, create_tracer_provider
+from hub_runtime.asyncapi import serve_asyncapi
 from opentelemetry.sdk.trace import TracerProvider
 
-from connection_store.adapters.database import Database, create_pool
+from connection_store import handlers, http
+from connection_store.adapters.database import Database
+from connection_store.adapters.loop import repeat
 from connection_store.adapters.migrations import migrate
-from connection_store.adapters.outbox import run_relay
-from connection_store.consumers import ConnectionEvents
-from connection_store.http import install_api
+from connection_store.adapters.outbox import Relay
+from connection_store.adapters.store import PostgresStore
+from connection_store.auth import user_verifier
+from connection_store.service.connections import ConnectionEvents
+from connection_store.service.due import DueWork
+from connection_store.service.integrations import Integrations
+from connection_store.service.notifications import Notifications
+from connection_store.service.sweeps import Sweeper
 from connection_store.settings import StoreSettings
-from connection_store.sweeps import run_sweeps
 
-
-@dataclass
-class Components:
-    """What the app runs; tests reach in to drive parts directly."""
-
-    settings: StoreSettings
-    catalog: Catalog
-    broker: KafkaBroker
-    tracer_provider: TracerProvider
-    db: Database | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+TITLE = "connection-store"
+Background = Callable[[], Coroutine[Any, Any, None]]
 
 
 def create_app(
@@ -45,66 +44,109 @@ def create_app(
 ) -> FastAPI:
     """``start_broker=False`` (with ``run_consumers`` and ``run_background`` off) serves the API
     with PostgreSQL alone: events still go to the outbox, nothing publishes them."""
-    provider = tracer_provider or create_tracer_provider(
+    tracing = tracer_provider or create_tracer_provider(
         settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
     )
-    parts = Components(
-        settings=settings,
-        catalog=catalog or load_catalog(base_url_override=settings.provider_base_url_override),
-        broker=create_broker(settings, tracer_provider=provider),
-        tracer_provider=provider,
+    catalog = catalog or load_catalog(base_url_override=settings.provider_base_url_override)
+    broker = create_broker(settings, tracer_provider=tracing)
+    db = Database()
+    store = PostgresStore(db)
+    due = DueWork(
+        catalog,
+        check_interval_s=settings.check_interval_s,
+        check_jitter=settings.check_jitter,
+        refresh_retry_s=settings.refresh_retry_s,
     )
+    if run_consumers:
+        events = ConnectionEvents(
+            store,
+            catalog,
+            check_interval_s=settings.check_interval_s,
+            check_jitter=settings.check_jitter,
+        )
+        broker.include_router(handlers.router(settings, events))
+    api = http.Api(
+        catalog=catalog,
+        verifier=user_verifier(settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer),
+        service_token_secret=settings.service_token_secret,
+        integrations=Integrations(store, catalog, due),
+        notifications=Notifications(store, catalog),
+    )
+    background = _background(settings, db, store, due, broker, tracing) if run_background else []
+
+    app = FastAPI(
+        title=TITLE,
+        version="1",
+        description="Connection state of every brand's integrations.",
+        lifespan=_lifespan(
+            settings, db, api, broker if start_broker else None, background, tracing
+        ),
+    )
+    app.state.db = db  # tests reach the database through the app they started
+    http.install(app, api, max_body_bytes=settings.max_body_bytes)
+    serve_asyncapi(app, broker, title=TITLE)
+    return app
+
+
+def _background(
+    settings: StoreSettings,
+    db: Database,
+    store: PostgresStore,
+    due: DueWork,
+    broker: KafkaBroker,
+    tracing: TracerProvider,
+) -> list[Background]:
+    """The sweeps and the outbox relay, each on its own timer."""
+    sweeper = Sweeper(store, due, batch_size=settings.sweep_batch_size, tracer_provider=tracing)
+    relay = Relay(
+        db,
+        broker,
+        batch_size=settings.outbox_batch_size,
+        timeout_s=settings.outbox_ack_timeout_s,
+        retain_sent_s=settings.outbox_retain_sent_s,
+    )
+    return [
+        lambda: repeat(
+            sweeper.tick, name="sweep", interval_s=settings.sweep_interval_s, max_backoff_s=60.0
+        ),
+        lambda: repeat(
+            relay.tick,
+            name="outbox relay",
+            interval_s=settings.outbox_interval_s,
+            max_backoff_s=30.0,
+        ),
+    ]
+
+
+def _lifespan(
+    settings: StoreSettings,
+    db: Database,
+    api: http.Api,
+    broker: KafkaBroker | None,
+    background: Sequence[Background],
+    tracing: TracerProvider,
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """Migrate, open the pool, start the broker and the loops; on the way out the reverse."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await migrate(settings.database_url)
-        pool = await create_pool(settings.database_url, size=settings.database_pool_size)
-        parts.db = Database(pool)
-        if run_consumers:
-            ConnectionEvents(parts.db, parts.catalog, settings).register(parts.broker)
-        if start_broker:
-            await parts.broker.start()
-        if run_background:
-            _spawn(
-                parts,
-                run_relay(
-                    parts.db,
-                    parts.broker,
-                    interval_s=settings.outbox_interval_s,
-                    batch_size=settings.outbox_batch_size,
-                    timeout_s=settings.outbox_ack_timeout_s,
-                    retain_sent_s=settings.outbox_retain_sent_s,
-                ),
-            )
-            _spawn(parts, run_sweeps(parts.db, parts.catalog, settings, tracer_provider=provider))
+        await db.open(settings.database_url, size=settings.database_pool_size)
+        api.ping = db.ping
+        if broker is not None:
+            await broker.start()
+        tasks = [asyncio.create_task(work()) for work in background]
         try:
             yield
         finally:
-            for task in parts.tasks:
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*parts.tasks, return_exceptions=True)
-            if start_broker:
-                await parts.broker.stop()
-            await pool.close()
-            provider.shutdown()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if broker is not None:
+                await broker.stop()
+            api.ping = None
+            await db.close()
+            tracing.shutdown()
 
-    app = FastAPI(
-        title="connection-store",
-        version="1",
-        description="Connection state of every brand's integrations.",
-        lifespan=lifespan,
-    )
-    app.state.components = parts
-    install_api(app, max_body_bytes=settings.max_body_bytes)
-    return app
-
-
-def _spawn(parts: Components, work: Awaitable[None]) -> None:
-    async def run() -> None:
-        await work
-
-    parts.tasks.append(asyncio.create_task(run()))
-
-
-BackgroundLoop = Callable[[Components], Awaitable[None]]
+    return lifespan

@@ -1,15 +1,10 @@
-"""Who is calling: the platform's bearer JWT, verified, as a ``Principal``.
+"""Who is calling: the platform's user tokens and hub service tokens, as principals with scopes.
 
-Tokens are HS256, signed with ``jwt_secret`` (a secret of its own, never the state-signing or
-credential key). Claims: ``sub`` (who), ``org`` (the organization UUID: the only source of the
-tenant), ``scope`` (space-separated), ``exp`` (required); ``aud`` and ``iss`` are checked when the
-settings name them. Scopes:
-
-- ``integrations:read``: the catalog, the integrations hub, one integration, the flags;
-- ``integrations:write``: settings, sync now, disconnect, changing flags.
-
-Write does not imply read; a development token (``make token``) carries both. The verification
-itself is ``hub_runtime.bearer``, shared with oauth-gateway.
+User tokens (``hub_runtime.bearer``, shared with oauth-gateway): HS256 with ``jwt_secret``;
+``integrations:read`` for reading, ``integrations:write`` for changing (write does not imply
+read). Service tokens (the notifier's ``/internal`` calls): HS256 with
+``HUB_SERVICE_TOKEN_SECRET`` (its own secret, SECURITY.md 13), audience ``connection-store``, at
+most ``MAX_SERVICE_LIFETIME_S``. Issuing is for development (``make token``) and tests.
 """
 
 from __future__ import annotations
@@ -20,35 +15,76 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from hub_runtime.bearer import ALGORITHM, BearerClaims, BearerTokenError, decode_bearer
+from hub_runtime.api_errors import InsufficientScopeError, UnauthenticatedError
+from hub_runtime.bearer import ALGORITHM, LEEWAY_S, BearerClaims, TokenVerifier
 from pydantic import SecretStr
 
-from connection_store.errors import InsufficientScopeError, UnauthenticatedError
+from connection_store.errors import REALM
 
 READ = "integrations:read"
 WRITE = "integrations:write"
 SCOPES = (READ, WRITE)
+NOTIFICATION_CONTEXT = "notifications:context"
+"""Read one organization's notification settings and Slack / Resend credential (ciphertext)."""
+AUDIENCE = "connection-store"
+"""The ``aud`` of service tokens."""
+MAX_SERVICE_LIFETIME_S = 900
 
 
 @dataclass(frozen=True)
 class Principal(BearerClaims):
+    """A platform user, for one organization."""
+
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
-            raise InsufficientScopeError(scope)
+            raise InsufficientScopeError(scope, realm=REALM)
+
+
+def user_verifier(
+    secret: SecretStr, audience: str | None = None, issuer: str | None = None
+) -> TokenVerifier[Principal]:
+    return TokenVerifier(secret, REALM, Principal, audience=audience, issuer=issuer)
 
 
 @dataclass(frozen=True)
-class TokenVerifier:
-    secret: SecretStr
-    audience: str | None = None
-    issuer: str | None = None
+class ServicePrincipal:
+    """A hub service (``sub``), for any organization."""
 
-    def verify(self, token: str) -> Principal:
-        try:
-            claims = decode_bearer(token, self.secret, audience=self.audience, issuer=self.issuer)
-        except BearerTokenError as error:
-            raise UnauthenticatedError(error.message) from None
-        return Principal(claims.subject, claims.organization_id, claims.scopes)
+    service: str
+    scopes: frozenset[str]
+
+    def require(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise InsufficientScopeError(scope, realm=REALM)
+
+
+def verify_service_token(token: str, secret: SecretStr) -> ServicePrincipal:
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            secret.get_secret_value(),
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            leeway=LEEWAY_S,
+            options={"require": ["exp", "iat", "sub", "aud"]},
+        )
+    except jwt.InvalidTokenError:
+        raise UnauthenticatedError(
+            "This route is for hub services: send a service token signed with "
+            "HUB_SERVICE_TOKEN_SECRET for audience 'connection-store'.",
+            realm=REALM,
+        ) from None
+    subject, scope = claims.get("sub"), claims.get("scope", "")
+    lifetime = claims["exp"] - claims["iat"]
+    if not isinstance(subject, str) or not subject or not isinstance(scope, str):
+        raise UnauthenticatedError(
+            "The service token needs a 'sub' and a 'scope' string.", realm=REALM
+        )
+    if not isinstance(lifetime, int | float) or lifetime > MAX_SERVICE_LIFETIME_S:
+        raise UnauthenticatedError(
+            f"Service tokens live at most {MAX_SERVICE_LIFETIME_S} s.", realm=REALM
+        )
+    return ServicePrincipal(subject, frozenset(scope.split()))
 
 
 def issue_token(
@@ -62,7 +98,7 @@ def issue_token(
     issuer: str | None = None,
     now: datetime | None = None,
 ) -> str:
-    """A token as the platform's issuer would make it (development and tests)."""
+    """A user token as the platform's issuer would make it (development and tests)."""
     issued = now or datetime.now(UTC)
     claims: dict[str, Any] = {
         "sub": subject,
@@ -75,4 +111,24 @@ def issue_token(
         claims["aud"] = audience
     if issuer is not None:
         claims["iss"] = issuer
+    return jwt.encode(claims, secret.get_secret_value(), algorithm=ALGORITHM)
+
+
+def issue_service_token(
+    secret: SecretStr,
+    service: str,
+    scopes: tuple[str, ...] = (NOTIFICATION_CONTEXT,),
+    *,
+    lifetime: timedelta = timedelta(minutes=5),
+    now: datetime | None = None,
+) -> str:
+    """A service token as a hub service mints it (tests; each service mints its own)."""
+    issued = now or datetime.now(UTC)
+    claims = {
+        "sub": service,
+        "aud": AUDIENCE,
+        "scope": " ".join(scopes),
+        "iat": issued,
+        "exp": issued + lifetime,
+    }
     return jwt.encode(claims, secret.get_secret_value(), algorithm=ALGORITHM)

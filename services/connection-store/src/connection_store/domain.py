@@ -1,33 +1,108 @@
-"""Connection-state rules that need no I/O: when work is due, what a status means, what to do."""
+"""Connection-state rules that need no I/O: a connection as stored, what its status means, when
+work is due, and what a person should do."""
 
 from __future__ import annotations
 
+import json
 import random
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from hub_catalog import AuthMode, AuthType, Provider, RefreshStrategy
+from hub_catalog import WHERE, AuthMode, Provider, RefreshStrategy
+from hub_contracts import Credentials
 
 Status = Literal["pending", "active", "expired", "error", "disconnected"]
+IntegrationStatus = Literal[
+    "not_connected", "connecting", "active", "expired", "error", "disconnected"
+]
+"""What the API shows: ``pending`` rows (settings only) are ``not_connected``."""
 
+CONNECTED = frozenset({"active", "error", "expired"})
+"""Statuses of a connection that holds a credential (Sync now checks it)."""
+REFRESHABLE = frozenset({"active", "error"})
+"""Statuses whose credential is still kept fresh and checked: an outage or a permission problem
+does not stop refreshes; an expired (revoked) credential cannot be refreshed."""
 EXPIRED_REASONS = frozenset({"revoked", "expired", "invalid_credentials"})
 """Unhealthy reasons that mean the credential itself is gone: only reconnecting helps."""
 REMINDER_REASONS = frozenset({"reauth_soon"})
 """Unhealthy reasons that leave a working connection working: a reminder, not a failure."""
+_SHOWN: dict[str, IntegrationStatus] = {
+    "active": "active",
+    "error": "error",
+    "expired": "expired",
+    "disconnected": "disconnected",
+}
 
 
-def auth_mode(provider: Provider, auth_type: str | None) -> AuthMode:
-    """The connection's auth mode (the provider's default when unknown)."""
-    if auth_type is not None:
-        for mode in provider.auth_modes:
-            if mode.type == AuthType(auth_type):
-                return mode
-    return provider.auth
+@dataclass(frozen=True)
+class ConnectionRow:
+    """One ``integration_connections`` row (the columns a query read; the rest at defaults).
+
+    ``sealed`` is the ciphertext exactly as stored (``Credentials`` JSON); it goes into events and
+    never into a view.
+    """
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    provider: str
+    status: str
+    auth_type: str | None = None
+    sealed: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    credential_version: int = 0
+    token_expires_at: datetime | None = None
+    scopes: list[str] = field(default_factory=list)
+    account_id: str | None = None
+    account_name: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    last_error: str | None = None
+    last_error_code: str | None = None
+    last_sync_at: datetime | None = None
+    last_checked_at: datetime | None = None
+    connected_at: datetime | None = None
+    disconnected_at: datetime | None = None
+    attempt_state: str | None = None
+    attempt_reason: str | None = None
+    attempt_message: str | None = None
+    attempt_at: datetime | None = None
+    next_refresh_at: datetime | None = None
+
+    @property
+    def connected(self) -> bool:
+        """Whether a credential is held (active, error or expired)."""
+        return self.status in CONNECTED
+
+    @property
+    def credential_names(self) -> list[str]:
+        names = [n for n in ("access_token", "refresh_token") if self.sealed.get(n) is not None]
+        return names + sorted(self.sealed.get("fields") or {})
+
+    def credentials(self) -> Credentials:
+        """The stored ciphertext as the contract's ``Credentials`` (``ValueError`` if invalid)."""
+        return Credentials.model_validate_json(json.dumps(dict(self.sealed)))
 
 
-def next_refresh_at(mode: AuthMode, expires_at: datetime | None) -> datetime | None:
+def integration_status(row: ConnectionRow | None) -> IntegrationStatus:
+    """The hub's status of a connection: ``connecting`` while a first attempt or a reconnect of
+    a connection without an active credential is in progress."""
+    if row is None:
+        return "not_connected"
+    if row.attempt_state == "connecting" and row.status != "active":
+        return "connecting"
+    return _SHOWN.get(row.status, "not_connected")
+
+
+def next_refresh_at(mode: AuthMode | None, expires_at: datetime | None) -> datetime | None:
     """When ``token.expiring`` is due: the mode's lead before expiry (refresh or reminder)."""
-    if expires_at is None or mode.refresh == RefreshStrategy.NONE or mode.refresh_lead_s is None:
+    if (
+        mode is None
+        or expires_at is None
+        or mode.refresh == RefreshStrategy.NONE
+        or mode.refresh_lead_s is None
+    ):
         return None
     return expires_at - timedelta(seconds=mode.refresh_lead_s)
 
@@ -40,17 +115,21 @@ def next_check_at(
     return now + timedelta(seconds=interval_s * spread)
 
 
-def status_after_unhealthy(reason: str, current: Status) -> Status:
+def status_after_unhealthy(reason: str, current: str) -> str:
     if reason in REMINDER_REASONS:
         return current
     return "expired" if reason in EXPIRED_REASONS else "error"
 
 
+def stale_verdict(row: ConnectionRow, credential_version: int) -> bool:
+    """A health verdict about an older credential than the row holds, or a disconnected row."""
+    return row.credential_version > credential_version or row.status in ("disconnected", "pending")
+
+
 def next_step(provider: Provider, status: str, error_code: str | None) -> str | None:
     """What a person should do now, or ``None`` when nothing is needed."""
-    where = "Settings → Integrations"
     if status == "expired" or error_code in REMINDER_REASONS:
-        return f"Reconnect {provider.name} in {where}."
+        return f"Reconnect {provider.name} in {WHERE}."
     if status == "error":
         if error_code == "provider_unavailable":
             return (
@@ -58,6 +137,6 @@ def next_step(provider: Provider, status: str, error_code: str | None) -> str | 
                 f"If this lasts, check {provider.name}'s status page, then use Sync now."
             )
         if error_code == "insufficient_scope":
-            return f"Reconnect {provider.name} in {where} and grant every requested permission."
-        return f"Check the {provider.name} settings in {where}, then use Sync now."
+            return f"Reconnect {provider.name} in {WHERE} and grant every requested permission."
+        return f"Check the {provider.name} settings in {WHERE}, then use Sync now."
     return None

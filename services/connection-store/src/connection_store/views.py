@@ -1,35 +1,35 @@
-"""What the REST API shows: response and request bodies, and the catalog rendered for callers.
+"""What the REST API shows: request and response bodies, and the catalog rendered for callers.
 
-Nothing here can hold a credential: connection views name which credential fields are present,
-never a value or a ciphertext. Pydantic only, no I/O.
+The use cases return these and ``http`` declares them. No tenant view can hold a credential: it
+names which credential fields are present, never a value; only the internal notification
+context carries ciphertext (for the notifier, which decrypts when it sends). Pydantic only.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from hub_catalog import Provider, SettingField
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-IntegrationStatus = Literal[
-    "not_connected", "connecting", "active", "expired", "error", "disconnected"
+from connection_store.domain import IntegrationStatus
+
+_LOCAL = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = rf"{_LABEL}(?:\.{_LABEL})+"
+EMAIL = rf"{_LOCAL}@{_DOMAIN}"
+EmailAddress = Annotated[str, Field(pattern=rf"^{EMAIL}$", max_length=254)]
+Sender = Annotated[
+    str, Field(pattern=rf'^(?:{EMAIL}|[^<>"\r\n]{{1,100}} <{EMAIL}>)$', max_length=360)
 ]
+"""``ops@brand.com`` or ``Brand Ops <ops@brand.com>`` (no line breaks: no header injection)."""
+MAX_RECIPIENTS = 20
 
 
 class _View(BaseModel):
     model_config = ConfigDict(frozen=True)
-
-
-class ErrorDetail(_View):
-    code: str
-    message: str
-    field: str | None = None
-
-
-class ErrorBody(_View):
-    error: ErrorDetail
 
 
 class CredentialFieldView(_View):
@@ -150,8 +150,63 @@ class FlagsUpdate(BaseModel):
     flags: dict[str, StrictBool] = Field(min_length=1)
 
 
-class Health(_View):
-    status: Literal["ok", "ready"]
+class NotificationSettingsView(_View):
+    email_recipients: list[str]
+    """Who gets an email when a connection needs attention (none: no email)."""
+    email_enabled: bool
+    slack_enabled: bool
+    """Slack messages go to the brand's own workspace when Slack is connected."""
+    email_from: str | None
+    """Sender for email sent through the brand's own Resend connection (a verified domain there);
+    unset: the platform's sender is used."""
+    updated_at: datetime | None = None
+
+
+class NotificationSettingsPatch(BaseModel):
+    """Fields to change; a field left out keeps its value, ``null`` restores its default."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    email_recipients: Annotated[list[EmailAddress], Field(max_length=MAX_RECIPIENTS)] | None = None
+    email_enabled: StrictBool | None = None
+    slack_enabled: StrictBool | None = None
+    email_from: Sender | None = None
+
+
+class ConnectionFacts(_View):
+    provider: str
+    name: str
+    status: str
+    account_id: str | None
+    account_name: str | None
+    last_error_code: str | None
+    token_expires_at: datetime | None
+    credential_version: int
+
+
+class SlackTarget(_View):
+    """The brand's active Slack connection: bot token ciphertext and channel routing."""
+
+    credential_version: int
+    access_token: dict[str, Any]
+    """``EncryptedCredential`` JSON, bound to (organization, slack, access_token)."""
+    team: str | None
+    channel_routing: dict[str, str]
+    default_channel: str | None
+
+
+class ResendTarget(_View):
+    credential_version: int
+    api_key: dict[str, Any]
+    """``EncryptedCredential`` JSON, bound to (organization, resend, api_key)."""
+
+
+class NotificationContext(_View):
+    organization_id: uuid.UUID
+    settings: NotificationSettingsView
+    connection: ConnectionFacts | None
+    slack: SlackTarget | None
+    resend: ResendTarget | None
 
 
 def provider_view(provider: Provider) -> ProviderView:

@@ -1,1 +1,2 @@
-"""Adapters: PostgreSQL and Kafka."""
+"""Adapters: PostgreSQL (one module per port of ``service.ports``), the outbox relay to Kafka,
+and the loop that drives the background work."""

@@ -16,6 +16,8 @@ from contextlib import asynccontextmanager
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from connection_store.errors import StartingError
+
 Connection = asyncpg.Connection | PoolConnectionProxy
 """A connection, pooled or not; what every query function takes."""
 
@@ -36,8 +38,31 @@ async def create_pool(dsn: str, *, size: int) -> asyncpg.Pool:
 
 
 class Database:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+    """Over ``pool``, or over one that ``open`` creates later (the app's start)."""
+
+    def __init__(self, pool: asyncpg.Pool | None = None) -> None:
+        self._pool = pool
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StartingError()
+        return self._pool
+
+    async def open(self, dsn: str, *, size: int) -> None:
+        self._pool = await create_pool(dsn, size=size)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def ping(self) -> None:
+        async with self.pool.acquire() as connection:
+            await connection.fetchval("SELECT 1")
 
     @asynccontextmanager
     async def tenant(self, organization_id: uuid.UUID) -> AsyncIterator[Connection]:

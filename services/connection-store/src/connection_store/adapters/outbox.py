@@ -1,10 +1,11 @@
-"""The transactional outbox: write events with the state change, publish them afterwards.
+"""The ``Outbox`` port and its relay: events written with the state change, published afterwards.
 
-``enqueue`` / ``enqueue_many`` run inside the caller's transaction and keep the trace context
-that is current when the message is built (``message``), so the relay's publish continues the
-trace of the request or sweep that produced the event.
+``PostgresOutbox.add`` writes in the caller's transaction, with the trace context captured when
+each message was built (``OutboxMessage.of``), so the relay's publish continues the trace of the
+request or sweep that produced the event. Payloads are the event's JSON (``jsonb``); headers the
+W3C trace context plus ``event-type`` and ``schema-version``, as ``hub_runtime.publish_event``.
 
-The relay (``relay_once``, looped by ``run_relay``):
+The relay (``Relay.tick``, driven by ``adapters.loop.repeat``):
 
 - is active on one replica at a time: it takes a transaction-scoped advisory lock and a replica
   that does not get it does nothing this round. That keeps every connection's events in the
@@ -17,9 +18,6 @@ The relay (``relay_once``, looped by ``run_relay``):
   Nothing is lost; a message can be delivered twice (at-least-once, consumers are idempotent).
 - prunes sent rows after ``retain_sent_s`` (their payloads may carry credential ciphertext, and
   an ever-growing table would slow everything down).
-
-Payloads are stored as the event's JSON (``jsonb``); headers hold the W3C trace context plus
-``event-type`` and ``schema-version``, the same headers ``hub_runtime.publish_event`` sends.
 """
 
 from __future__ import annotations
@@ -27,19 +25,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from aiokafka.structs import RecordMetadata
 from faststream.kafka import KafkaBroker
-from hub_contracts import Event, message_key
+from hub_contracts import message_key
 from opentelemetry import context, propagate
 
 from connection_store.adapters.database import Connection, Database
+from connection_store.service.ports import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -69,26 +67,18 @@ class RelayError(RuntimeError):
     """Some claimed rows were not acknowledged by the broker; they stay unsent."""
 
 
-@dataclass(frozen=True)
-class OutboxMessage:
-    """An event ready for the outbox, with the trace context it was built in."""
+class PostgresOutbox:
+    """In a tenant transaction (``organization_id`` set) every event must be that
+    organization's; in a worker transaction any organization's."""
 
-    event: Event
-    headers: dict[str, str] = field(default_factory=dict)
+    def __init__(self, connection: Connection, organization_id: uuid.UUID | None = None) -> None:
+        self.tx = connection
+        self.org = organization_id
 
-
-def message(event: Event) -> OutboxMessage:
-    """``event`` with the current trace context (W3C ``traceparent``) and its type headers."""
-    headers: dict[str, str] = {}
-    propagate.inject(headers)
-    headers["event-type"] = event.event_type
-    headers["schema-version"] = str(event.schema_version)
-    return OutboxMessage(event, headers)
-
-
-async def enqueue(connection: Connection, event: Event) -> None:
-    """Write ``event`` to the outbox in the caller's transaction."""
-    await enqueue_many(connection, [message(event)])
+    async def add(self, messages: Sequence[OutboxMessage]) -> None:
+        if self.org is not None and any(m.event.organization_id != self.org for m in messages):
+            raise ValueError("an event of another organization in this tenant's transaction")
+        await enqueue_many(self.tx, messages)
 
 
 async def enqueue_many(connection: Connection, messages: Sequence[OutboxMessage]) -> None:
@@ -207,56 +197,45 @@ async def unsent_count(connection: Connection, *, cap: int = 10_000) -> int:
     return count
 
 
-async def run_relay(
-    db: Database,
-    broker: KafkaBroker,
-    *,
-    interval_s: float,
-    batch_size: int,
-    timeout_s: float = 30.0,
-    retain_sent_s: float = 3600.0,
-    prune_every_s: float = 60.0,
-    max_backoff_s: float = 30.0,
-) -> None:
-    """Relay forever: drain while there is work, then wait ``interval_s``.
+class Relay:
+    """One relay round per ``tick``; every ``prune_every_s`` also the rows sent more than
+    ``retain_sent_s`` ago are deleted."""
 
-    A failed round is logged and retried with exponential backoff (capped at ``max_backoff_s``);
-    every ``prune_every_s`` the sent rows older than ``retain_sent_s`` are deleted.
-    """
-    failures = 0
-    next_prune = time.monotonic() + prune_every_s
-    while True:
+    def __init__(
+        self,
+        db: Database,
+        broker: KafkaBroker,
+        *,
+        batch_size: int,
+        timeout_s: float = 30.0,
+        retain_sent_s: float = 3600.0,
+        prune_every_s: float = 60.0,
+    ) -> None:
+        self.db = db
+        self.broker = broker
+        self.batch_size = batch_size
+        self.timeout_s = timeout_s
+        self.retain_sent_s = retain_sent_s
+        self.prune_every_s = prune_every_s
+        self._next_prune = time.monotonic() + prune_every_s
+
+    async def tick(self) -> bool:
+        """Relay one batch; true when it was full (more is waiting)."""
+        sent = await relay_once(
+            self.db, self.broker, batch_size=self.batch_size, timeout_s=self.timeout_s
+        )
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + self.prune_every_s
+            await self._prune_all()
+        return sent >= self.batch_size
+
+    async def _prune_all(self) -> None:
         try:
-            sent = await relay_once(db, broker, batch_size=batch_size, timeout_s=timeout_s)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            failures += 1
-            delay = min(max_backoff_s, interval_s * 2**failures) * random.uniform(0.8, 1.2)
-            log.error(
-                "outbox relay failed; retrying",
-                extra={"failures": failures, "retry_in_s": round(delay, 2)},
-                exc_info=exc if failures == 1 else None,
-            )
-            await asyncio.sleep(delay)
-            continue
-        if failures:
-            log.info("outbox relay recovered", extra={"after_failures": failures})
-            failures = 0
-        if time.monotonic() >= next_prune:
-            next_prune = time.monotonic() + prune_every_s
-            await _prune_all(db, retain_sent_s)
-        if sent < batch_size:
-            await asyncio.sleep(interval_s)
-
-
-async def _prune_all(db: Database, retain_sent_s: float) -> None:
-    try:
-        pruned = 0
-        while (batch := await prune_sent(db, older_than_s=retain_sent_s)) > 0:
-            pruned += batch
-    except Exception:
-        log.exception("outbox prune failed; retrying later")
-        return
-    if pruned:
-        log.info("outbox pruned", extra={"deleted": pruned})
+            pruned = 0
+            while (batch := await prune_sent(self.db, older_than_s=self.retain_sent_s)) > 0:
+                pruned += batch
+        except Exception:
+            log.exception("outbox prune failed; retrying later")
+            return
+        if pruned:
+            log.info("outbox pruned", extra={"deleted": pruned})

@@ -1,0 +1,134 @@
+"""Connection events applied to the store: each once (the inbox), guarded by credential version.
+
+Each event is applied in one tenant transaction that first records the event id for its
+consumer, so a redelivered event changes nothing, and a failure rolls the inbox row back with
+everything else. An event of a provider the catalog does not know is ``UnknownEventProviderError``:
+retrying cannot help.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from hub_catalog import Catalog, Provider
+from hub_contracts import (
+    ConnectionEstablishedV1,
+    ConnectionFailedV1,
+    ConnectionRecoveredV1,
+    ConnectionRequestedV1,
+    ConnectionUnhealthyV1,
+    Event,
+    TokenRefreshedV1,
+    connection_id,
+)
+
+from connection_store import domain
+from connection_store.service.ports import Store, Tenant
+
+log = logging.getLogger(__name__)
+
+
+class UnknownEventProviderError(Exception):
+    """An event about a provider the catalog does not know."""
+
+
+@dataclass
+class ConnectionEvents:
+    store: Store
+    catalog: Catalog
+    check_interval_s: int
+    check_jitter: float
+
+    async def requested(self, consumer: str, event: ConnectionRequestedV1) -> None:
+        cid = connection_id(event.organization_id, event.provider)
+
+        async def apply(tx: Tenant) -> None:
+            await tx.connections.record_attempt(cid, event)
+
+        await self._once(consumer, event, apply)
+
+    async def failed(self, consumer: str, event: ConnectionFailedV1) -> None:
+        cid = connection_id(event.organization_id, event.provider)
+
+        async def apply(tx: Tenant) -> None:
+            await tx.connections.record_failure(cid, event)
+
+        await self._once(consumer, event, apply)
+
+    async def established(self, consumer: str, event: ConnectionEstablishedV1) -> None:
+        mode = self._provider(event).auth_mode(event.auth_type)
+
+        async def apply(tx: Tenant) -> None:
+            await tx.connections.establish(
+                event,
+                next_refresh_at=domain.next_refresh_at(mode, event.token_expires_at),
+                next_check_at=domain.next_check_at(
+                    datetime.now(UTC), self.check_interval_s, self.check_jitter
+                ),
+            )
+
+        await self._once(consumer, event, apply)
+
+    async def refreshed(self, consumer: str, event: TokenRefreshedV1) -> None:
+        provider = self._provider(event)
+
+        async def apply(tx: Tenant) -> None:
+            row = await tx.connections.get(event.provider, lock=True)
+            if row is None:
+                return
+            mode = provider.auth_mode(row.auth_type)
+            applied = await tx.connections.apply_refresh(
+                event, next_refresh_at=domain.next_refresh_at(mode, event.token_expires_at)
+            )
+            if not applied:
+                log.info(
+                    "stale token.refreshed ignored",
+                    extra={"version": event.credential_version, "row": row.credential_version},
+                )
+
+        await self._once(consumer, event, apply)
+
+    async def unhealthy(self, consumer: str, event: ConnectionUnhealthyV1) -> None:
+        async def apply(tx: Tenant) -> None:
+            row = await tx.connections.get(event.provider, lock=True)
+            if row is None or domain.stale_verdict(row, event.credential_version):
+                return
+            await tx.connections.set_health(
+                row.id,
+                status=domain.status_after_unhealthy(event.reason, row.status),
+                error=event.message,
+                error_code=event.reason,
+                checked_at=event.occurred_at,
+            )
+
+        await self._once(consumer, event, apply)
+
+    async def recovered(self, consumer: str, event: ConnectionRecoveredV1) -> None:
+        async def apply(tx: Tenant) -> None:
+            row = await tx.connections.get(event.provider, lock=True)
+            if row is None or domain.stale_verdict(row, event.credential_version):
+                return
+            await tx.connections.set_health(
+                row.id, status="active", error=None, error_code=None, checked_at=event.occurred_at
+            )
+
+        await self._once(consumer, event, apply)
+
+    def _provider(self, event: Event) -> Provider:
+        try:
+            return self.catalog.get(event.provider)
+        except KeyError:
+            raise UnknownEventProviderError(f"unknown provider {event.provider!r}") from None
+
+    async def _once(
+        self, consumer: str, event: Event, apply: Callable[[Tenant], Awaitable[None]]
+    ) -> None:
+        self._provider(event)
+        async with self.store.tenant(event.organization_id) as tx:
+            if not await tx.inbox.first_time(consumer, event):
+                log.info("duplicate event ignored", extra={"event_id": str(event.event_id)})
+                return
+            await apply(tx)

@@ -1,0 +1,256 @@
+"""The tenant REST API's use cases: integrations, their settings, Sync now, disconnect, flags.
+
+Every method takes the organization from the caller's authenticated principal (the HTTP layer
+never passes anything else) and runs in one ``Tenant`` transaction, which sees only that
+organization's rows. Events go to the outbox in the same transaction as the change they describe.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hub_catalog import WHERE, Catalog, Provider
+from hub_contracts import ConnectionDisconnectedV1, Event, connection_id
+
+from connection_store import domain, errors
+from connection_store.domain import ConnectionRow
+from connection_store.service.due import DueWork
+from connection_store.service.ports import OutboxMessage, Store
+from connection_store.views import (
+    AttemptView,
+    FlagsView,
+    FlagView,
+    IntegrationDetail,
+    IntegrationList,
+    IntegrationSummary,
+    SettingsView,
+    SyncAccepted,
+    describe_setting,
+)
+
+REFRESH_MARGIN = timedelta(minutes=5)
+"""Sync now also emits ``token.expiring`` when the scheduled refresh is due within this margin
+(only for connections the refresh sweep would take)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Integrations:
+    store: Store
+    catalog: Catalog
+    due: DueWork
+    clock: Callable[[], datetime] = _now
+
+    async def overview(self, org: uuid.UUID) -> IntegrationList:
+        async with self.store.tenant(org) as tx:
+            rows = {row.provider: row for row in await tx.connections.all()}
+        groups: dict[str, list[IntegrationSummary]] = {}
+        for provider in self.catalog.tenant_providers():
+            summary = IntegrationSummary(**_summary(provider, rows.get(provider.id)))
+            groups.setdefault(provider.group, []).append(summary)
+        return IntegrationList(organization_id=org, groups=groups)
+
+    async def detail(self, org: uuid.UUID, provider_id: str) -> IntegrationDetail:
+        provider = self.catalog.tenant_provider(provider_id)
+        async with self.store.tenant(org) as tx:
+            row = await tx.connections.get(provider.id)
+            overrides = await tx.flags.all()
+        flags = self._flags(overrides, {provider.id: row.status} if row else {})
+        return IntegrationDetail(
+            **_summary(provider, row),
+            group=provider.group,
+            connection_id=row.id if row else None,
+            auth_type=row.auth_type if row else None,
+            account_id=row.account_id if row else None,
+            scopes=row.scopes if row else [],
+            token_expires_at=row.token_expires_at if row else None,
+            credential_version=row.credential_version if row else 0,
+            credentials_present=row.credential_names if row else [],
+            connected_at=row.connected_at if row else None,
+            disconnected_at=row.disconnected_at if row else None,
+            last_checked_at=row.last_checked_at if row else None,
+            last_error_code=row.last_error_code if row else None,
+            metadata=row.metadata if row else {},
+            settings=row.settings if row else {},
+            flags={
+                name: view.enabled
+                for name, view in flags.details.items()
+                if view.provider == provider.id
+            },
+        )
+
+    async def update_settings(
+        self, org: uuid.UUID, provider_id: str, patch: Mapping[str, Any]
+    ) -> SettingsView:
+        """Merge ``patch`` (JSON merge patch: ``null`` removes a setting), validate the result."""
+        provider = self.catalog.tenant_provider(provider_id)
+        async with self.store.tenant(org) as tx:
+            row = await tx.connections.get(provider.id, lock=True)
+            merged = {**(row.settings if row else {})}
+            for name, value in patch.items():
+                if value is None:
+                    merged.pop(name, None)
+                else:
+                    merged[name] = value
+            checked = check_settings(provider, merged)
+            row_id = row.id if row else connection_id(org, provider.id)
+            await tx.connections.save_settings(provider.id, row_id, checked)
+        return SettingsView(provider=provider.id, settings=checked)
+
+    async def sync_now(self, org: uuid.UUID, provider_id: str) -> SyncAccepted:
+        """``connection.check_due`` now, and ``token.expiring`` as the refresh sweep would send
+        it when the refresh is due within ``REFRESH_MARGIN``."""
+        provider = self.catalog.tenant_provider(provider_id)
+        now = self.clock()
+        async with self.store.tenant(org) as tx:
+            row = await tx.connections.get(provider.id, lock=True)
+            if row is None or not row.connected or row.credential_version < 1:
+                status = row.status if row else "not_connected"
+                raise errors.NotConnectedError(provider.id, provider.name, status)
+            check = self.due.check(row, now, trigger="sync_now")
+            if check.event is None:
+                raise RuntimeError(f"{provider.id} cannot be checked: {check.skipped}")
+            events: list[Event] = [check.event]
+            next_refresh_at = row.next_refresh_at
+            if _refresh_due_soon(row, now):
+                refresh = self.due.refresh(row, now)
+                if refresh.event is not None:
+                    events.append(refresh.event)
+                    next_refresh_at = refresh.next_at
+            await tx.outbox.add([OutboxMessage.of(event) for event in events])
+            assert check.next_at is not None
+            await tx.connections.reschedule(
+                row.id, next_check_at=check.next_at, next_refresh_at=next_refresh_at
+            )
+        return SyncAccepted(provider=provider.id, queued=[e.event_type for e in events])
+
+    async def disconnect(self, org: uuid.UUID, provider_id: str, *, by: str) -> None:
+        provider = self.catalog.tenant_provider(provider_id)
+        async with self.store.tenant(org) as tx:
+            row = await tx.connections.get(provider.id, lock=True)
+            if row is None or row.status in ("pending", "disconnected"):
+                raise errors.NothingToDisconnectError(provider.id, provider.name)
+            await tx.connections.disconnect(row.id, self.clock())
+            event = ConnectionDisconnectedV1(
+                organization_id=org,
+                provider=provider.id,
+                connection_id=row.id,
+                disconnected_by=by[:200],
+                reason="user_request",
+                credentials=row.credentials(),
+            )
+            await tx.outbox.add([OutboxMessage.of(event)])
+
+    async def flags(self, org: uuid.UUID) -> FlagsView:
+        async with self.store.tenant(org) as tx:
+            overrides = await tx.flags.all()
+            statuses = {row.provider: row.status for row in await tx.connections.all()}
+        return self._flags(overrides, statuses)
+
+    async def set_flags(self, org: uuid.UUID, changes: Mapping[str, bool], *, by: str) -> FlagsView:
+        known = self.catalog.feature_flags
+        for name in changes:
+            if name not in known:
+                raise errors.UnknownFlagError(name, sorted(known))
+        async with self.store.tenant(org) as tx:
+            for name, enabled in changes.items():
+                flag = known[name]
+                if not (enabled and flag.requires_connection and flag.provider):
+                    continue
+                row = await tx.connections.get(flag.provider, lock=True)
+                if row is None or row.status != "active":
+                    provider = self.catalog.get(flag.provider)
+                    raise errors.ConnectionRequiredError(
+                        name,
+                        provider.id,
+                        provider.name,
+                        reconnect=row is not None and row.status in ("expired", "error"),
+                    )
+            await tx.flags.save(changes, by=by[:200])
+            overrides = await tx.flags.all()
+            statuses = {row.provider: row.status for row in await tx.connections.all()}
+        return self._flags(overrides, statuses)
+
+    def _flags(self, overrides: Mapping[str, bool], statuses: Mapping[str, str]) -> FlagsView:
+        details = {
+            name: FlagView(
+                enabled=overrides.get(name, flag.default),
+                default=flag.default,
+                overridden=name in overrides,
+                requires_connection=flag.requires_connection,
+                provider=flag.provider,
+                connection_active=(
+                    None if flag.provider is None else statuses.get(flag.provider) == "active"
+                ),
+            )
+            for name, flag in self.catalog.feature_flags.items()
+        }
+        return FlagsView(
+            flags={name: view.enabled for name, view in details.items()}, details=details
+        )
+
+
+def _refresh_due_soon(row: ConnectionRow, now: datetime) -> bool:
+    due = row.next_refresh_at
+    return due is not None and due <= now + REFRESH_MARGIN and row.status in domain.REFRESHABLE
+
+
+def check_settings(provider: Provider, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``Provider.check_settings`` with a message that says what each setting accepts."""
+    fields = {setting.name: setting for setting in provider.settings}
+    for name, value in values.items():
+        setting = fields.get(name)
+        if setting is None:
+            accepted = ", ".join(fields) or "none"
+            raise errors.InvalidSettingError(
+                f"{provider.name} has no setting {name!r}; its settings are: {accepted}.",
+                field=name,
+            )
+        try:
+            setting.check(value)
+        except ValueError:
+            raise errors.InvalidSettingError(
+                f"Setting {name!r} ({setting.label}) must be {describe_setting(setting)}.",
+                field=name,
+            ) from None
+    try:
+        return provider.check_settings(values)
+    except ValueError as error:
+        raise errors.InvalidSettingError(f"{provider.name}: {error}.") from None
+
+
+def _summary(provider: Provider, row: ConnectionRow | None) -> dict[str, Any]:
+    attempt = None
+    if row is not None and row.attempt_state in ("connecting", "failed"):
+        attempt = AttemptView(
+            state="connecting" if row.attempt_state == "connecting" else "failed",
+            reason=row.attempt_reason,
+            message=row.attempt_message,
+            at=row.attempt_at,
+        )
+    step = None
+    if row is not None:
+        step = domain.next_step(provider, row.status, row.last_error_code)
+        if step is None and attempt is not None and attempt.state == "failed":
+            step = f"Connect {provider.name} again in {WHERE}."
+    return {
+        "id": provider.id,
+        "name": provider.name,
+        "category": provider.category,
+        "tier": provider.tier.value,
+        "configured_in": [place.value for place in provider.configured_in],
+        "status": domain.integration_status(row),
+        "connected": row is not None and row.connected,
+        "account_name": row.account_name if row else None,
+        "last_sync_at": row.last_sync_at if row else None,
+        "last_error": row.last_error if row else None,
+        "next_step": step,
+        "attempt": attempt,
+    }

@@ -1,0 +1,194 @@
+"""The ports the use cases need: the store's tables, in one organization's transaction or in a
+transaction across organizations (the sweeps)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from hub_contracts import (
+    ConnectionEstablishedV1,
+    ConnectionFailedV1,
+    ConnectionRequestedV1,
+    Event,
+    TokenRefreshedV1,
+)
+from opentelemetry import propagate
+
+from connection_store.domain import ConnectionRow
+
+Due = Literal["refresh", "check"]
+"""The two kinds of scheduled work: ``next_refresh_at`` (token.expiring) and ``next_check_at``
+(connection.check_due)."""
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """An event for the outbox, with the trace context current when it was built."""
+
+    event: Event
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, event: Event) -> OutboxMessage:
+        """``event`` with the current W3C trace context and its type headers."""
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
+        headers["event-type"] = event.event_type
+        headers["schema-version"] = str(event.schema_version)
+        return cls(event, headers)
+
+
+class Connections(Protocol):
+    """One organization's ``integration_connections`` rows."""
+
+    async def get(self, provider: str, *, lock: bool = False) -> ConnectionRow | None: ...
+
+    async def all(self, providers: Collection[str] | None = None) -> list[ConnectionRow]:
+        """Every row (or those of ``providers``)."""
+        ...
+
+    async def save_settings(
+        self, provider: str, row_id: uuid.UUID, settings: dict[str, Any]
+    ) -> None:
+        """Set the settings, creating a ``pending`` row when there is none."""
+        ...
+
+    async def reschedule(
+        self, row_id: uuid.UUID, *, next_check_at: datetime, next_refresh_at: datetime | None
+    ) -> None: ...
+
+    async def disconnect(self, row_id: uuid.UUID, at: datetime) -> None:
+        """Wipe every ciphertext and stop all scheduled work; settings stay for a reconnect."""
+        ...
+
+    async def record_attempt(self, row_id: uuid.UUID, event: ConnectionRequestedV1) -> None: ...
+
+    async def record_failure(self, row_id: uuid.UUID, event: ConnectionFailedV1) -> None: ...
+
+    async def establish(
+        self,
+        event: ConnectionEstablishedV1,
+        *,
+        next_refresh_at: datetime | None,
+        next_check_at: datetime,
+    ) -> int:
+        """Save a new credential as the active connection; returns its credential version."""
+        ...
+
+    async def apply_refresh(
+        self, event: TokenRefreshedV1, *, next_refresh_at: datetime | None
+    ) -> bool:
+        """Save a refreshed credential unless the row holds this version or a newer one."""
+        ...
+
+    async def set_health(
+        self,
+        row_id: uuid.UUID,
+        *,
+        status: str,
+        error: str | None,
+        error_code: str | None,
+        checked_at: datetime,
+    ) -> None: ...
+
+
+class Flags(Protocol):
+    """One organization's changes to the catalog's integration flags."""
+
+    async def all(self) -> dict[str, bool]: ...
+
+    async def save(self, changes: Mapping[str, bool], *, by: str) -> None: ...
+
+
+class NotificationSettings(Protocol):
+    """One organization's notification settings (``None``: never changed)."""
+
+    async def get(self) -> dict[str, Any] | None: ...
+
+    async def save(self, values: Mapping[str, Any], *, by: str) -> None: ...
+
+
+class Inbox(Protocol):
+    """Events already applied, per consumer."""
+
+    async def first_time(self, consumer: str, event: Event) -> bool:
+        """Record that ``consumer`` handled ``event``; false when it already had."""
+        ...
+
+
+class Outbox(Protocol):
+    """Events written with the change they describe, published after commit."""
+
+    async def add(self, messages: Sequence[OutboxMessage]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Due rows not yet swept, and outbox rows not yet published, each counted up to ``cap``."""
+
+    refresh_due: int
+    check_due: int
+    outbox_unsent: int
+    cap: int
+
+    def as_log(self) -> dict[str, int | bool]:
+        return {
+            "refresh_due": self.refresh_due,
+            "check_due": self.check_due,
+            "outbox_unsent": self.outbox_unsent,
+            "capped": max(self.refresh_due, self.check_due, self.outbox_unsent) >= self.cap,
+        }
+
+
+class Schedule(Protocol):
+    """Due times across organizations."""
+
+    async def claim(self, due: Due, now: datetime, limit: int) -> list[ConnectionRow]:
+        """The oldest rows due by ``now``, locked; rows another transaction holds are skipped."""
+        ...
+
+    async def reschedule(
+        self, due: Due, times: Sequence[tuple[uuid.UUID, datetime | None]]
+    ) -> None: ...
+
+    async def backlog(self, now: datetime, cap: int) -> Backlog: ...
+
+
+class Tenant(Protocol):
+    """One organization's transaction: it sees that organization's rows only."""
+
+    @property
+    def connections(self) -> Connections: ...
+
+    @property
+    def flags(self) -> Flags: ...
+
+    @property
+    def notification_settings(self) -> NotificationSettings: ...
+
+    @property
+    def inbox(self) -> Inbox: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+
+class Worker(Protocol):
+    """A transaction across organizations, for the sweeps."""
+
+    @property
+    def schedule(self) -> Schedule: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+
+class Store(Protocol):
+    def tenant(self, organization_id: uuid.UUID) -> AbstractAsyncContextManager[Tenant]: ...
+
+    def worker(self) -> AbstractAsyncContextManager[Worker]: ...
