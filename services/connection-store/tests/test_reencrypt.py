@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 from connection_store.adapters.database import Database
-from connection_store.reencrypt import reencrypt_all, reencrypt_batch
+from connection_store.adapters.store import PostgresStore
+from connection_store.service.rotation import Rotation
 from hub_contracts import EncryptedCredential
 from hub_keyring import Binding, KeyRing
 
@@ -60,11 +61,12 @@ async def test_rotation_moves_everything_then_the_old_key_can_go(db: Database) -
     orgs = await _seed(db, KeyRing([("k1", OLD)]), 5)
     rotated = KeyRing([("k2", NEW), ("k1", OLD)])
 
-    first = await reencrypt_batch(db, rotated, batch_size=2)
+    rotation = Rotation(PostgresStore(db), rotated)
+    first = await rotation.batch(batch_size=2)
     assert (first.rows, first.ciphertexts) == (2, 6)
-    rest = await reencrypt_all(db, rotated)
+    rest = await rotation.all()
     assert rest.rows == 3
-    again = await reencrypt_all(db, rotated)
+    again = await rotation.all()
     assert (again.rows, again.ciphertexts) == (0, 0)
 
     only_new = KeyRing([("k2", NEW)])

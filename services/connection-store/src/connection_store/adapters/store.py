@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from connection_store.adapters.ciphertexts import PostgresCiphertexts
 from connection_store.adapters.connections import PostgresConnections
 from connection_store.adapters.database import Database
 from connection_store.adapters.flags import PostgresFlags
@@ -29,6 +30,7 @@ class PostgresTenant:
 @dataclass(frozen=True)
 class PostgresWorker:
     schedule: PostgresSchedule
+    ciphertexts: PostgresCiphertexts
     outbox: PostgresOutbox
 
 
@@ -52,4 +54,8 @@ class PostgresStore:
     @asynccontextmanager
     async def worker(self) -> AsyncIterator[PostgresWorker]:
         async with self.db.worker() as tx:
-            yield PostgresWorker(schedule=PostgresSchedule(tx), outbox=PostgresOutbox(tx))
+            yield PostgresWorker(
+                schedule=PostgresSchedule(tx),
+                ciphertexts=PostgresCiphertexts(tx),
+                outbox=PostgresOutbox(tx),
+            )

@@ -159,6 +159,19 @@ class Schedule(Protocol):
     async def backlog(self, now: datetime, cap: int) -> Backlog: ...
 
 
+class Ciphertexts(Protocol):
+    """Every row's stored ciphertext, across organizations (key rotation)."""
+
+    async def pending(self, key_id: str, limit: int) -> list[ConnectionRow]:
+        """Rows holding a ciphertext under another key than ``key_id``, locked; rows another
+        transaction holds are skipped."""
+        ...
+
+    async def save(self, row_id: uuid.UUID, sealed: Mapping[str, Any]) -> None:
+        """Replace the row's ciphertext (``ConnectionRow.sealed`` shape)."""
+        ...
+
+
 class Tenant(Protocol):
     """One organization's transaction: it sees that organization's rows only."""
 
@@ -179,10 +192,13 @@ class Tenant(Protocol):
 
 
 class Worker(Protocol):
-    """A transaction across organizations, for the sweeps."""
+    """A transaction across organizations, for the sweeps and key rotation."""
 
     @property
     def schedule(self) -> Schedule: ...
+
+    @property
+    def ciphertexts(self) -> Ciphertexts: ...
 
     @property
     def outbox(self) -> Outbox: ...
