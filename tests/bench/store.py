@@ -40,14 +40,11 @@ import httpx
 import jwt
 from connection_store.adapters.database import Database, create_pool
 from connection_store.adapters.migrations import migrate
+from connection_store.adapters.schedule import CLAIM_CHECK_SQL, CLAIM_REFRESH_SQL
+from connection_store.adapters.store import PostgresStore
+from connection_store.service.due import DueWork
+from connection_store.service.sweeps import Sweeper
 from connection_store.settings import StoreSettings
-from connection_store.sweeps import (
-    CLAIM_CHECK_SQL,
-    CLAIM_REFRESH_SQL,
-    backlog,
-    sweep_check_due,
-    sweep_refresh_due,
-)
 from fastapi import FastAPI
 from hub_catalog import load_catalog
 from hub_contracts import EncryptedCredential
@@ -226,25 +223,30 @@ async def _timed(work: Callable[[], Awaitable[Any]], runs: int) -> list[float]:
 
 
 async def _sweeps(pool: asyncpg.Pool, now: datetime) -> dict[str, Any]:
-    db = Database(pool)
-    catalog = load_catalog()
     settings = StoreSettings(sweep_batch_size=BATCH, migrate_on_start=False)
+    due = DueWork(
+        load_catalog(),
+        check_interval_s=settings.check_interval_s,
+        check_jitter=settings.check_jitter,
+        refresh_retry_s=settings.refresh_retry_s,
+    )
+    sweeper = Sweeper(PostgresStore(Database(pool)), due, batch_size=BATCH)
     total = await _count(pool)
-    depth = await backlog(db, now=now)
+    depth = await sweeper.backlog(now)
     claims = {
         "claim_token_expiring": await _claim(pool, CLAIM_REFRESH_SQL, now),
         "claim_check_due": await _claim(pool, CLAIM_CHECK_SQL, now),
     }
     # Full batches commit: 3 of each (10 000 rows hold about 1 900 due refreshes).
-    refresh = await _timed(lambda: sweep_refresh_due(db, catalog, settings, now=now), 3)
-    check = await _timed(lambda: sweep_check_due(db, catalog, settings, now=now), 3)
+    refresh = await _timed(lambda: sweeper.refresh_due(now), 3)
+    check = await _timed(lambda: sweeper.check_due(now), 3)
     return {
         "connections": total,
         **claims,
         "sweep_batch_token_expiring": _ms(refresh),
         "sweep_batch_check_due": _ms(check),
         "backlog_query": {
-            **_ms(await _timed(lambda: backlog(db, now=now), 20)),
+            **_ms(await _timed(lambda: sweeper.backlog(now), 20)),
             "result": depth.as_log(),
         },
     }

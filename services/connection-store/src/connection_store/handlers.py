@@ -9,7 +9,7 @@ through the outbox relay; ``publishes`` declares it for the AsyncAPI document.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from faststream.kafka import KafkaRouter
 from hub_contracts import (
@@ -31,16 +31,6 @@ REFRESHED = "connection-store.on_refreshed"
 UNHEALTHY = "connection-store.on_unhealthy"
 RECOVERED = "connection-store.on_recovered"
 
-CONSUMES = frozenset(
-    {
-        Topic.CONNECTION_REQUESTED,
-        Topic.CONNECTION_FAILED,
-        Topic.CONNECTION_ESTABLISHED,
-        Topic.TOKEN_REFRESHED,
-        Topic.CONNECTION_UNHEALTHY,
-        Topic.CONNECTION_RECOVERED,
-    }
-)
 PUBLISHES: tuple[type[Event], ...] = (
     TokenExpiringV1,
     ConnectionCheckDueV1,
@@ -52,48 +42,16 @@ E = TypeVar("E", bound=Event)
 
 def router(settings: StoreSettings, events: ConnectionEvents) -> KafkaRouter:
     router = KafkaRouter()
-    subscribe(
-        router,
-        settings,
-        topic=Topic.CONNECTION_REQUESTED,
-        group=REQUESTED,
-        handler=_handler(REQUESTED, events.requested),
-    )
-    subscribe(
-        router,
-        settings,
-        topic=Topic.CONNECTION_FAILED,
-        group=FAILED,
-        handler=_handler(FAILED, events.failed),
-    )
-    subscribe(
-        router,
-        settings,
-        topic=Topic.CONNECTION_ESTABLISHED,
-        group=ESTABLISHED,
-        handler=_handler(ESTABLISHED, events.established),
-    )
-    subscribe(
-        router,
-        settings,
-        topic=Topic.TOKEN_REFRESHED,
-        group=REFRESHED,
-        handler=_handler(REFRESHED, events.refreshed),
-    )
-    subscribe(
-        router,
-        settings,
-        topic=Topic.CONNECTION_UNHEALTHY,
-        group=UNHEALTHY,
-        handler=_handler(UNHEALTHY, events.unhealthy),
-    )
-    subscribe(
-        router,
-        settings,
-        topic=Topic.CONNECTION_RECOVERED,
-        group=RECOVERED,
-        handler=_handler(RECOVERED, events.recovered),
-    )
+    entry_points: list[tuple[Topic, str, Callable[[str, Any], Awaitable[None]]]] = [
+        (Topic.CONNECTION_REQUESTED, REQUESTED, events.requested),
+        (Topic.CONNECTION_FAILED, FAILED, events.failed),
+        (Topic.CONNECTION_ESTABLISHED, ESTABLISHED, events.established),
+        (Topic.TOKEN_REFRESHED, REFRESHED, events.refreshed),
+        (Topic.CONNECTION_UNHEALTHY, UNHEALTHY, events.unhealthy),
+        (Topic.CONNECTION_RECOVERED, RECOVERED, events.recovered),
+    ]
+    for topic, group, apply in entry_points:
+        subscribe(router, settings, topic=topic, group=group, handler=_handler(group, apply))
     publishes(router, *PUBLISHES)
     return router
 

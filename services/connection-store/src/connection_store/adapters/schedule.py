@@ -20,36 +20,33 @@ _COLUMNS = """id, organization_id, provider, auth_type, status, last_error_code,
     credential_version, token_expires_at, access_token_encrypted, refresh_token_encrypted,
     credential_fields_encrypted, metadata"""
 
-CLAIM_REFRESH_SQL = f"""
+
+def _claim(column: str) -> str:
+    return f"""
     SELECT {_COLUMNS}
     FROM integration_connections
-    WHERE status IN ('active', 'error') AND next_refresh_at <= $1
-    ORDER BY next_refresh_at
+    WHERE status IN ('active', 'error') AND {column} <= $1
+    ORDER BY {column}
     LIMIT $2
-    FOR UPDATE SKIP LOCKED"""  # noqa: S608 (constant column list)
+    FOR UPDATE SKIP LOCKED"""  # noqa: S608 (constant column names)
+
+
+def _reschedule(column: str) -> str:
+    """New due times by primary key. The redundant ``c.id = ANY($1)`` lets the planner find the
+    rows through the primary key whatever the table size (joining on ``u.id`` alone, it prefers
+    a hash join over a sequential scan while the table is small)."""
+    return f"""
+    UPDATE integration_connections AS c SET {column} = u.due
+    FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, due)
+    WHERE c.id = u.id AND c.id = ANY($1::uuid[])"""  # noqa: S608 (constant column names)
+
+
+CLAIM_REFRESH_SQL = _claim("next_refresh_at")
 """Due refreshes, oldest first: a range scan of ``integration_connections_refresh_sweep``."""
-
-CLAIM_CHECK_SQL = f"""
-    SELECT {_COLUMNS}
-    FROM integration_connections
-    WHERE status IN ('active', 'error') AND next_check_at <= $1
-    ORDER BY next_check_at
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED"""  # noqa: S608 (constant column list)
+CLAIM_CHECK_SQL = _claim("next_check_at")
 """Due health checks, oldest first: a range scan of ``integration_connections_check_sweep``."""
-
-RESCHEDULE_REFRESH_SQL = """
-    UPDATE integration_connections AS c SET next_refresh_at = u.due
-    FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, due)
-    WHERE c.id = u.id AND c.id = ANY($1::uuid[])"""
-"""New due times by primary key. The redundant ``c.id = ANY($1)`` lets the planner find the
-rows through the primary key whatever the table size (joining on ``u.id`` alone, it prefers a
-hash join over a sequential scan while the table is small)."""
-
-RESCHEDULE_CHECK_SQL = """
-    UPDATE integration_connections AS c SET next_check_at = u.due
-    FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, due)
-    WHERE c.id = u.id AND c.id = ANY($1::uuid[])"""
+RESCHEDULE_REFRESH_SQL = _reschedule("next_refresh_at")
+RESCHEDULE_CHECK_SQL = _reschedule("next_check_at")
 
 BACKLOG_SQL = """
     SELECT

@@ -2,8 +2,8 @@
 
 Each event is applied in one tenant transaction that first records the event id for its
 consumer, so a redelivered event changes nothing, and a failure rolls the inbox row back with
-everything else. An event of a provider the catalog does not know is ``UnknownEventProviderError``:
-retrying cannot help.
+everything else. An event of a provider the catalog does not know raises
+``UnknownEventProviderError``: retrying cannot help.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from hub_contracts import (
 )
 
 from connection_store import domain
+from connection_store.domain import ConnectionRow
 from connection_store.service.ports import Store, Tenant
 
 log = logging.getLogger(__name__)
@@ -92,27 +93,38 @@ class ConnectionEvents:
         await self._once(consumer, event, apply)
 
     async def unhealthy(self, consumer: str, event: ConnectionUnhealthyV1) -> None:
+        await self._verdict(
+            consumer,
+            event,
+            lambda row: domain.status_after_unhealthy(event.reason, row.status),
+            error=event.message,
+            error_code=event.reason,
+        )
+
+    async def recovered(self, consumer: str, event: ConnectionRecoveredV1) -> None:
+        await self._verdict(consumer, event, lambda row: "active", error=None, error_code=None)
+
+    async def _verdict(
+        self,
+        consumer: str,
+        event: ConnectionUnhealthyV1 | ConnectionRecoveredV1,
+        status: Callable[[ConnectionRow], str],
+        *,
+        error: str | None,
+        error_code: str | None,
+    ) -> None:
+        """A health verdict, applied unless it is about an older credential than the row's."""
+
         async def apply(tx: Tenant) -> None:
             row = await tx.connections.get(event.provider, lock=True)
             if row is None or domain.stale_verdict(row, event.credential_version):
                 return
             await tx.connections.set_health(
                 row.id,
-                status=domain.status_after_unhealthy(event.reason, row.status),
-                error=event.message,
-                error_code=event.reason,
+                status=status(row),
+                error=error,
+                error_code=error_code,
                 checked_at=event.occurred_at,
-            )
-
-        await self._once(consumer, event, apply)
-
-    async def recovered(self, consumer: str, event: ConnectionRecoveredV1) -> None:
-        async def apply(tx: Tenant) -> None:
-            row = await tx.connections.get(event.provider, lock=True)
-            if row is None or domain.stale_verdict(row, event.credential_version):
-                return
-            await tx.connections.set_health(
-                row.id, status="active", error=None, error_code=None, checked_at=event.occurred_at
             )
 
         await self._once(consumer, event, apply)

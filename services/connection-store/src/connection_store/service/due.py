@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from hub_catalog import AuthMode, Catalog, RefreshStrategy
 from hub_contracts import ConnectionCheckDueV1, Event, TokenExpiringV1
@@ -56,16 +56,11 @@ class DueWork:
             return Planned(next_at, skipped="provider or auth type not in the catalog")
         try:
             event = ConnectionCheckDueV1(
-                organization_id=row.organization_id,
-                provider=row.provider,
-                connection_id=row.id,
-                credential_version=row.credential_version,
-                auth_type=mode.type.value,
+                **_about(row, mode),
                 trigger=trigger,
                 status=_CHECKED[row.status],
                 last_error_code=row.last_error_code,
                 credentials=row.credentials(),
-                metadata=row.metadata,
             )
         except (ValidationError, KeyError) as exc:
             return Planned(next_at, skipped=_invalid(exc))
@@ -84,15 +79,10 @@ class DueWork:
         reminder = mode.refresh == RefreshStrategy.LONG_LIVED_REMINDER
         try:
             event = TokenExpiringV1(
-                organization_id=row.organization_id,
-                provider=row.provider,
-                connection_id=row.id,
-                credential_version=row.credential_version,
-                auth_type=mode.type.value,
+                **_about(row, mode),
                 refresh_strategy=mode.refresh.value,
                 token_expires_at=row.token_expires_at,
                 credentials=None if reminder else row.credentials(),
-                metadata=row.metadata,
             )
         except ValidationError as exc:
             return Planned(retry_at, skipped=_invalid(exc))
@@ -104,6 +94,18 @@ class DueWork:
         except KeyError:
             return None
         return provider.auth_mode(row.auth_type)
+
+
+def _about(row: ConnectionRow, mode: AuthMode) -> dict[str, Any]:
+    """What both events say about the connection."""
+    return {
+        "organization_id": row.organization_id,
+        "provider": row.provider,
+        "connection_id": row.id,
+        "credential_version": row.credential_version,
+        "auth_type": mode.type.value,
+        "metadata": row.metadata,
+    }
 
 
 def _invalid(exc: ValidationError | KeyError) -> str:
