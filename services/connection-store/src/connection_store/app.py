@@ -58,20 +58,8 @@ def create_app(
         refresh_retry_s=settings.refresh_retry_s,
     )
     if run_consumers:
-        events = ConnectionEvents(
-            store,
-            catalog,
-            check_interval_s=settings.check_interval_s,
-            check_jitter=settings.check_jitter,
-        )
-        broker.include_router(handlers.router(settings, events))
-    api = http.Api(
-        catalog=catalog,
-        verifier=user_verifier(settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer),
-        service_token_secret=settings.service_token_secret,
-        integrations=Integrations(store, catalog, due),
-        notifications=Notifications(store, catalog),
-    )
+        broker.include_router(handlers.router(settings, _events(settings, catalog, store)))
+    api = _api(settings, catalog, store, due)
     background = _background(settings, db, store, due, broker, tracing) if run_background else []
 
     app = FastAPI(
@@ -86,6 +74,27 @@ def create_app(
     http.install(app, api, max_body_bytes=settings.max_body_bytes)
     serve_asyncapi(app, broker, title=TITLE)
     return app
+
+
+def _events(settings: StoreSettings, catalog: Catalog, store: PostgresStore) -> ConnectionEvents:
+    """What the Kafka entry points call."""
+    return ConnectionEvents(
+        store,
+        catalog,
+        check_interval_s=settings.check_interval_s,
+        check_jitter=settings.check_jitter,
+    )
+
+
+def _api(settings: StoreSettings, catalog: Catalog, store: PostgresStore, due: DueWork) -> http.Api:
+    """What the routes call: the token verifier and the REST use cases."""
+    return http.Api(
+        catalog=catalog,
+        verifier=user_verifier(settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer),
+        service_token_secret=settings.service_token_secret,
+        integrations=Integrations(store, catalog, due),
+        notifications=Notifications(store, catalog),
+    )
 
 
 def _background(
