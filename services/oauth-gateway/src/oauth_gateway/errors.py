@@ -106,58 +106,27 @@ class NotConfiguredError(GatewayError):
 
 
 class RetryableError(GatewayError):
-    """Might succeed if tried again later."""
+    """Might succeed if tried again later: ``Retry-After`` is the provider's ``retry_after_s``
+    where it gave one, else ``default_retry_after_s``."""
 
     status_code = 503
     retryable: ClassVar[bool] = True
-
-
-class PublishFailedError(RetryableError):
-    """The broker did not take the event."""
-
-    code = "unavailable"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "We could not record this connection just now; try again in a moment.",
-            headers={"Retry-After": "5"},
-        )
-
-
-class ProviderUnavailableError(RetryableError):
-    code = "provider_unavailable"
+    default_retry_after_s: ClassVar[int] = 5
 
     def __init__(
         self,
         message: str,
         *,
-        provider: str,
+        retry_after_s: float | None = None,
+        provider: str | None = None,
         provider_status: int | None = None,
         provider_error: str | None = None,
     ) -> None:
-        super().__init__(
-            message,
-            provider=provider,
-            provider_status=provider_status,
-            provider_error=provider_error,
-            headers={"Retry-After": "5"},
+        seconds = (
+            max(1, round(retry_after_s))
+            if retry_after_s is not None
+            else self.default_retry_after_s
         )
-
-
-class ProviderRateLimitedError(RetryableError):
-    status_code = 429
-    code = "provider_rate_limited"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after_s: float | None,
-        provider: str,
-        provider_status: int | None = None,
-        provider_error: str | None = None,
-    ) -> None:
-        seconds = max(1, round(retry_after_s)) if retry_after_s is not None else 30
         super().__init__(
             message,
             provider=provider,
@@ -166,3 +135,22 @@ class ProviderRateLimitedError(RetryableError):
             headers={"Retry-After": str(seconds)},
         )
         self.retry_after_s = retry_after_s
+
+
+class PublishFailedError(RetryableError):
+    """The broker did not take the event."""
+
+    code = "unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("We could not record this connection just now; try again in a moment.")
+
+
+class ProviderUnavailableError(RetryableError):
+    code = "provider_unavailable"
+
+
+class ProviderRateLimitedError(RetryableError):
+    status_code = 429
+    code = "provider_rate_limited"
+    default_retry_after_s = 30

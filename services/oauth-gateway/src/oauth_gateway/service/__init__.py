@@ -3,22 +3,13 @@ disconnect (``revocations``), over the ports of ``ports``; no I/O."""
 
 from oauth_gateway.service.keys import Connected, KeyConnections
 from oauth_gateway.service.oauth import CallbackOutcome, OAuthFlows, Started
-from oauth_gateway.service.ports import (
-    AccountFacts,
-    Events,
-    IssuedTokens,
-    PendingFlow,
-    PendingFlows,
-    Providers,
-)
+from oauth_gateway.service.ports import Events, PendingFlow, PendingFlows, Providers
 from oauth_gateway.service.revocations import Revocations
 
 __all__ = [
-    "AccountFacts",
     "CallbackOutcome",
     "Connected",
     "Events",
-    "IssuedTokens",
     "KeyConnections",
     "OAuthFlows",
     "PendingFlow",

@@ -49,7 +49,7 @@ from oauth_gateway.errors import (
     ConnectRefusedError,
     GatewayError,
     InvalidValueError,
-    ProviderRateLimitedError,
+    RetryableError,
 )
 from oauth_gateway.service.ports import AccountFacts, Events, IssuedTokens, Providers
 
@@ -67,27 +67,17 @@ class Connected:
     connected_at: datetime
 
 
+@dataclass(kw_only=True)
 class KeyConnections:
-    def __init__(
-        self,
-        *,
-        catalog: Catalog,
-        platform: PlatformCredentials,
-        ring: KeyRing,
-        providers: Providers,
-        events: Events,
-        retry_attempts: int = 3,
-        retry_max_delay_s: float = 10.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.catalog = catalog
-        self.platform = platform
-        self.ring = ring
-        self.providers = providers
-        self.events = events
-        self.retry_attempts = retry_attempts
-        self.retry_max_delay_s = retry_max_delay_s
-        self.sleep = sleep
+    catalog: Catalog
+    platform: PlatformCredentials
+    ring: KeyRing
+    providers: Providers
+    events: Events
+    retry_attempts: int = 3
+    """Submissions: tries of a provider that is down or rate limiting."""
+    retry_max_delay_s: float = 10.0
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def connect(
         self,
@@ -234,12 +224,12 @@ class KeyConnections:
         for attempt in range(1, attempts + 1):
             try:
                 return await self._validate(provider, mode, values)
-            except GatewayError as error:
-                if not error.retryable or attempt == attempts:
+            except RetryableError as error:
+                if attempt == attempts:
                     raise
-                delay = float(2 ** (attempt - 1))
-                if isinstance(error, ProviderRateLimitedError) and error.retry_after_s is not None:
-                    delay = error.retry_after_s
+                delay = error.retry_after_s
+                if delay is None:
+                    delay = 2.0 ** (attempt - 1)
                 await self.sleep(min(delay, self.retry_max_delay_s))
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -70,33 +70,20 @@ class CallbackOutcome:
     """``None`` when connected; else the error code in the redirect."""
 
 
+@dataclass(frozen=True, kw_only=True)
 class OAuthFlows:
-    def __init__(
-        self,
-        *,
-        catalog: Catalog,
-        platform: PlatformCredentials,
-        ring: KeyRing,
-        providers: Providers,
-        events: Events,
-        flows: PendingFlows,
-        codec: domain.StateCodec,
-        returns: domain.ReturnUrls,
-        redirect_base: str,
-        flow_ttl: timedelta,
-        now: Callable[[], datetime],
-    ) -> None:
-        self.catalog = catalog
-        self.platform = platform
-        self.ring = ring
-        self.providers = providers
-        self.events = events
-        self.flows = flows
-        self.codec = codec
-        self.returns = returns
-        self.redirect_base = redirect_base.rstrip("/")
-        self.flow_ttl = flow_ttl
-        self.now = now
+    catalog: Catalog
+    platform: PlatformCredentials
+    ring: KeyRing
+    providers: Providers
+    events: Events
+    flows: PendingFlows
+    codec: domain.StateCodec
+    returns: domain.ReturnUrls
+    redirect_base: str
+    """``OAUTH_GATEWAY_PUBLIC_BASE_URL``, no trailing slash."""
+    flow_ttl: timedelta
+    now: Callable[[], datetime]
 
     def redirect_uri(self, provider: Provider) -> str:
         """The registered redirect URI, byte for byte the same at authorize and token time."""

@@ -11,6 +11,7 @@ event; any other refusal is logged and the disconnect stands.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from hub_catalog import AuthType, Catalog, PlatformCredentials
 from hub_contracts import ConnectionDisconnectedV1
@@ -23,19 +24,12 @@ from oauth_gateway.service.ports import Providers
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, kw_only=True)
 class Revocations:
-    def __init__(
-        self,
-        *,
-        catalog: Catalog,
-        platform: PlatformCredentials,
-        ring: KeyRing,
-        providers: Providers,
-    ) -> None:
-        self.catalog = catalog
-        self.platform = platform
-        self.ring = ring
-        self.providers = providers
+    catalog: Catalog
+    platform: PlatformCredentials
+    ring: KeyRing
+    providers: Providers
 
     async def on_disconnected(self, event: ConnectionDisconnectedV1) -> bool:
         """Revoke what the event carries; whether a provider call was made."""
