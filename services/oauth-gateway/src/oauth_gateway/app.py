@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import httpx
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 from hub_catalog import Catalog, PlatformCredentials, load_catalog
 from hub_keyring import KeyRing
 from hub_providers import OutboundHttp, policy_for
@@ -95,15 +96,47 @@ def create_app(
     )
     revocations = Revocations(catalog=catalog, platform=platform, ring=ring, providers=providers)
     api = http.Api(settings, _verifier(settings), oauth, keys)
+    app = FastAPI(
+        title=TITLE,
+        version="1",
+        description="Connect providers: OAuth with signed state and PKCE, API-key validation.",
+        lifespan=_lifespan(
+            settings,
+            api,
+            outbound=outbound,
+            database=database,
+            broker=broker,
+            owned_tracer=tracer if tracer_provider is None else None,
+        ),
+    )
+    http.install(app, api, tracer_provider=tracer)
     if broker is not None:
+        revocations = Revocations(
+            catalog=catalog, platform=platform, ring=ring, providers=providers
+        )
         broker.include_router(handlers.router(settings, keys, revocations))
+        serve_asyncapi(app, broker, title=TITLE)
+    return app
+
+
+def _lifespan(
+    settings: GatewaySettings,
+    api: http.Api,
+    *,
+    outbound: OutboundHttp,
+    database: PostgresPendingFlows | None,
+    broker: KafkaBroker | None,
+    owned_tracer: TracerProvider | None,
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """Start what the app runs on (PostgreSQL and its purge, the broker), mark it ready, and
+    stop everything in reverse order."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(outbound.aclose)
-            if tracer_provider is None:
-                stack.callback(tracer.shutdown)
+            if owned_tracer is not None:
+                stack.callback(owned_tracer.shutdown)
             if database is not None:
                 await _open(database, settings, stack)
             if broker is not None:
@@ -113,16 +146,7 @@ def create_app(
             stack.callback(setattr, api, "ping", None)
             yield
 
-    app = FastAPI(
-        title=TITLE,
-        version="1",
-        description="Connect providers: OAuth with signed state and PKCE, API-key validation.",
-        lifespan=lifespan,
-    )
-    http.install(app, api, tracer_provider=tracer)
-    if broker is not None:
-        serve_asyncapi(app, broker, title=TITLE)
-    return app
+    return lifespan
 
 
 def _outbound(
