@@ -18,21 +18,30 @@ RESEND = CATALOG.get("resend")
 SHOPIFY = CATALOG.get("shopify")
 
 
-def _prober(resolve_to: list[str] | OSError) -> ProviderProber:
+def _prober(
+    resolve_to: list[str] | OSError, seen: list[httpx.Request] | None = None
+) -> ProviderProber:
     async def resolver(host: str, port: int) -> list[str]:
         if isinstance(resolve_to, OSError):
             raise resolve_to
         return resolve_to
 
-    answer = httpx.MockTransport(lambda request: httpx.Response(200, json={"data": []}))
-    return ProviderProber(OutboundHttp(CATALOG, transport=answer, resolver=resolver))
+    def answer(request: httpx.Request) -> httpx.Response:
+        if seen is not None:
+            seen.append(request)
+        return httpx.Response(200, json={"data": []})
+
+    transport = httpx.MockTransport(answer)
+    return ProviderProber(OutboundHttp(CATALOG, transport=transport, resolver=resolver))
 
 
-async def test_a_proof_returns_nothing() -> None:
-    prober = _prober(["93.184.216.34"])
-    assert (
-        await prober.probe(RESEND, RESEND.auth, Plan.REQUEST, {"api_key": "re_" + "k" * 20}) is None
-    )
+async def test_a_proof_raises_nothing() -> None:
+    seen: list[httpx.Request] = []
+    prober = _prober(["93.184.216.34"], seen)
+
+    await prober.probe(RESEND, RESEND.auth, Plan.REQUEST, {"api_key": "re_" + "k" * 20})
+
+    assert [request.url.host for request in seen] == ["api.resend.com"]
 
 
 async def test_a_tenant_host_outside_the_allow_list_is_an_unsafe_destination() -> None:

@@ -8,6 +8,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import hub_catalog
 from hub_catalog import AuthMode, Catalog, PlatformCredentials, Provider, tenant_values
@@ -256,22 +257,18 @@ def _transition_event(
     kind: Transition,
 ) -> tuple[Event, Previous]:
     """The event that reports ``kind``, and the state it leaves the connection in."""
+    about: dict[str, Any] = {
+        "organization_id": event.organization_id,
+        "provider": event.provider,
+        "connection_id": event.connection_id,
+        "credential_version": event.credential_version,
+        "detected_by": DETECTED_BY,
+    }
     if kind == Transition.RECOVERED:
-        recovered = ConnectionRecoveredV1(
-            organization_id=event.organization_id,
-            provider=event.provider,
-            connection_id=event.connection_id,
-            credential_version=event.credential_version,
-            detected_by=DETECTED_BY,
-        )
-        return recovered, Previous("active")
+        return ConnectionRecoveredV1(**about), Previous("active")
     assert verdict.reason is not None
     unhealthy = ConnectionUnhealthyV1(
-        organization_id=event.organization_id,
-        provider=event.provider,
-        connection_id=event.connection_id,
-        credential_version=event.credential_version,
-        detected_by=DETECTED_BY,
+        **about,
         reason=verdict.reason,
         message=domain.message(provider, mode, verdict),
         provider_status=verdict.status_code,
