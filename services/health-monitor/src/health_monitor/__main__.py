@@ -1,6 +1,6 @@
 """``python -m health_monitor``: consume connection.check_due, serve health and metrics."""
 
-from hub_runtime.serve import serve
+from hub_runtime import serve
 
 from health_monitor.app import create_app
 from health_monitor.settings import MonitorSettings

@@ -1,6 +1,6 @@
 """``python -m oauth_gateway``: serve the API and consume onboarding submissions and disconnects."""
 
-from hub_runtime.serve import serve
+from hub_runtime import serve
 
 from oauth_gateway.app import create_app
 from oauth_gateway.settings import GatewaySettings
