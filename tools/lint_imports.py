@@ -3,7 +3,9 @@
 - libs never import services or dev tools;
 - ``hub_contracts`` depends on pydantic only;
 - services never import each other (nor the dev tools);
-- a service's ``service`` and ``domain`` modules import no I/O library.
+- every module of a service outside ``adapters/``, ``app``, ``http`` and ``__main__`` imports no
+  I/O library, directly or through other modules; ``handlers`` may import FastStream only (it
+  declares the consumers).
 
 The contracts are generated so that a new service under ``services/`` is covered the day it
 lands, without anyone remembering to list it.
@@ -38,6 +40,34 @@ def _package_dirs(folder: str) -> dict[str, Path]:
     }
 
 
+WIRING = ("adapters", "app", "http", "__main__")
+"""Where a service may use any I/O library: its adapters, its wiring, its routes and its entry
+point."""
+
+
+def _modules(package: Path) -> list[str]:
+    """Dotted names of a package's modules and subpackages, the package itself excluded."""
+    names = []
+    for path in sorted(package.rglob("*.py")):
+        parts = list(path.relative_to(package.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        if len(parts) > 1:
+            names.append(".".join(parts))
+    return names
+
+
+def _layers(package: Path) -> dict[str, list[str]]:
+    """A service's checked modules by what they may import: ``pure`` and ``handlers``."""
+    layers: dict[str, list[str]] = {"pure": [], "handlers": []}
+    for module in _modules(package):
+        top = module.split(".")[1]
+        if top in WIRING:
+            continue
+        layers["handlers" if top == "handlers" else "pure"].append(module)
+    return layers
+
+
 def _packages(folder: str) -> list[str]:
     return sorted(_package_dirs(folder))
 
@@ -48,6 +78,7 @@ def build_config() -> str:
         "[importlinter]",
         "root_packages =\n" + "\n".join(f"    {p}" for p in libs + dev + services),
         "include_external_packages = True",
+        "exclude_type_checking_imports = True",
     ]
 
     def contract(name: str, body: dict[str, list[str] | str]) -> None:
@@ -97,22 +128,23 @@ def build_config() -> str:
                 "forbidden_modules": dev,
             },
         )
-    inner = [
-        f"{service}.{layer}"
-        for service, path in _package_dirs("services").items()
-        for layer in ("service", "domain")
-        if (path / f"{layer}.py").exists() or (path / layer).is_dir()
-    ]
-    if inner:
-        contract(
-            "inner-layers-pure",
-            {
-                "name": "service and domain modules import no I/O library",
-                "type": "forbidden",
-                "source_modules": inner,
-                "forbidden_modules": IO_LIBRARIES,
-            },
-        )
+    layers: dict[str, list[str]] = {"pure": [], "handlers": []}
+    for path in _package_dirs("services").values():
+        for layer, modules in _layers(path).items():
+            layers[layer] += modules
+    allowed: dict[str, set[str]] = {"pure": set(), "handlers": {"faststream"}}
+    for layer, modules in layers.items():
+        if modules:
+            contract(
+                f"{layer}-layer",
+                {
+                    "name": f"service {layer} modules import no I/O library"
+                    + (f" but {', '.join(sorted(allowed[layer]))}" if allowed[layer] else ""),
+                    "type": "forbidden",
+                    "source_modules": modules,
+                    "forbidden_modules": [m for m in IO_LIBRARIES if m not in allowed[layer]],
+                },
+            )
     return "\n\n".join(sections) + "\n"
 
 

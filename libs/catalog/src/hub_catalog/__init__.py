@@ -1,12 +1,18 @@
 """The provider catalog: every provider as data, checked when it loads."""
 
 from hub_catalog.catalog import (
+    WHERE,
     Catalog,
     CatalogError,
     HostNotAllowedError,
+    PlatformProviderError,
+    UnknownProviderError,
     host_pattern,
     load_catalog,
     render,
+    tenant_host,
+    tenant_label,
+    tenant_values,
 )
 from hub_catalog.model import (
     Action,
@@ -32,6 +38,7 @@ from hub_catalog.model import (
     Tier,
     placeholders,
 )
+from hub_catalog.platform import PlatformCredentials
 from hub_catalog.signals import (
     MISSING,
     Signal,
@@ -44,6 +51,7 @@ from hub_catalog.signals import (
 
 __all__ = [
     "MISSING",
+    "WHERE",
     "Action",
     "AuthMode",
     "AuthType",
@@ -61,6 +69,8 @@ __all__ = [
     "Pkce",
     "Placement",
     "PlatformCredential",
+    "PlatformCredentials",
+    "PlatformProviderError",
     "Provider",
     "RefreshStrategy",
     "RequestSpec",
@@ -69,6 +79,7 @@ __all__ = [
     "SettingField",
     "Signal",
     "Tier",
+    "UnknownProviderError",
     "classify",
     "example_body",
     "host_pattern",
@@ -77,5 +88,8 @@ __all__ = [
     "placeholders",
     "render",
     "succeeded",
+    "tenant_host",
+    "tenant_label",
+    "tenant_values",
     "value_at",
 ]

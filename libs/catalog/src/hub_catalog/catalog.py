@@ -1,4 +1,5 @@
-"""Loading the catalog and answering questions about it: hosts, URLs, templates."""
+"""Loading the catalog and answering questions about it: providers by slug, hosts, tenant
+values, URLs, templates."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ from hub_catalog.model import (
 
 _HOST_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 
+WHERE = "Settings → Integrations"
+"""Where a brand admin connects, reconnects and configures integrations: every message says it
+the same way."""
+
 
 class CatalogError(ValueError):
     """The catalog or a value checked against it is invalid."""
@@ -37,6 +42,34 @@ class HostNotAllowedError(CatalogError):
         super().__init__(f"host {host!r} is not in the allow-list of provider {provider!r}")
         self.provider = provider
         self.host = host
+
+
+class UnknownProviderError(CatalogError, KeyError):
+    """No provider has this slug."""
+
+    code = "unknown_provider"
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(
+            f"There is no provider {slug[:64]!r}; GET /v1/providers lists the known ones."
+        )
+        self.slug = slug
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class PlatformProviderError(CatalogError):
+    """The provider is configured once for the whole platform, never per organization."""
+
+    code = "platform_provider"
+
+    def __init__(self, provider: Provider) -> None:
+        super().__init__(
+            f"{provider.name} is configured once for the whole platform by its operator "
+            "(environment), not per organization, so it has no integration here."
+        )
+        self.provider = provider.id
 
 
 def host_pattern(allowed: str) -> re.Pattern[str]:
@@ -76,6 +109,17 @@ class Catalog(_Model):
                 return provider
         raise KeyError(provider_id)
 
+    def tenant_provider(self, slug: str) -> Provider:
+        """The per-organization provider ``slug`` names (``meta_ads`` or ``meta-ads``); raises
+        ``UnknownProviderError`` or ``PlatformProviderError``."""
+        try:
+            provider = self.get(slug.replace("-", "_"))
+        except KeyError:
+            raise UnknownProviderError(slug) from None
+        if provider.scope == Scope.PLATFORM:
+            raise PlatformProviderError(provider)
+        return provider
+
     def tenant_providers(self) -> list[Provider]:
         return [p for p in self.providers if p.scope == Scope.TENANT]
 
@@ -109,6 +153,43 @@ class Catalog(_Model):
             return rendered
         tail = parts.path + (f"?{parts.query}" if parts.query else "")
         return f"{self.base_url_override.rstrip('/')}/p/{provider.id}/{parts.hostname}{tail}"
+
+
+def tenant_label(provider: Provider, param: str, raw: str) -> str | None:
+    """The one DNS label a tenant value stands for (``acme`` or ``acme.myshopify.com`` give
+    ``acme``), or ``None`` when it is neither; one label cannot leave the allow-listed domain."""
+    candidate = raw.strip().lower().rstrip(".")
+    if re.fullmatch(_HOST_LABEL, candidate):
+        return candidate
+    for entry in provider.allowed_hosts:
+        parts = PLACEHOLDER.split(entry)
+        if len(parts) != 3 or parts[1] != param:
+            continue
+        match = re.fullmatch(
+            re.escape(parts[0]) + f"({_HOST_LABEL})" + re.escape(parts[2]), candidate
+        )
+        if match:
+            return match.group(1)
+    return None
+
+
+def tenant_values(provider: Provider, metadata: Mapping[str, object]) -> dict[str, str]:
+    """Template values of the tenant parameters kept in a connection's metadata (Shopify
+    ``shop``). A value that is no label is passed on as given: the host check refuses it."""
+    found: dict[str, str] = {}
+    for name in provider.tenant_params:
+        value = metadata.get(name)
+        if isinstance(value, str) and value:
+            found[name] = tenant_label(provider, name, value) or value
+    return found
+
+
+def tenant_host(provider: Provider, param: str, label: str) -> str | None:
+    """The allow-listed host a tenant label stands for (``acme`` → ``acme.myshopify.com``)."""
+    for entry in provider.allowed_hosts:
+        if f"{{{param}}}" in entry:
+            return entry.replace(f"{{{param}}}", label)
+    return None
 
 
 def render(template: str, values: Mapping[str, str]) -> str:

@@ -433,6 +433,13 @@ class Provider(_Model):
     def has_mode(self, auth_type: AuthType) -> bool:
         return any(mode.type == auth_type for mode in self.auth_modes)
 
+    def auth_mode(self, auth_type: str | None) -> AuthMode | None:
+        """The mode a connection's ``auth_type`` names (the default for ``None``), or ``None``
+        when this provider has no such mode."""
+        if auth_type is None:
+            return self.auth
+        return next((mode for mode in self.auth_modes if mode.type.value == auth_type), None)
+
     def mode(self, auth_type: AuthType) -> AuthMode:
         for mode in self.auth_modes:
             if mode.type == auth_type:

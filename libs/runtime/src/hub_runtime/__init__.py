@@ -1,16 +1,51 @@
-"""Service runtime: settings base, JSON logging with redaction, tracing, Kafka wiring."""
+"""Service runtime: settings base, serving, JSON logging with redaction, tracing, Kafka wiring,
+AsyncAPI, and the HTTP error envelope.
 
-from hub_runtime.bus import (
-    PermanentHandlerError,
-    consumer_options,
-    create_broker,
-    publish_event,
-    subscribe,
-    subscribe_batch,
-)
+Importing the package loads no I/O library: the Kafka and serving names load on first use, so a
+service's pure modules may take ``ServiceSettings`` from here (``tools/lint_imports.py``).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from hub_runtime.logging import configure_logging, redact, redact_text
 from hub_runtime.settings import CredentialSettings, ServiceSettings
 from hub_runtime.telemetry import create_tracer_provider
+
+if TYPE_CHECKING:
+    from hub_runtime.bus import (
+        PermanentHandlerError,
+        consumer_options,
+        create_broker,
+        dead_letter,
+        publish_event,
+        publishes,
+        subscribe,
+        subscribe_batch,
+    )
+    from hub_runtime.serve import serve
+
+_LAZY = {
+    "PermanentHandlerError": "bus",
+    "consumer_options": "bus",
+    "create_broker": "bus",
+    "dead_letter": "bus",
+    "publish_event": "bus",
+    "publishes": "bus",
+    "subscribe": "bus",
+    "subscribe_batch": "bus",
+    "serve": "serve",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hub_runtime' has no attribute {name!r}")
+    return getattr(import_module(f"hub_runtime.{module}"), name)
+
 
 __all__ = [
     "CredentialSettings",
@@ -20,9 +55,12 @@ __all__ = [
     "consumer_options",
     "create_broker",
     "create_tracer_provider",
+    "dead_letter",
     "publish_event",
+    "publishes",
     "redact",
     "redact_text",
+    "serve",
     "subscribe",
     "subscribe_batch",
 ]

@@ -3,17 +3,19 @@
 Claims: ``sub`` (who), ``org`` (the organization UUID: the only source of the tenant), ``scope``
 (space-separated), ``exp`` (required); ``aud`` and ``iss`` are checked when configured. A refusal
 is a ``BearerTokenError`` whose message names the claim or check that failed, never the token;
-the service turns it into its own 401.
+``TokenVerifier`` turns it into the service's 401 (``UnauthenticatedError`` with its realm).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import jwt
 from pydantic import SecretStr
+
+from hub_runtime.api_errors import UnauthenticatedError
 
 ALGORITHM = "HS256"
 LEEWAY_S = 30
@@ -77,6 +79,34 @@ def decode_bearer(
     if not isinstance(scope, str):
         raise BearerTokenError(f"The bearer token's 'scope' claim must be {scope_claim}.")
     return BearerClaims(subject, organization, frozenset(scope.split()))
+
+
+P = TypeVar("P", bound=BearerClaims)
+
+
+@dataclass(frozen=True)
+class TokenVerifier(Generic[P]):
+    """Verifies a service's bearer tokens and hands back its ``principal`` type."""
+
+    secret: SecretStr
+    realm: str
+    principal: type[P]
+    audience: str | None = None
+    issuer: str | None = None
+    scope_claim: str = "a space-separated string"
+
+    def verify(self, token: str) -> P:
+        try:
+            claims = decode_bearer(
+                token,
+                self.secret,
+                audience=self.audience,
+                issuer=self.issuer,
+                scope_claim=self.scope_claim,
+            )
+        except BearerTokenError as error:
+            raise UnauthenticatedError(error.message, realm=self.realm) from None
+        return self.principal(claims.subject, claims.organization_id, claims.scopes)
 
 
 def _reason(error: jwt.InvalidTokenError) -> str:

@@ -12,13 +12,14 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from hub_contracts import ContractError, Event, Topic, dlq_topic, message_key, parse_event
+from hub_contracts.registry import EVENT_MODELS
 from opentelemetry.sdk.trace import TracerProvider
 
 from hub_runtime.logging import redact_text
@@ -97,6 +98,8 @@ def subscribe(
         topic.value,
         group_id=group,
         ack_policy=AckPolicy.ACK,
+        title=f"{topic.value}:{group}",
+        description=_description(topic, group),
         **consumer_options(settings),
     )(consume)
 
@@ -134,8 +137,74 @@ def subscribe_batch(
         batch=True,
         max_records=max_records,
         batch_timeout_ms=batch_timeout_ms,
+        title=f"{topic.value}:{group}",
+        description=_description(topic, group),
         **consumer_options(settings),
     )(consume)
+
+
+class Record(Protocol):
+    """What ``dead_letter`` reads of a consumed record (aiokafka's ``ConsumerRecord``)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+class DeadLetterPublisher(Protocol):
+    async def publish(self, message: Any, /, *, key: Any, headers: dict[str, str]) -> Any: ...
+
+
+async def dead_letter(
+    publisher: DeadLetterPublisher,
+    record: Record,
+    *,
+    group: str,
+    reason: str,
+    error: str,
+    body: bytes | None = None,
+) -> None:
+    """Send ``record`` as it came (or ``body``) to ``<topic>.dlq`` through ``publisher``, with
+    the reason and where it came from in headers, so it can be inspected and replayed."""
+    log.warning(
+        "event sent to dead-letter topic",
+        extra={"topic": record.topic, "group": group, "reason": reason, "error": error},
+    )
+    await publisher.publish(
+        (record.value or b"") if body is None else body,
+        key=record.key,
+        headers={
+            "dlq-reason": reason,
+            "dlq-error": error[:1000],
+            "dlq-source-topic": record.topic,
+            "dlq-source-partition": str(record.partition),
+            "dlq-source-offset": str(record.offset),
+            "dlq-consumer-group": group,
+        },
+    )
+
+
+def publishes(broker: KafkaBroker | KafkaRouter, *events: type[Event]) -> None:
+    """Declare what a service publishes, so its AsyncAPI document shows each topic with the
+    event's schema. Publishing itself is ``publish_event``."""
+    for event in events:
+        broker.publisher(
+            event.topic.value,
+            title=f"{event.topic.value}:{event.__name__}",
+            schema=event,
+            description=(event.__doc__ or "").strip().split("\n")[0] or None,
+        )
+
+
+def _description(topic: Topic, group: str) -> str:
+    """A consumer in the AsyncAPI document: its event models, group and DLQ."""
+    models = [m.__name__ for (t, _), m in EVENT_MODELS.items() if t == topic.value]
+    return (
+        f"Consumes {', '.join(models)} in group {group}; undecodable or failing records go to "
+        f"{dlq_topic(topic.value)}."
+    )
 
 
 def _record_handler(
@@ -147,43 +216,28 @@ def _record_handler(
     retry_base_delay_s: float,
 ) -> Callable[[bytes, Any], Awaitable[None]]:
     """Parse one record's bytes, call the handler with retries, dead-letter what fails."""
-    publisher = broker.publisher(dlq_topic(topic.value))
+    publisher = broker.publisher(dlq_topic(topic.value), title=f"{dlq_topic(topic.value)}:{group}")
 
-    async def dead_letter(body: bytes, source: Any, reason: str, error: str) -> None:
-        log.warning(
-            "event sent to dead-letter topic",
-            extra={"topic": topic.value, "group": group, "reason": reason, "error": error},
-        )
-        await publisher.publish(
-            body,
-            key=source.key,
-            headers={
-                "dlq-reason": reason,
-                "dlq-error": error[:1000],
-                "dlq-source-topic": topic.value,
-                "dlq-source-partition": str(source.partition),
-                "dlq-source-offset": str(source.offset),
-                "dlq-consumer-group": group,
-            },
-        )
+    async def reject(body: bytes, source: Any, reason: str, error: str) -> None:
+        await dead_letter(publisher, source, group=group, reason=reason, error=error, body=body)
 
     async def handle(body: bytes, source: Any) -> None:
         try:
             event = parse_event(body, topic=topic.value)
         except ContractError as exc:
-            await dead_letter(body, source, exc.reason, str(exc))
+            await reject(body, source, exc.reason, str(exc))
             return
         for attempt in range(1, settings.consumer_max_attempts + 1):
             try:
                 await handler(event)  # type: ignore[arg-type]
                 return
             except PermanentHandlerError as exc:
-                await dead_letter(body, source, exc.reason, redact_text(str(exc)))
+                await reject(body, source, exc.reason, redact_text(str(exc)))
                 return
             except Exception as exc:
                 if attempt == settings.consumer_max_attempts:
                     detail = redact_text(f"{type(exc).__name__}: {exc}")
-                    await dead_letter(body, source, "handler_failed", detail)
+                    await reject(body, source, "handler_failed", detail)
                     return
                 log.warning(
                     "handler failed; retrying",
