@@ -12,6 +12,8 @@ from hub_catalog import Catalog, load_catalog
 from hub_keyring import KeyRing
 from hub_providers import OutboundHttp
 from hub_runtime import create_broker, create_tracer_provider
+from hub_runtime.asyncapi import serve_asyncapi
+from hub_runtime.http_api import install_error_handlers
 from opentelemetry.sdk.trace import TracerProvider
 
 from notifier import handlers, http
@@ -74,7 +76,9 @@ def create_app(
             tracing=tracing,
         ),
     )
+    install_error_handlers(app)
     app.include_router(http.router(database, worker, metrics))
+    serve_asyncapi(app, broker, title="notifier")
     return app
 
 

@@ -6,11 +6,15 @@ only touch PostgreSQL, so that is an outage, not a message's fault. The notifier
 
 from __future__ import annotations
 
+from dataclasses import fields
+from typing import Any, TypeVar
+
 from faststream.kafka import KafkaRouter
 from hub_contracts import (
     ConnectionEstablishedV1,
     ConnectionRecoveredV1,
     ConnectionUnhealthyV1,
+    Event,
     Topic,
 )
 from hub_runtime import subscribe
@@ -22,40 +26,20 @@ from notifier.settings import NotifierSettings
 UNHEALTHY = "notifier.on_unhealthy"
 RECOVERED = "notifier.on_recovered"
 ESTABLISHED = "notifier.on_established"
+F = TypeVar("F", Unhealthy, Recovery)
 
 
 def router(settings: NotifierSettings, triage: Triage) -> KafkaRouter:
     async def on_unhealthy(event: ConnectionUnhealthyV1) -> None:
-        unhealthy = Unhealthy(
-            organization_id=event.organization_id,
-            provider=event.provider,
-            reason=event.reason,
-            credential_version=event.credential_version,
-            message=event.message,
-            occurred_at=event.occurred_at,
-            token_expires_at=event.token_expires_at,
-        )
-        await triage.on_unhealthy(UNHEALTHY, event.event_id, unhealthy)
+        await triage.on_unhealthy(UNHEALTHY, event.event_id, _facts(event, Unhealthy))
 
     async def on_recovered(event: ConnectionRecoveredV1) -> None:
-        recovery = Recovery(
-            organization_id=event.organization_id,
-            provider=event.provider,
-            cause="recovered",
-            credential_version=event.credential_version,
-            occurred_at=event.occurred_at,
-        )
+        recovery = _facts(event, Recovery, cause="recovered")
         await triage.on_recovery(RECOVERED, event.event_id, recovery)
 
     async def on_established(event: ConnectionEstablishedV1) -> None:
         """A reconnect: the new credential is the recovery (the event carries no version)."""
-        recovery = Recovery(
-            organization_id=event.organization_id,
-            provider=event.provider,
-            cause="reconnected",
-            credential_version=None,
-            occurred_at=event.occurred_at,
-        )
+        recovery = _facts(event, Recovery, cause="reconnected", credential_version=None)
         await triage.on_recovery(ESTABLISHED, event.event_id, recovery)
 
     router = KafkaRouter()
@@ -73,3 +57,10 @@ def router(settings: NotifierSettings, triage: Triage) -> KafkaRouter:
         handler=on_established,
     )
     return router
+
+
+def _facts(event: Event, facts: type[F], **values: Any) -> F:
+    """The domain facts ``facts`` (a dataclass), each field taken from the event's field of the
+    same name unless given in ``values``."""
+    names = {field.name for field in fields(facts)} - values.keys()
+    return facts(**{name: getattr(event, name) for name in names}, **values)

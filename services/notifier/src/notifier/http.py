@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from hub_runtime.api_errors import UnavailableError
+from hub_runtime.http_api import Health, require_ready
 
 from notifier.adapters.database import PostgresDatabase
 from notifier.metrics import CONTENT_TYPE, PrometheusMetrics
@@ -13,27 +12,20 @@ from notifier.service.worker import Worker
 
 
 def router(database: PostgresDatabase, worker: Worker, metrics: PrometheusMetrics) -> APIRouter:
-    routes = APIRouter()
+    routes = APIRouter(tags=["operations"])
 
     @routes.get("/healthz")
-    async def healthz() -> dict[str, str]:
+    async def healthz() -> Health:
         """Liveness: the process answers."""
-        return {"status": "ok"}
+        return Health(status="ok")
 
-    @routes.get("/readyz", response_model=None)
-    async def readyz() -> Any:
-        """Readiness: PostgreSQL answers within two seconds and the worker runs."""
-        problem = None
-        if not database.is_open:
-            problem = "starting"
-        elif worker.stopped:
-            problem = "the delivery worker stopped"
-        elif not await database.reachable(timeout_s=2.0):
-            problem = "PostgreSQL is not reachable"
-        if problem:
-            body = {"error": {"code": "not_ready", "message": problem}}
-            return JSONResponse(body, status_code=503)
-        return {"status": "ready"}
+    @routes.get("/readyz")
+    async def readyz() -> Health:
+        """Readiness: PostgreSQL answers within two seconds and the delivery worker runs."""
+        if worker.stopped:
+            raise UnavailableError("The delivery worker stopped.", code="not_ready")
+        ping = database.ping if database.is_open else None
+        return await require_ready(ping, starting="The notifier is starting.")
 
     @routes.get("/metrics")
     async def prometheus() -> Response:

@@ -6,7 +6,6 @@ package and history table (``notifier_migrations``).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -74,16 +73,11 @@ class PostgresDatabase:
                 deliveries=PostgresDeliveries(connection),
             )
 
-    async def reachable(self, timeout_s: float = 2.0) -> bool:
-        """Whether PostgreSQL answers within ``timeout_s`` (readiness)."""
-        if self._pool is None:
-            return False
-        try:
-            async with asyncio.timeout(timeout_s), self._pool.acquire() as connection:
-                await connection.fetchval("SELECT 1")
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-            return False
-        return True
+    async def ping(self) -> None:
+        """One round trip (readiness)."""
+        assert self._pool is not None, "the database is not open"
+        async with self._pool.acquire() as connection:
+            await connection.fetchval("SELECT 1")
 
 
 async def _codecs(connection: asyncpg.Connection) -> None:

@@ -9,9 +9,9 @@ from datetime import datetime
 from string import Template
 from typing import Any
 
-from notifier.domain.routing import Kind
+from hub_catalog import WHERE
 
-WHERE = "Settings → Integrations"
+from notifier.domain.routing import Kind
 
 REASONS: dict[str, tuple[str, str]] = {
     # reason: (what happened, in plain words; the next step)
