@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from notifier.domain import messages
 from notifier.domain.deliveries import (
@@ -11,8 +12,10 @@ from notifier.domain.deliveries import (
     Notification,
     RetryPolicy,
     deliveries,
+    outdated,
 )
-from notifier.domain.routing import Channel, Target
+from notifier.domain.incidents import Incident
+from notifier.domain.routing import Channel, ConnectionFacts, Context, Target
 
 
 def test_retries_back_off_respect_retry_after_and_end() -> None:
@@ -90,3 +93,24 @@ def test_a_recovery_on_the_brands_slack_also_updates_the_alert_in_place() -> Non
     assert [d.action for d in deliveries(NOTIFICATION, webhook, MESSAGE, original_post())] == [
         "post"
     ]
+
+
+def test_an_alert_about_a_replaced_credential_is_outdated_a_recovery_never() -> None:
+    at = datetime(2026, 3, 3, tzinfo=UTC)
+    incident = Incident(
+        NOTIFICATION.incident_id,
+        NOTIFICATION.organization_id,
+        "meta_ads",
+        "revoked",
+        2,
+        "",
+        at,
+        at,
+        at,
+    )
+    facts = ConnectionFacts("meta_ads", "Meta Ads", "active", credential_version=3)
+    alert = replace(NOTIFICATION, kind="opened")
+    assert outdated(alert, incident, Context(connection=facts))
+    assert not outdated(alert, incident, Context(connection=replace(facts, credential_version=2)))
+    assert not outdated(alert, incident, Context())  # the store knows no connection: told
+    assert not outdated(NOTIFICATION, incident, Context(connection=facts))  # recovered

@@ -10,7 +10,8 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from notifier.domain import messages
-from notifier.domain.routing import Channel, Kind, Medium, Target
+from notifier.domain.incidents import Incident
+from notifier.domain.routing import Channel, Context, Kind, Medium, Target
 
 DeliveryState = Literal["pending", "sending", "sent", "failed", "uncertain", "cancelled"]
 Action = Literal["post", "update"]
@@ -56,6 +57,17 @@ class Sent:
     """What the provider created: Slack ``ts``, Resend email id."""
     channel_id: str | None = None
     """Slack's channel id for the message (chat.update needs the id, not the ``#name``)."""
+
+
+def outdated(notification: Notification, incident: Incident, context: Context) -> bool:
+    """An alert about a credential the store has replaced since (a reconnect not seen yet, or a
+    late verdict): dropped while planning. A recovery is never outdated."""
+    facts = context.connection
+    return (
+        notification.kind != "recovered"
+        and facts is not None
+        and facts.credential_version > incident.credential_version
+    )
 
 
 def deliveries(

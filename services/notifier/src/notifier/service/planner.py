@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from notifier.domain import messages
-from notifier.domain.deliveries import Delivery, Notification, RetryPolicy, deliveries
+from notifier.domain.deliveries import Delivery, Notification, RetryPolicy, deliveries, outdated
 from notifier.domain.incidents import Incident
 from notifier.domain.routing import Context, PlatformChannels, targets
 from notifier.errors import DirectoryUnavailableError, UnknownOrganizationError
@@ -50,7 +50,7 @@ class Planner:
             if await tx.notifications.state(notification.id) != "pending":
                 return  # cancelled by a recovery meanwhile
             incident = await tx.incidents.get(notification.incident_id)
-            if _outdated(notification, incident, context):
+            if outdated(notification, incident, context):
                 await self._drop(tx, notification, "cancelled", "outdated")
                 log.info("notification outdated: reconnected since", extra=_extra(notification))
                 return
@@ -142,17 +142,6 @@ class Planner:
             token_expires_at=incident.token_expires_at,
             reminder=notification.sequence if notification.kind == "reminder" else 0,
         )
-
-
-def _outdated(notification: Notification, incident: Incident, context: Context) -> bool:
-    """An alert about a credential the store has replaced since (a reconnect we have not seen,
-    or a late verdict); a recovery is never outdated."""
-    facts = context.connection
-    return (
-        notification.kind != "recovered"
-        and facts is not None
-        and facts.credential_version > incident.credential_version
-    )
 
 
 def _extra(notification: Notification) -> dict[str, Any]:
