@@ -1,6 +1,6 @@
 """``python -m notifier``: consume, plan and deliver; health, readiness and metrics on 8105."""
 
-from hub_runtime.serve import serve
+from hub_runtime import serve
 
 from notifier.app import create_app
 from notifier.settings import NotifierSettings
