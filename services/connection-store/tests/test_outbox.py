@@ -19,15 +19,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaTimeoutError
 from connection_store.adapters.database import Connection, Database
 from connection_store.adapters.loop import repeat
-from connection_store.adapters.outbox import (
-    RELAY_LOCK_ID,
-    Relay,
-    RelayError,
-    enqueue_many,
-    prune_sent,
-    relay_once,
-    unsent_count,
-)
+from connection_store.adapters.outbox import enqueue_many, unsent_count
+from connection_store.adapters.relay import RELAY_LOCK_ID, Relay, RelayError, prune_sent, relay_once
 from connection_store.adapters.store import PostgresStore
 from connection_store.service.due import DueWork
 from connection_store.service.ports import OutboxMessage

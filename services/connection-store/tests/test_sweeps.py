@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from connection_store import domain
 from connection_store.adapters.database import Connection, Database, create_pool
 from connection_store.adapters.loop import repeat
-from connection_store.adapters.outbox import relay_once
+from connection_store.adapters.relay import relay_once
 from connection_store.adapters.store import PostgresStore
 from connection_store.service.due import DueWork
 from connection_store.service.sweeps import Sweeper, SweepStats

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from connection_store.adapters.database import Database
-from connection_store.adapters.outbox import CLAIM_UNSENT_SQL, PRUNE_SENT_SQL
+from connection_store.adapters.relay import CLAIM_UNSENT_SQL, PRUNE_SENT_SQL
 from connection_store.adapters.schedule import (
     BACKLOG_SQL,
     CLAIM_CHECK_SQL,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub_runtime.serve import serve
+from hub_runtime import serve
 
 from connection_store.app import create_app
 from connection_store.settings import StoreSettings

@@ -19,7 +19,7 @@ from connection_store import handlers, http
 from connection_store.adapters.database import Database
 from connection_store.adapters.loop import repeat
 from connection_store.adapters.migrations import migrate
-from connection_store.adapters.outbox import Relay
+from connection_store.adapters.relay import Relay
 from connection_store.adapters.store import PostgresStore
 from connection_store.auth import user_verifier
 from connection_store.service.connections import ConnectionEvents
