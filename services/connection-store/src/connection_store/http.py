@@ -67,11 +67,11 @@ def _api(request: Request) -> Api:
     return api
 
 
-Store = Annotated[Api, Depends(_api)]
+ConnectionStore = Annotated[Api, Depends(_api)]
 
 
 async def _principal(
-    api: Store,
+    api: ConnectionStore,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER_SCHEME)],
 ) -> Principal:
     if credentials is None:
@@ -124,19 +124,21 @@ ORG = "/v1/orgs/{org_id}"
 
 
 @router.get("/v1/providers", tags=["catalog"], dependencies=[_scoped(READ)])
-async def list_providers(api: Store) -> ProviderList:
+async def list_providers(api: ConnectionStore) -> ProviderList:
     """Every provider of the catalog: how it connects, where it is configured, its settings."""
     return ProviderList(providers=[provider_view(p) for p in api.catalog.providers])
 
 
 @router.get(f"{ORG}/integrations", tags=["integrations"])
-async def list_integrations(principal: Reader, api: Store) -> IntegrationList:
+async def list_integrations(principal: Reader, api: ConnectionStore) -> IntegrationList:
     """Every tenant-level provider, connected or not, grouped as the admin hub groups them."""
     return await api.integrations.overview(principal.organization_id)
 
 
 @router.get(f"{ORG}/integrations/{{provider}}", tags=["integrations"])
-async def get_integration(provider: ProviderId, principal: Reader, api: Store) -> IntegrationDetail:
+async def get_integration(
+    provider: ProviderId, principal: Reader, api: ConnectionStore
+) -> IntegrationDetail:
     """One integration's state; credentials appear only as the names of the fields held."""
     return await api.integrations.detail(principal.organization_id, provider)
 
@@ -145,7 +147,7 @@ async def get_integration(provider: ProviderId, principal: Reader, api: Store) -
 async def update_settings(
     provider: ProviderId,
     principal: Writer,
-    api: Store,
+    api: ConnectionStore,
     patch: Annotated[dict[str, Any], Body(description="JSON merge patch; null removes a setting.")],
 ) -> SettingsView:
     """Change provider settings (also before connecting); the result is validated as a whole."""
@@ -158,7 +160,7 @@ async def update_settings(
     status_code=202,
     responses={409: {"model": ErrorBody, "description": "Not connected"}},
 )
-async def sync_now(provider: ProviderId, principal: Writer, api: Store) -> SyncAccepted:
+async def sync_now(provider: ProviderId, principal: Writer, api: ConnectionStore) -> SyncAccepted:
     """Queue a health check now, and a refresh when one is due soon."""
     return await api.integrations.sync_now(principal.organization_id, provider)
 
@@ -169,14 +171,14 @@ async def sync_now(provider: ProviderId, principal: Writer, api: Store) -> SyncA
     status_code=204,
     response_class=Response,
 )
-async def disconnect(provider: ProviderId, principal: Writer, api: Store) -> Response:
+async def disconnect(provider: ProviderId, principal: Writer, api: ConnectionStore) -> Response:
     """Wipe the credentials and stop all work; a second DELETE answers 404 ``not_connected``."""
     await api.integrations.disconnect(principal.organization_id, provider, by=principal.subject)
     return Response(status_code=204)
 
 
 @router.get(f"{ORG}/flags", tags=["flags"])
-async def get_flags(principal: Reader, api: Store) -> FlagsView:
+async def get_flags(principal: Reader, api: ConnectionStore) -> FlagsView:
     """The integration feature flags: catalog defaults with this organization's changes."""
     return await api.integrations.flags(principal.organization_id)
 
@@ -186,7 +188,7 @@ async def get_flags(principal: Reader, api: Store) -> FlagsView:
     tags=["flags"],
     responses={409: {"model": ErrorBody, "description": "The flag needs an active connection"}},
 )
-async def put_flags(principal: Writer, api: Store, update: FlagsUpdate) -> FlagsView:
+async def put_flags(principal: Writer, api: ConnectionStore, update: FlagsUpdate) -> FlagsView:
     """Turn flags on or off; flags not named keep their value."""
     return await api.integrations.set_flags(
         principal.organization_id, update.flags, by=principal.subject
@@ -194,14 +196,14 @@ async def put_flags(principal: Writer, api: Store, update: FlagsUpdate) -> Flags
 
 
 @router.get(f"{ORG}/notifications", tags=["notifications"])
-async def get_notifications(principal: Reader, api: Store) -> NotificationSettingsView:
+async def get_notifications(principal: Reader, api: ConnectionStore) -> NotificationSettingsView:
     """Who hears about connections that need attention, and how."""
     return await api.notifications.settings(principal.organization_id)
 
 
 @router.patch(f"{ORG}/notifications", tags=["notifications"])
 async def update_notifications(
-    principal: Writer, api: Store, patch: NotificationSettingsPatch
+    principal: Writer, api: ConnectionStore, patch: NotificationSettingsPatch
 ) -> NotificationSettingsView:
     """Change the notification settings; fields left out keep their value."""
     return await api.notifications.update(principal.organization_id, patch, by=principal.subject)
@@ -218,7 +220,7 @@ async def healthz() -> Health:
     tags=["operations"],
     responses={503: {"model": ErrorBody, "description": "PostgreSQL is not reachable"}},
 )
-async def readyz(api: Store) -> Health:
+async def readyz(api: ConnectionStore) -> Health:
     """Readiness: PostgreSQL answers within two seconds."""
     return await require_ready(api.ping, starting="The store is starting.")
 
@@ -228,7 +230,7 @@ _SERVICE_BEARER = HTTPBearer(auto_error=False)
 
 
 async def _service(
-    api: Store,
+    api: ConnectionStore,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_SERVICE_BEARER)],
 ) -> None:
     if credentials is None:
@@ -241,7 +243,7 @@ async def _service(
 
 @internal.get("/internal/v1/orgs/{org_id}/notification-context", dependencies=[Depends(_service)])
 async def notification_context(
-    org_id: OrgId, api: Store, provider: Annotated[str, Query(max_length=64)]
+    org_id: OrgId, api: ConnectionStore, provider: Annotated[str, Query(max_length=64)]
 ) -> NotificationContext:
     """Everything the notifier needs to tell ``org_id`` about ``provider`` (ciphertext only)."""
     try:
