@@ -1,11 +1,6 @@
-"""Who is calling: the platform's user tokens and hub service tokens, as principals with scopes.
-
-User tokens (``hub_runtime.bearer``, shared with oauth-gateway): HS256 with ``jwt_secret``;
-``integrations:read`` for reading, ``integrations:write`` for changing (write does not imply
-read). Service tokens (the notifier's ``/internal`` calls): HS256 with
-``HUB_SERVICE_TOKEN_SECRET`` (its own secret, SECURITY.md 13), audience ``connection-store``, at
-most ``MAX_SERVICE_LIFETIME_S``. Issuing is for development (``make token``) and tests.
-"""
+"""Who is calling: platform user tokens (``hub_runtime.bearer``) and hub service tokens
+(``HUB_SERVICE_TOKEN_SECRET``, audience ``connection-store``) as principals with scopes; issuing
+them for development (``make token``) and tests."""
 
 from __future__ import annotations
 

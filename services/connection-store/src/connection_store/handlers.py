@@ -1,10 +1,6 @@
-"""Kafka entry points: each connection event to ``ConnectionEvents``, in groups
-``connection-store.<handler>`` (the group is also the inbox's consumer name).
-
-An event of a provider the catalog does not know goes to the DLQ at once; any other failure is
-retried by ``hub_runtime.subscribe``, then dead-lettered. What the store publishes goes out
-through the outbox relay; ``publishes`` declares it for the AsyncAPI document.
-"""
+"""Kafka entry points: each connection event to ``ConnectionEvents`` in group
+``connection-store.<handler>`` (also its inbox name); an unknown provider is a permanent failure.
+``publishes`` declares what the outbox relay sends, for the AsyncAPI document."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""The REST API: routes, who is calling, and the error rendering (``hub_runtime.http_api``).
-
-Thin on purpose: each route checks who is calling, hands the token's organization (never one
-from the body, query or a header) to a use case, and returns its view. The path's ``org_id``
-only has to equal the token's ``org``; anything else is a 404, so another tenant's objects are
-indistinguishable from absent ones. ``install`` puts the routes over an ``Api`` into the app.
-"""
+"""The REST API: routes over an ``Api`` built once by ``app``, who is calling (the path's
+``org_id`` must be the token's, else 404), and the JSON error rendering of ``hub_runtime``."""
 
 from __future__ import annotations
 

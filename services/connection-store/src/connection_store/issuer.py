@@ -1,10 +1,5 @@
-"""``python -m connection_store.issuer --org <uuid>``: print a development bearer token.
-
-Signed like the platform's issuer would sign it, with ``StoreSettings().jwt_secret`` (the local
-development secret unless ``PLATFORM_JWT_SECRET`` is set) and the configured audience and issuer.
-Refuses to run when ``HUB_ENVIRONMENT=production``: real tokens come from the platform.
-``make token ORG=<uuid> [SCOPE="integrations:read"]`` calls it.
-"""
+"""``python -m connection_store.issuer --org <uuid>`` (``make token``): print a development bearer
+token signed with ``StoreSettings().jwt_secret``; refuses to run in production."""
 
 from __future__ import annotations
 

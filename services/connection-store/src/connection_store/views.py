@@ -1,9 +1,6 @@
 """What the REST API shows: request and response bodies, and the catalog rendered for callers.
-
-The use cases return these and ``http`` declares them. No tenant view can hold a credential: it
-names which credential fields are present, never a value; only the internal notification
-context carries ciphertext (for the notifier, which decrypts when it sends). Pydantic only.
-"""
+Tenant views name the credential fields held, never a value; only the internal notification
+context carries ciphertext."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""PostgreSQL access: a pool, and transactions that take on the right role.
-
-Tenant work runs as ``hub_app`` with ``app.organization_id`` set for the transaction, so
-row-level security hides every other organization even if a query forgets its WHERE clause.
-Cross-tenant work (sweeps, outbox relay) runs as ``hub_worker``. Both are ``SET LOCAL``: the
-pooled connection returns to its login role when the transaction ends.
-"""
+"""PostgreSQL access: a pool, and transactions that take on the right role: ``hub_app`` with
+``app.organization_id`` set (row-level security) for one organization's work, ``hub_worker``
+across organizations (sweeps, relay, rotation); both ``SET LOCAL``."""
 
 from __future__ import annotations
 

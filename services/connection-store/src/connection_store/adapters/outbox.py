@@ -1,10 +1,6 @@
-"""The ``Outbox`` port: events written with the state change, in the caller's transaction.
-
-Each message keeps the trace context captured when it was built (``OutboxMessage.of``), so the
-relay's publish (``adapters.relay``) continues the trace of the request or sweep that produced
-the event. Payloads are the event's JSON (``jsonb``); headers the W3C trace context plus
-``event-type`` and ``schema-version``, as ``hub_runtime.publish_event`` sends them.
-"""
+"""The ``Outbox`` port: events written in the caller's transaction, each with the trace context
+captured when it was built (``OutboxMessage.of``) and the headers ``hub_runtime.publish_event``
+sends; ``adapters.relay`` publishes them."""
 
 from __future__ import annotations
 

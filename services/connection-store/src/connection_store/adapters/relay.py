@@ -1,19 +1,6 @@
-"""The outbox relay: publish what the outbox holds, in order, and mark what the broker took.
-
-``Relay.tick`` (driven by ``adapters.loop.repeat``):
-
-- is active on one replica at a time: it takes a transaction-scoped advisory lock and a replica
-  that does not get it does nothing this round. That keeps every connection's events in the
-  order they were written (the design promises per-key order); ``FOR UPDATE SKIP LOCKED`` on
-  the claimed rows is a second guard that no row is ever published by two relays at once.
-- publishes the claimed rows in id order without waiting between them (they are appended to the
-  producer's batches in that order), then waits for the broker's acknowledgements, up to
-  ``timeout_s``. Exactly the acknowledged rows are marked sent; a row the broker did not
-  acknowledge (outage, timeout, error) stays unsent and is published again on a later round.
-  Nothing is lost; a message can be delivered twice (at-least-once, consumers are idempotent).
-- prunes sent rows after ``retain_sent_s`` (their payloads may carry credential ciphertext, and
-  an ever-growing table would slow everything down).
-"""
+"""The outbox relay: on one replica at a time (advisory lock), publish the unsent rows in id order,
+mark exactly the rows the broker acknowledged, prune sent rows after ``retain_sent_s``
+(at-least-once; README "Outbox")."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""The ``Schedule`` port: due times across organizations (``hub_worker`` transactions).
-
-Claims are range scans of partial indexes that hold exactly the claimable rows (migration 0002):
-``status IN ('active', 'error')`` for both kinds, so an outage or a permission problem stops
-neither refreshes nor checks, and expired or disconnected rows are never looked at.
-"""
+"""The ``Schedule`` port: due times across organizations; claims are range scans of partial
+indexes holding exactly the claimable rows, ``status IN ('active', 'error')`` (migration 0002)."""
 
 from __future__ import annotations
 

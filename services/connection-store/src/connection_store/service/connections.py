@@ -1,10 +1,5 @@
-"""Connection events applied to the store: each once (the inbox), guarded by credential version.
-
-Each event is applied in one tenant transaction that first records the event id for its
-consumer, so a redelivered event changes nothing, and a failure rolls the inbox row back with
-everything else. An event of a provider the catalog does not know raises
-``UnknownEventProviderError``: retrying cannot help.
-"""
+"""Connection events applied to the store: each once per consumer (the inbox, in the same tenant
+transaction), health verdicts only about the row's current credential."""
 
 from __future__ import annotations
 

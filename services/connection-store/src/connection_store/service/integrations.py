@@ -1,9 +1,5 @@
-"""The tenant REST API's use cases: integrations, their settings, Sync now, disconnect, flags.
-
-Every method takes the organization from the caller's authenticated principal (the HTTP layer
-never passes anything else) and runs in one ``Tenant`` transaction, which sees only that
-organization's rows. Events go to the outbox in the same transaction as the change they describe.
-"""
+"""The tenant REST API's use cases: integrations, settings, Sync now, disconnect, flags; each in
+one ``Tenant`` transaction of the caller's organization, events to the outbox with the change."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
-"""Who hears about a connection that needs attention, and what the notifier needs to tell them.
-
-The organization's notification settings (email recipients, email and Slack on or off, the
-sender for email through the brand's own Resend connection), and the notifier's context: those
-settings, the facts of the connection in question, and the brand's Slack and Resend credentials
-**as stored ciphertext** with the Slack channel routing (the notifier decrypts a credential only
-when it sends, SECURITY.md 14). Each in one tenant transaction.
-"""
+"""Who hears about a connection that needs attention (the organization's notification settings),
+and the notifier's context: those settings, the connection's facts, and the brand's Slack and
+Resend credentials as stored ciphertext (the notifier decrypts when it sends, SECURITY.md 14)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""Key rotation (SECURITY.md 12): move every stored ciphertext to the newest key.
-
-Idempotent (a ciphertext already under the newest key is left alone) and resumable (batches
-commit on their own; a rerun picks up what is left). Rows are locked while re-encrypted, so a
-concurrent token.refreshed for the same row waits instead of being overwritten. Afterwards the
-old key can be removed from CREDENTIAL_KEYS and everything still decrypts.
-"""
+"""Key rotation (SECURITY.md 12): move every stored ciphertext to the newest key, batch by batch
+(idempotent and resumable; rows locked while re-encrypted)."""
 
 from __future__ import annotations
 

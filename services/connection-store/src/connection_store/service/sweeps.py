@@ -1,11 +1,6 @@
-"""Sweeps: find the connections whose refresh or health check is due and emit the work.
-
-Each batch is one transaction across organizations that claims up to ``batch_size`` due rows
-(oldest first, skipping rows another replica holds), writes one event per row to the outbox and
-moves each row's due time forward (``DueWork``), so any number of replicas can sweep at once and
-a due item is emitted once per due period. A row that cannot become an event is logged and
-rescheduled like the others, so it never blocks the rows behind it.
-"""
+"""Sweeps: claim the rows whose refresh or health check is due, emit one event each and move
+their due time forward, all in one transaction per batch, so replicas can sweep at once and each
+due item is emitted once per due period (README "Sweeps")."""
 
 from __future__ import annotations
 
