@@ -4,9 +4,9 @@
 - ``hub_contracts`` depends on pydantic only;
 - services never import each other (nor the dev tools);
 - no package has an import cycle among its modules;
-- every module of a service outside ``adapters/``, ``app``, ``http`` and ``__main__`` imports no
-  I/O library, directly or through other modules; ``handlers`` may import FastStream only (it
-  declares the consumers).
+- every module of a service outside ``adapters/``, ``app``, ``http``, ``__main__`` and the
+  command-line entry points (modules with a ``__main__`` block) imports no I/O library, directly
+  or through other modules; ``handlers`` may import FastStream only (it declares the consumers).
 
 The contracts are generated so that a new service under ``services/`` is covered the day it
 lands, without anyone remembering to list it.
@@ -58,12 +58,18 @@ def _modules(package: Path) -> list[str]:
     return names
 
 
+def _entry_point(package: Path, module: str) -> bool:
+    """A module run as a program (``python -m pkg.tool`` from the Makefile) is wiring too."""
+    path = package.parent.joinpath(*module.split(".")).with_suffix(".py")
+    return path.is_file() and 'if __name__ == "__main__":' in path.read_text("utf-8")
+
+
 def _layers(package: Path) -> dict[str, list[str]]:
     """A service's checked modules by what they may import: ``pure`` and ``handlers``."""
     layers: dict[str, list[str]] = {"pure": [], "handlers": []}
     for module in _modules(package):
         top = module.split(".")[1]
-        if top in WIRING:
+        if top in WIRING or _entry_point(package, module):
             continue
         layers["handlers" if top == "handlers" else "pure"].append(module)
     return layers
