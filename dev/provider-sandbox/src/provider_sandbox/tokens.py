@@ -22,7 +22,7 @@ from hub_catalog import AuthMode, OAuthHook, OAuthSpec, RefreshStrategy, classif
 from provider_sandbox.answers import Account, revoked
 from provider_sandbox.call import Call
 from provider_sandbox.conventions import platform_value
-from provider_sandbox.state import FaultMode, Grant, Token
+from provider_sandbox.state import FaultMode, Grant, Token, TokenKind
 
 SHORT_LIVED_S = 3600
 """Meta's short-lived user token, before the long-lived exchange."""
@@ -140,12 +140,18 @@ async def _exchange_code(
     return Issued(call.store.issue(grant, "access", lifetime), refresh, lifetime)
 
 
-async def _refresh(call: Call, mode: AuthMode, value: str | None) -> Issued:
+async def _redeem(call: Call, value: str | None, kind: TokenKind, what: str) -> Token:
+    """The usable ``kind`` token ``value`` names, or ``invalid_grant`` (faults included)."""
     if await call.fault([value]) in (FaultMode.REVOKED, FaultMode.INVALID_GRANT):
-        raise OAuthError("invalid_grant", "refresh token revoked (sandbox fault)")
-    old = call.store.token(call.provider.id, value, "refresh")
+        raise OAuthError("invalid_grant", f"{what} revoked (sandbox fault)")
+    old = call.store.token(call.provider.id, value, kind)
     if old is None or not old.usable(call.provider.id, call.tenant):
-        raise OAuthError("invalid_grant", "unknown, used or revoked refresh token")
+        raise OAuthError("invalid_grant", f"unknown, used, expired or revoked {what}")
+    return old
+
+
+async def _refresh(call: Call, mode: AuthMode, value: str | None) -> Issued:
+    old = await _redeem(call, value, "refresh", "refresh token")
     lifetime = call.lifetime(mode.access_token_lifetime_s)
     refresh = None
     if mode.refresh == RefreshStrategy.ROTATING_REFRESH_GRANT:
@@ -156,11 +162,7 @@ async def _refresh(call: Call, mode: AuthMode, value: str | None) -> Issued:
 
 async def _long_lived(call: Call, mode: AuthMode, value: str | None) -> Issued:
     """Meta: a valid (short- or long-lived) user token for a new long-lived one."""
-    if await call.fault([value]) in (FaultMode.REVOKED, FaultMode.INVALID_GRANT):
-        raise OAuthError("invalid_grant", "token revoked (sandbox fault)")
-    old = call.store.token(call.provider.id, value, "access")
-    if old is None or not old.usable(call.provider.id, call.tenant):
-        raise OAuthError("invalid_grant", "unknown, expired or revoked fb_exchange_token")
+    old = await _redeem(call, value, "access", "fb_exchange_token")
     lifetime = call.lifetime(mode.access_token_lifetime_s)
     return Issued(call.store.issue(old.grant, "access", lifetime), None, lifetime)
 

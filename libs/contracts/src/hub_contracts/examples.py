@@ -8,27 +8,20 @@ from __future__ import annotations
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from hub_contracts import (
-    Account,
-    ConnectionCheckDueV1,
-    ConnectionDisconnectedV1,
-    ConnectionEstablishedV1,
-    ConnectionFailedV1,
-    ConnectionRecoveredV1,
-    ConnectionRequestedV1,
-    ConnectionUnhealthyV1,
-    Credentials,
-    EncryptedCredential,
-    Event,
-    TokenExpiringV1,
-    TokenRefreshedV1,
-    connection_id,
-)
+from hub_contracts import events
+from hub_contracts.credential import Credentials, EncryptedCredential
+from hub_contracts.topics import connection_id
 
 ORG = uuid.UUID("0b5f7c1e-3d2a-4e8f-9a61-7c2d4b8e1f30")
 CONNECTION = connection_id(ORG, "google_ads")
 EXPIRES = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+GOOGLE_ADS: dict[str, Any] = {
+    "organization_id": ORG,
+    "provider": "google_ads",
+    "connection_id": CONNECTION,
+}
 
 
 def ciphertext() -> EncryptedCredential:
@@ -39,8 +32,8 @@ def _credentials() -> Credentials:
     return Credentials(access_token=ciphertext(), refresh_token=ciphertext())
 
 
-EXAMPLES: list[Event] = [
-    ConnectionRequestedV1(
+EXAMPLES: list[events.Event] = [
+    events.ConnectionRequestedV1(
         organization_id=ORG,
         provider="klaviyo",
         flow_id=uuid.uuid4(),
@@ -48,56 +41,46 @@ EXAMPLES: list[Event] = [
         requested_by="user-1",
         submission={"private_api_key": ciphertext()},
     ),
-    ConnectionEstablishedV1(
-        organization_id=ORG,
-        provider="google_ads",
-        connection_id=CONNECTION,
+    events.ConnectionEstablishedV1(
+        **GOOGLE_ADS,
         flow_id=uuid.uuid4(),
         auth_type="oauth2_authorization_code",
         credentials=_credentials(),
         token_expires_at=EXPIRES,
         scopes=["https://www.googleapis.com/auth/adwords"],
-        account=Account(id="123-456-7890", name="Acme Ads"),
+        account=events.Account(id="123-456-7890", name="Acme Ads"),
         metadata={"customers": ["1234567890"]},
     ),
-    ConnectionFailedV1(
+    events.ConnectionFailedV1(
         organization_id=ORG,
         provider="meta_ads",
         reason="access_denied",
         message="You declined access on Facebook. Start again and approve the permissions.",
     ),
-    TokenExpiringV1(
-        organization_id=ORG,
-        provider="google_ads",
-        connection_id=CONNECTION,
+    events.TokenExpiringV1(
+        **GOOGLE_ADS,
         credential_version=3,
         auth_type="oauth2_authorization_code",
         refresh_strategy="refresh_grant",
         token_expires_at=EXPIRES,
         credentials=_credentials(),
     ),
-    TokenRefreshedV1(
-        organization_id=ORG,
-        provider="google_ads",
-        connection_id=CONNECTION,
+    events.TokenRefreshedV1(
+        **GOOGLE_ADS,
         credential_version=4,
         credentials=_credentials(),
         token_expires_at=EXPIRES + timedelta(hours=1),
     ),
-    ConnectionCheckDueV1(
-        organization_id=ORG,
-        provider="google_ads",
-        connection_id=CONNECTION,
+    events.ConnectionCheckDueV1(
+        **GOOGLE_ADS,
         credential_version=4,
         auth_type="oauth2_authorization_code",
         trigger="sync_now",
         status="active",
         credentials=_credentials(),
     ),
-    ConnectionUnhealthyV1(
-        organization_id=ORG,
-        provider="google_ads",
-        connection_id=CONNECTION,
+    events.ConnectionUnhealthyV1(
+        **GOOGLE_ADS,
         credential_version=4,
         reason="revoked",
         message="Google Ads access was revoked. Reconnect Google Ads in Settings → Integrations.",
@@ -105,17 +88,13 @@ EXAMPLES: list[Event] = [
         provider_status=400,
         provider_code="invalid_grant",
     ),
-    ConnectionRecoveredV1(
-        organization_id=ORG,
-        provider="google_ads",
-        connection_id=CONNECTION,
+    events.ConnectionRecoveredV1(
+        **GOOGLE_ADS,
         credential_version=5,
         detected_by="health-monitor",
     ),
-    ConnectionDisconnectedV1(
-        organization_id=ORG,
-        provider="google_ads",
-        connection_id=CONNECTION,
+    events.ConnectionDisconnectedV1(
+        **GOOGLE_ADS,
         disconnected_by="user-1",
     ),
 ]

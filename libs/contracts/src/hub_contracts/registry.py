@@ -14,33 +14,13 @@ from hub_contracts.errors import (
     UnsupportedSchemaVersionError,
     WrongTopicError,
 )
-from hub_contracts.events import (
-    ConnectionCheckDueV1,
-    ConnectionDisconnectedV1,
-    ConnectionEstablishedV1,
-    ConnectionFailedV1,
-    ConnectionRecoveredV1,
-    ConnectionRequestedV1,
-    ConnectionUnhealthyV1,
-    Event,
-    TokenExpiringV1,
-    TokenRefreshedV1,
-)
+from hub_contracts.events import Event
 
 EVENT_MODELS: dict[tuple[str, int], type[Event]] = {
-    (model.topic.value, 1): model
-    for model in (
-        ConnectionRequestedV1,
-        ConnectionEstablishedV1,
-        ConnectionFailedV1,
-        TokenExpiringV1,
-        TokenRefreshedV1,
-        ConnectionCheckDueV1,
-        ConnectionUnhealthyV1,
-        ConnectionRecoveredV1,
-        ConnectionDisconnectedV1,
-    )
+    (model.topic.value, model.model_fields["schema_version"].default): model
+    for model in Event.__subclasses__()
 }
+"""Every event model by (event type, schema version): each ``Event`` subclass in ``events``."""
 
 
 def parse_event(raw: bytes | str, *, topic: str | None = None) -> Event:

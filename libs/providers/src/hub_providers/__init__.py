@@ -34,29 +34,16 @@ if TYPE_CHECKING:
     from hub_providers.outbound import GuardedTransport, OutboundHttp, OutboundPolicy, policy_for
     from hub_providers.tokens import TokenSet
 
-_LAZY = {
-    "Answer": "calls",
-    "apply_placements": "calls",
-    "build_request": "calls",
-    "raise_for_answer": "calls",
-    "send": "calls",
-    "CheckResult": "checks",
-    "check": "checks",
-    "mint": "checks",
-    "OAuthClient": "oauth",
-    "GuardedTransport": "outbound",
-    "OutboundHttp": "outbound",
-    "OutboundPolicy": "outbound",
-    "policy_for": "outbound",
-    "TokenSet": "tokens",
-}
+_HTTP_MODULES = ("calls", "checks", "oauth", "outbound", "tokens")
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hub_providers' has no attribute {name!r}")
-    return getattr(import_module(f"hub_providers.{module}"), name)
+    """Load the HTTP side on first use of one of its names."""
+    if name in __all__:
+        for module in map(import_module, (f"hub_providers.{m}" for m in _HTTP_MODULES)):
+            if name in vars(module):
+                return getattr(module, name)
+    raise AttributeError(f"module 'hub_providers' has no attribute {name!r}")
 
 
 __all__ = [
