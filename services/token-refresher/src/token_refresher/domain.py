@@ -83,8 +83,7 @@ def _because(status: int | None, code: str | None) -> str:
 def revoked_message(provider: Provider, status: int | None, code: str | None) -> str:
     return (
         f"{provider.name} no longer accepts this connection's saved authorization"
-        f"{_because(status, code)}: it was revoked or has expired. "
-        f"Reconnect {provider.name} in {WHERE}."
+        f"{_because(status, code)}: it was revoked or has expired. {_reconnect(provider)}."
     )
 
 
@@ -105,25 +104,23 @@ def misconfigured_message(provider: Provider, status: int | None, code: str | No
 
 
 def missing_credential_message(provider: Provider, what: str) -> str:
-    return (
-        f"The saved {provider.name} authorization has no {what}, so it cannot be renewed. "
-        f"Reconnect {provider.name} in {WHERE}."
-    )
+    lacking = f"The saved {provider.name} authorization has no {what}, so it cannot be renewed."
+    return f"{lacking} {_reconnect(provider)}."
 
 
 def reminder_message(provider: Provider, expires_at: datetime | None) -> str:
     ends = f"ends on {_when(expires_at)}" if expires_at is not None else "will end soon"
-    return (
-        f"{provider.name} access {ends} and cannot be renewed automatically. "
-        f"Reconnect {provider.name} in {WHERE} before then to keep data flowing."
-    )
+    notice = f"{provider.name} access {ends} and cannot be renewed automatically."
+    return f"{notice} {_reconnect(provider)} before then to keep data flowing."
 
 
 def expired_message(provider: Provider, expires_at: datetime) -> str:
-    return (
-        f"{provider.name} access ended on {_when(expires_at)} and cannot be renewed "
-        f"automatically. Reconnect {provider.name} in {WHERE}."
-    )
+    ended = f"{provider.name} access ended on {_when(expires_at)}"
+    return f"{ended} and cannot be renewed automatically. {_reconnect(provider)}."
+
+
+def _reconnect(provider: Provider) -> str:
+    return f"Reconnect {provider.name} in {WHERE}"
 
 
 class SettledVersions:

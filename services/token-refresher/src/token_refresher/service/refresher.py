@@ -234,10 +234,10 @@ class Refresher:
             return await self._unavailable(event, provider, exc, tries)
         except CredentialRevokedError as exc:
             self._called(provider, CallResult.REVOKED, started)
-            return await self._revoked(event, provider, exc)
+            return await self._refused(event, provider, exc)
         except ProviderError as exc:  # rejected, or an unsafe destination: our request's fault
             self._called(provider, CallResult.REJECTED, started)
-            return await self._rejected(event, provider, exc)
+            return await self._refused(event, provider, exc)
         self._called(provider, CallResult.OK, started)
         return await self._refreshed(event, provider, renewal)
 
@@ -300,24 +300,23 @@ class Refresher:
         )
         return Outcome.PROVIDER_UNAVAILABLE
 
-    async def _revoked(
-        self, event: TokenExpiringV1, provider: Provider, exc: CredentialRevokedError
-    ) -> Outcome:
-        self.limits.gate(provider.id).answered()
-        message = domain.revoked_message(provider, exc.status_code, exc.code)
-        await self.sink.publish(
-            self._unhealthy(event, "revoked", message, status=exc.status_code, code=exc.code)
-        )
-        self.settled.settle(event.connection_id, event.credential_version)
-        return Outcome.REVOKED
-
-    async def _rejected(
+    async def _refused(
         self, event: TokenExpiringV1, provider: Provider, exc: ProviderError
     ) -> Outcome:
+        """The provider answered no. Revoked: the version is settled, so a redelivery makes no
+        call. Anything else refused our request: ``misconfigured``."""
         self.limits.gate(provider.id).answered()
-        message = domain.misconfigured_message(provider, exc.status_code, exc.code)
+        status, code = exc.status_code, exc.code
+        if isinstance(exc, CredentialRevokedError):
+            message = domain.revoked_message(provider, status, code)
+            await self.sink.publish(
+                self._unhealthy(event, "revoked", message, status=status, code=code)
+            )
+            self.settled.settle(event.connection_id, event.credential_version)
+            return Outcome.REVOKED
+        message = domain.misconfigured_message(provider, status, code)
         await self.sink.publish(
-            self._unhealthy(event, "misconfigured", message, status=exc.status_code, code=exc.code)
+            self._unhealthy(event, "misconfigured", message, status=status, code=code)
         )
         return Outcome.MISCONFIGURED
 
