@@ -21,6 +21,7 @@ from hub_contracts import (
     dlq_topic,
     parse_event,
 )
+from hub_contracts.registry import EVENT_MODELS
 from hub_runtime import redact_text
 from hub_runtime.bus import consumer_options, dead_letter, publishes
 from opentelemetry import trace
@@ -99,8 +100,9 @@ def subscribe_partitioned(
         ack_policy=AckPolicy.MANUAL,
         title=f"{topic.value}:{group}",
         description=(
-            f"Consumes TokenExpiringV1 in group {group}; undecodable or unhandleable records go "
-            f"to {dlq_topic(topic.value)}."
+            f"Consumes {', '.join(m.__name__ for (t, _), m in EVENT_MODELS.items() if t == topic)} "
+            f"in group {group}, many records at once; undecodable or unhandleable records go to "
+            f"{dlq_topic(topic.value)}."
         ),
         **consumer_options(settings),
     )
