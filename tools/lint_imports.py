@@ -3,6 +3,7 @@
 - libs never import services or dev tools;
 - ``hub_contracts`` depends on pydantic only;
 - services never import each other (nor the dev tools);
+- no package has an import cycle among its modules;
 - every module of a service outside ``adapters/``, ``app``, ``http`` and ``__main__`` imports no
   I/O library, directly or through other modules; ``handlers`` may import FastStream only (it
   declares the consumers).
@@ -118,6 +119,14 @@ def build_config() -> str:
                 "modules": services,
             },
         )
+    contract(
+        "no-cycles",
+        {
+            "name": "no import cycle among the modules of any package",
+            "type": "acyclic_siblings",
+            "ancestors": libs + dev + services,
+        },
+    )
     if services and dev:
         contract(
             "services-not-dev",

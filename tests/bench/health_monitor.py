@@ -42,8 +42,7 @@ import httpx
 from health_monitor.adapters.prober import ProviderProber
 from health_monitor.domain import Plan, plan
 from health_monitor.service import HealthMonitor, Policy
-from health_monitor.settings import PlatformCredentials
-from hub_catalog import Catalog, Provider, load_catalog
+from hub_catalog import Catalog, PlatformCredentials, Provider, load_catalog
 from hub_contracts import ALL_TOPICS, ConnectionCheckDueV1, Credentials, Event, dlq_topic
 from hub_keyring import Binding, KeyRing
 from hub_localstack.broker import TansuBroker

@@ -16,8 +16,7 @@ import pytest
 from health_monitor.adapters.prober import ProviderProber
 from health_monitor.domain import Plan, plan
 from health_monitor.service import HealthMonitor, Policy
-from health_monitor.settings import PlatformCredentials
-from hub_catalog import AuthMode, Catalog, Provider, load_catalog
+from hub_catalog import AuthMode, Catalog, PlatformCredentials, Provider, load_catalog
 from hub_contracts import ConnectionCheckDueV1, Credentials, Event
 from hub_keyring import Binding, KeyRing
 from hub_providers import OAuthClient, OutboundHttp

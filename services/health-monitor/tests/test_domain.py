@@ -1,14 +1,12 @@
-"""The rules without I/O: what an answer means, when to report, what to say."""
+"""The rules without I/O: what a provider failure means, when to report, what to say."""
 
 from __future__ import annotations
 
 import pytest
 from health_monitor.domain import (
-    Answer,
     Outcome,
     Plan,
     Previous,
-    Reply,
     Transition,
     Verdict,
     bad_value,
@@ -16,40 +14,74 @@ from health_monitor.domain import (
     outcome_of,
     plan,
     platform_names,
-    tenant_values,
+    retry_after,
     transition,
 )
-from hub_catalog import AuthType
+from hub_catalog import AuthType, tenant_values
+from hub_providers.errors import (
+    CredentialRevokedError,
+    ProviderError,
+    ProviderRejectedError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    ResponseTooLargeError,
+    UnsafeDestinationError,
+)
 
 from .conftest import CATALOG
 
 
+def _rejected(status: int, code: str | None = None) -> ProviderError:
+    return ProviderRejectedError("x", "refused", status_code=status, code=code)
+
+
 @pytest.mark.parametrize(
-    ("reply", "outcome"),
+    ("failure", "outcome"),
     [
-        (Reply(Answer.OK, 200), Outcome.HEALTHY),
-        (Reply(Answer.REVOKED, 401), Outcome.REVOKED),
-        (Reply(Answer.RATE_LIMITED, 429, retry_after_s=3), Outcome.RATE_LIMITED),
-        (Reply(Answer.UNAVAILABLE, 503), Outcome.UNAVAILABLE),
-        (Reply(Answer.UNAVAILABLE), Outcome.UNAVAILABLE),
+        (None, Outcome.HEALTHY),
+        (CredentialRevokedError("x", "revoked", status_code=401), Outcome.REVOKED),
+        (RateLimitedError("x", "wait", retry_after_s=3, status_code=429), Outcome.RATE_LIMITED),
+        (ProviderUnavailableError("x", "down", status_code=503), Outcome.UNAVAILABLE),
+        (ProviderUnavailableError("x", "no answer"), Outcome.UNAVAILABLE),
+        (ResponseTooLargeError(1024), Outcome.UNAVAILABLE),
         # ElevenLabs: 401 is also used for a key without a permission, not a dead key.
-        (Reply(Answer.REJECTED, 401, "missing_permissions"), Outcome.PERMISSION),
+        (_rejected(401, "missing_permissions"), Outcome.PERMISSION),
         # Wise demands SCA with a 403; Sentry and Google say 403 for a missing scope.
-        (Reply(Answer.REJECTED, 403), Outcome.PERMISSION),
-        (Reply(Answer.REJECTED, 403, "REQUIRED_SCOPE_MISSING"), Outcome.PERMISSION),
-        (Reply(Answer.REJECTED, 401, "restricted_api_key"), Outcome.PERMISSION),
-        (Reply(Answer.REJECTED, 401, "quota_exceeded"), Outcome.MISCONFIGURED),
-        (Reply(Answer.REJECTED, 400, "invalid_request"), Outcome.MISCONFIGURED),
-        (Reply(Answer.REJECTED, 402), Outcome.MISCONFIGURED),
-        (Reply(Answer.REJECTED, 404), Outcome.MISCONFIGURED),
-        (Reply(Answer.UNSAFE, code="destination_refused"), Outcome.MISCONFIGURED),
+        (_rejected(403), Outcome.PERMISSION),
+        (_rejected(403, "REQUIRED_SCOPE_MISSING"), Outcome.PERMISSION),
+        (_rejected(401, "restricted_api_key"), Outcome.PERMISSION),
+        (_rejected(401, "quota_exceeded"), Outcome.MISCONFIGURED),
+        (_rejected(400, "invalid_request"), Outcome.MISCONFIGURED),
+        (_rejected(402), Outcome.MISCONFIGURED),
+        (_rejected(404), Outcome.MISCONFIGURED),
+        (UnsafeDestinationError("x", "evil.example", "not allowed"), Outcome.MISCONFIGURED),
         # Slack ok:false or TikTok code != 0 that is no known signal: like an outage.
-        (Reply(Answer.REJECTED, 200, "fatal_error"), Outcome.UNAVAILABLE),
-        (Reply(Answer.REJECTED, 200, "missing_scope"), Outcome.PERMISSION),
+        (_rejected(200, "fatal_error"), Outcome.UNAVAILABLE),
+        (_rejected(200, "missing_scope"), Outcome.PERMISSION),
     ],
 )
-def test_answers_are_classified(reply: Reply, outcome: Outcome) -> None:
-    assert outcome_of(reply) == outcome
+def test_provider_failures_are_classified(failure: ProviderError | None, outcome: Outcome) -> None:
+    assert outcome_of(failure) == outcome
+
+
+def test_a_verdict_carries_the_providers_status_and_only_a_code_shaped_code() -> None:
+    assert Verdict.of(_rejected(400, "invalid_request"), attempts=2) == Verdict(
+        Outcome.MISCONFIGURED, 400, "invalid_request", attempts=2
+    )
+    assert Verdict.of(_rejected(400, "<script>alert(1)</script>"), attempts=1).code is None
+    assert Verdict.of(None, attempts=1) == Verdict(Outcome.HEALTHY, attempts=1)
+
+
+def test_calls_we_refused_or_cut_short_carry_our_own_code() -> None:
+    refused = UnsafeDestinationError("shopify", "acme.evil.example", "not in the allow-list")
+    assert Verdict.of(refused, attempts=1).code == "destination_refused"
+    assert Verdict.of(ResponseTooLargeError(1024), attempts=1).code == "response_too_large"
+
+
+def test_only_a_rate_limit_says_when_to_retry() -> None:
+    assert retry_after(RateLimitedError("x", "slow down", retry_after_s=3)) == 3
+    assert retry_after(ProviderUnavailableError("x", "down", status_code=503)) is None
+    assert retry_after(None) is None
 
 
 ACTIVE = Previous("active")

@@ -12,13 +12,14 @@ import pytest
 from fastapi import FastAPI
 from faststream.kafka import TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from health_monitor.app import create_app
+from health_monitor.app import Components, build, create_app
 from health_monitor.handlers import GROUP
-from health_monitor.settings import MonitorSettings, PlatformCredentials
-from hub_catalog import Catalog
-from hub_contracts import parse_event
+from health_monitor.settings import MonitorSettings
+from hub_catalog import Catalog, PlatformCredentials
+from hub_contracts import ConnectionRecoveredV1, ConnectionUnhealthyV1, Topic, parse_event
 from hub_keyring import KeyRing
 from hub_runtime import publish_event
+from hub_runtime.asyncapi import asyncapi_schema, contract_mismatches
 from provider_sandbox import platform_environment
 from pydantic import SecretStr
 
@@ -38,17 +39,22 @@ def settings() -> MonitorSettings:
 
 
 @pytest.fixture
-def app(settings: MonitorSettings, catalog: Catalog, sandbox: httpx.AsyncClient) -> FastAPI:
+def parts(settings: MonitorSettings, catalog: Catalog, sandbox: httpx.AsyncClient) -> Components:
     async def no_dns(host: str, port: int) -> list[str]:
         raise AssertionError(host)
 
-    return create_app(
+    return build(
         settings,
         catalog=catalog,
-        platform=PlatformCredentials(platform_environment(catalog)),
+        platform_credentials=PlatformCredentials(platform_environment(catalog)),
         transport=sandbox._transport,
         resolver=no_dns,
     )
+
+
+@pytest.fixture
+def app(settings: MonitorSettings, parts: Components) -> FastAPI:
+    return create_app(settings, components=parts)
 
 
 @pytest.fixture
@@ -58,13 +64,15 @@ async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_a_due_check_becomes_a_transition_and_bad_events_dead_letters(
-    app: FastAPI, api: httpx.AsyncClient, sandbox: httpx.AsyncClient, catalog: Catalog
+    parts: Components,
+    api: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    catalog: Catalog,
 ) -> None:
-    parts = app.state.components
     broker = parts.broker
     ring = KeyRing.from_spec(SPEC)
     slack = CATALOG.get("slack")
-    values = await connect(parts.http, catalog, sandbox, slack)
+    values = await connect(parts.outbound, catalog, sandbox, slack)
     await fault(sandbox, "slack", "revoked")
     unhealthy: list[bytes] = []
     dead: list[dict[str, str]] = []
@@ -116,6 +124,24 @@ async def test_health_answers_and_readiness_needs_the_broker(api: httpx.AsyncCli
     not_started = await api.get("/readyz")
     assert not_started.status_code == 503
     assert not_started.json()["status"] == "not_ready"
+
+
+async def test_the_asyncapi_document_matches_the_contracts(
+    parts: Components, api: httpx.AsyncClient
+) -> None:
+    document = asyncapi_schema(parts.broker, title="health-monitor")
+
+    assert (
+        contract_mismatches(
+            document,
+            consumes={Topic.CONNECTION_CHECK_DUE},
+            publishes={ConnectionUnhealthyV1, ConnectionRecoveredV1},
+        )
+        == []
+    )
+    served = await api.get("/asyncapi.json")
+    assert served.status_code == 200
+    assert served.json() == document
 
 
 def test_settings_refuse_the_sandbox_in_production() -> None:

@@ -14,8 +14,7 @@ import pytest
 from health_monitor.adapters.prober import ProviderProber
 from health_monitor.domain import Outcome
 from health_monitor.service import HealthMonitor, Policy
-from health_monitor.settings import PlatformCredentials
-from hub_catalog import load_catalog
+from hub_catalog import PlatformCredentials, load_catalog
 from hub_contracts import ConnectionUnhealthyV1
 from hub_keyring import KeyRing
 from hub_providers import OutboundHttp

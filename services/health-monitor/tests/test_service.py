@@ -15,28 +15,36 @@ from typing import Any
 import httpx
 import pytest
 from health_monitor.adapters.prober import ProviderProber
-from health_monitor.domain import Answer, Outcome, Plan, Reply, Transition
+from health_monitor.domain import Outcome, Plan, Transition
 from health_monitor.errors import (
     UndecryptableCredentialError,
     UnknownAuthModeError,
     UnknownProviderError,
 )
 from health_monitor.service import HealthMonitor, Policy
-from health_monitor.settings import PlatformCredentials
-from hub_catalog import AuthMode, Catalog, Provider
+from hub_catalog import AuthMode, Catalog, PlatformCredentials, Provider
 from hub_contracts import ConnectionUnhealthyV1
 from hub_keyring import KeyRing
 from hub_providers import OutboundHttp
+from hub_providers.errors import CredentialRevokedError, ProviderError, ProviderUnavailableError
 from hub_runtime.logging import JsonFormatter
 
 from .conftest import CATALOG, Connect, MonitorFactory, Recorder, Sleeps, due, fault
 
 
-class Scripted:
-    """A prober answering from a script, recording concurrency."""
+def _down(status: int | None = None) -> ProviderError:
+    return ProviderUnavailableError("slack", "Slack did not answer", status_code=status)
 
-    def __init__(self, *replies: Reply, delay: float = 0.0) -> None:
-        self.replies = list(replies)
+
+def _revoked() -> ProviderError:
+    return CredentialRevokedError("slack", "Slack revoked the token", status_code=401)
+
+
+class Scripted:
+    """A prober failing (or succeeding: ``None``) from a script, recording concurrency."""
+
+    def __init__(self, *failures: ProviderError | None, delay: float = 0.0) -> None:
+        self.failures = list(failures)
         self.delay = delay
         self.calls = 0
         self.running: Counter[str] = Counter()
@@ -45,14 +53,16 @@ class Scripted:
 
     async def probe(
         self, provider: Provider, mode: AuthMode, plan: Plan, values: Mapping[str, str]
-    ) -> Reply:
+    ) -> None:
         self.calls += 1
         self.running[provider.id] += 1
         self.peak[provider.id] = max(self.peak[provider.id], self.running[provider.id])
         self.peak_total = max(self.peak_total, sum(self.running.values()))
         try:
             await asyncio.sleep(self.delay)
-            return self.replies.pop(0) if self.replies else Reply(Answer.OK, 200)
+            failure = self.failures.pop(0) if self.failures else None
+            if failure is not None:
+                raise failure
         finally:
             self.running[provider.id] -= 1
 
@@ -82,7 +92,7 @@ async def test_one_blip_never_alarms(
     recorder: Recorder,
     sleeps: Sleeps,
 ) -> None:
-    prober = Scripted(Reply(Answer.UNAVAILABLE, 502), Reply(Answer.UNAVAILABLE), Reply(Answer.OK))
+    prober = Scripted(_down(502), _down(), None)
     monitor = _monitor(catalog, keyring, platform, prober, recorder, sleeps, attempts=3)
 
     report = await monitor.check(due(keyring, SLACK, TOKEN))
@@ -101,7 +111,7 @@ async def test_n_is_a_setting(
     recorder: Recorder,
     sleeps: Sleeps,
 ) -> None:
-    prober = Scripted(*[Reply(Answer.UNAVAILABLE, 503)] * 5)
+    prober = Scripted(*[_down(503) for _ in range(5)])
     monitor = _monitor(catalog, keyring, platform, prober, recorder, sleeps, attempts=5)
 
     report = await monitor.check(due(keyring, SLACK, TOKEN))
@@ -118,7 +128,7 @@ async def test_a_redelivered_or_overlapping_check_reports_a_change_once(
     recorder: Recorder,
     sleeps: Sleeps,
 ) -> None:
-    prober = Scripted(*[Reply(Answer.REVOKED, 401)] * 3)
+    prober = Scripted(*[_revoked() for _ in range(3)])
     monitor = _monitor(catalog, keyring, platform, prober, recorder, sleeps)
     event = due(keyring, SLACK, TOKEN, status="active")
     sync_now = event.model_copy(
@@ -142,7 +152,7 @@ async def test_the_carried_status_decides_once_the_store_had_time_to_apply_the_r
     recorder: Recorder,
     sleeps: Sleeps,
 ) -> None:
-    prober = Scripted(Reply(Answer.REVOKED, 401), Reply(Answer.OK, 200))
+    prober = Scripted(_revoked(), None)
     monitor = _monitor(catalog, keyring, platform, prober, recorder, sleeps, memory_grace_s=30)
     event = due(keyring, SLACK, TOKEN, status="active")
     await monitor.check(event)
@@ -171,7 +181,7 @@ async def test_a_new_credential_version_is_judged_on_its_own(
     recorder: Recorder,
     sleeps: Sleeps,
 ) -> None:
-    prober = Scripted(Reply(Answer.REVOKED, 401), Reply(Answer.REVOKED, 401))
+    prober = Scripted(_revoked(), _revoked())
     monitor = _monitor(catalog, keyring, platform, prober, recorder, sleeps)
     event = due(keyring, SLACK, TOKEN, status="active")
     await monitor.check(event)

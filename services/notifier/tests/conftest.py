@@ -13,7 +13,6 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import asyncpg
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
@@ -21,8 +20,8 @@ from hub_catalog import Catalog, load_catalog
 from hub_keyring import Binding, KeyRing, new_key_spec
 from hub_localstack.processes import free_port
 from hub_providers import OAuthClient, OutboundHttp
-from notifier.adapters.postgres import create_pool, migrate
-from notifier.domain import BrandSlack, ConnectionFacts, Context, Recipients
+from notifier.adapters.database import PostgresDatabase, migrate
+from notifier.domain.routing import BrandSlack, ConnectionFacts, Context, Recipients
 from notifier.errors import DirectoryUnavailableError
 from provider_sandbox import SandboxSettings, create_app, platform_environment
 
@@ -158,9 +157,10 @@ def migrated_database_url(database_url: str) -> str:
 
 
 @pytest.fixture
-async def pool(migrated_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(migrated_database_url, size=4)
+async def database(migrated_database_url: str) -> AsyncIterator[PostgresDatabase]:
+    database = PostgresDatabase(migrated_database_url, pool_size=4)
+    await database.open()
     try:
-        yield pool
+        yield database
     finally:
-        await pool.close()
+        await database.close()

@@ -11,13 +11,13 @@ from hub_catalog import Catalog
 from hub_keyring import Binding, KeyRing
 from hub_providers import OutboundHttp
 from notifier.adapters.senders import ChannelSenders, SmtpConfig, webhook_params
-from notifier.domain import Channel, Context, Recipients
+from notifier.domain.deliveries import Delivery
+from notifier.domain.routing import Channel, Context, Recipients
 from notifier.errors import (
     PermanentDeliveryError,
     RetryableDeliveryError,
     UncertainDeliveryError,
 )
-from notifier.service import Delivery
 from pydantic import SecretStr
 
 from .conftest import RESEND_KEY, WEBHOOK, SmtpHandler, brand_slack, connect

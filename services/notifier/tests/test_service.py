@@ -10,17 +10,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from hub_keyring import KeyRing
 from hub_providers import OutboundHttp
-from notifier.adapters.postgres import PostgresRepository, deliveries_of
+from notifier.adapters.database import PostgresDatabase
 from notifier.adapters.senders import ChannelSenders
-from notifier.domain import Platform, RetryPolicy, Unhealthy
+from notifier.domain.deliveries import RetryPolicy
+from notifier.domain.incidents import Recovery, Unhealthy
+from notifier.domain.routing import PlatformChannels
 from notifier.metrics import PrometheusMetrics
-from notifier.service import Notifier
-from notifier.worker import Worker
+from notifier.service.dispatcher import Dispatcher
+from notifier.service.planner import Planner
+from notifier.service.triage import Triage
+from notifier.service.worker import Worker
 from pydantic import SecretStr
 
 from .conftest import RESEND_KEY, WEBHOOK, FakeDirectory, brand_slack, connect
@@ -42,13 +45,15 @@ class Clock:
 
 @dataclass
 class Harness:
-    notifier: Notifier
+    triage: Triage
+    planner: Planner
+    dispatcher: Dispatcher
     worker: Worker
     directory: FakeDirectory
     sandbox: httpx.AsyncClient
     clock: Clock
     metrics: PrometheusMetrics
-    pool: asyncpg.Pool
+    database: PostgresDatabase
 
     async def settle(self) -> None:
         for _ in range(20):
@@ -68,17 +73,20 @@ class Harness:
         }
         event_id = changes.pop("event_id", None) or uuid.uuid4()
         facts.pop("event_id", None)
-        return await self.notifier.on_unhealthy(UNHEALTHY, event_id, Unhealthy(**facts))
+        return await self.triage.on_unhealthy(UNHEALTHY, event_id, Unhealthy(**facts))
 
     async def recovered(self, org: uuid.UUID, *, version: int | None = 1, **changes: Any) -> str:
-        return await self.notifier.on_recovery(
-            RECOVERED if version is not None else ESTABLISHED,
-            changes.get("event_id", uuid.uuid4()),
+        recovery = Recovery(
             organization_id=org,
             provider="meta_ads",
             cause="recovered" if version is not None else "reconnected",
             credential_version=version,
             occurred_at=changes.get("occurred_at", self.clock.now),
+        )
+        return await self.triage.on_recovery(
+            RECOVERED if version is not None else ESTABLISHED,
+            changes.get("event_id", uuid.uuid4()),
+            recovery,
         )
 
     async def actions(self, provider: str) -> list[dict[str, Any]]:
@@ -94,12 +102,13 @@ class Harness:
         return counts
 
     async def deliveries(self, org: uuid.UUID) -> list[dict[str, Any]]:
-        return await deliveries_of(self.pool, org)
+        async with self.database.transaction() as tx:
+            return await tx.deliveries.of_organization(org)
 
 
 @pytest.fixture
 def harness(
-    pool: asyncpg.Pool, outbound: OutboundHttp, sandbox: httpx.AsyncClient, keyring: KeyRing
+    database: PostgresDatabase, outbound: OutboundHttp, sandbox: httpx.AsyncClient, keyring: KeyRing
 ) -> Callable[..., Harness]:
     def build(**platform: Any) -> Harness:
         clock = Clock(datetime.now(UTC))
@@ -111,25 +120,32 @@ def harness(
             slack_webhook_url=SecretStr(WEBHOOK) if platform.get("slack_webhook") else None,
             resend_api_key=SecretStr(RESEND_KEY) if platform.get("resend", True) else None,
         )
-        notifier = Notifier(
-            repository=PostgresRepository(pool),
-            directory=directory,
-            senders=senders,
-            platform=Platform(
+        retry = RetryPolicy(max_attempts=4, base_s=1.0, max_s=10.0)
+        lease = timedelta(seconds=30)
+        planner = Planner(
+            database,
+            directory,
+            metrics,
+            platform=PlatformChannels(
                 slack_webhook=platform.get("slack_webhook", False),
                 resend=platform.get("resend", True),
                 email_from="Hub <hub@platform.test>",
             ),
             provider_names={"meta_ads": "Meta Ads"},
             admin_base_url="https://admin.example",
-            reminder_interval=timedelta(hours=24),
-            retry=RetryPolicy(max_attempts=4, base_s=1.0, max_s=10.0),
-            send_lease=timedelta(seconds=30),
-            metrics=metrics,
+            retry=retry,
+            lease=lease,
             clock=clock,
         )
+        dispatcher = Dispatcher(
+            database, directory, senders, metrics, retry=retry, lease=lease, clock=clock
+        )
+        worker = Worker(planner, dispatcher, interval_s=0.05)
+        triage = Triage(
+            database, metrics, reminder_interval=timedelta(hours=24), clock=clock, wake=worker.wake
+        )
         return Harness(
-            notifier, Worker(notifier, interval_s=0.05), directory, sandbox, clock, metrics, pool
+            triage, planner, dispatcher, worker, directory, sandbox, clock, metrics, database
         )
 
     return build
@@ -242,7 +258,7 @@ async def test_a_brand_with_neither_gets_nothing_and_says_so(
     h = harness()
     org = uuid.uuid4()
     h.directory.set(org)
-    with caplog.at_level(logging.WARNING, logger="notifier.service"):
+    with caplog.at_level(logging.WARNING, logger="notifier.service.planner"):
         await h.unhealthy(org)
         await h.settle()
     assert await h.actions("slack") == []
@@ -307,13 +323,12 @@ async def test_a_crash_after_sending_never_sends_twice(
     h = harness()
     org = await brand(h, outbound, keyring)
     await h.unhealthy(org)
-    await h.notifier.plan_due()
-    repository = h.notifier.repository
-    async with repository.transaction() as tx:
-        claimed = await tx.claim_deliveries(h.clock.now, h.clock.now + timedelta(seconds=30), 10)
+    await h.planner.plan_due()
+    async with h.database.transaction() as tx:
+        claimed = await tx.deliveries.claim(h.clock.now, h.clock.now + timedelta(seconds=30), 10)
     for delivery in claimed:  # sent, then the process dies: no result recorded
         context = await h.directory.context(org, "meta_ads")
-        await h.notifier.senders.send(delivery, context)
+        await h.dispatcher.senders.send(delivery, context)
     h.clock.advance(31)
     await h.settle()
     assert len(await h.actions("slack")) == 1
@@ -333,12 +348,12 @@ async def test_a_delivery_in_flight_is_not_taken_by_another_replica(
     h = harness()
     org = await brand(h, outbound, keyring)
     await h.unhealthy(org)
-    await h.notifier.plan_due()
-    async with h.notifier.repository.transaction() as tx:
-        claimed = await tx.claim_deliveries(h.clock.now, h.clock.now + timedelta(seconds=30), 10)
+    await h.planner.plan_due()
+    async with h.database.transaction() as tx:
+        claimed = await tx.deliveries.claim(h.clock.now, h.clock.now + timedelta(seconds=30), 10)
     assert len(claimed) == 2
     h.clock.advance(10)  # within the lease
-    assert await h.notifier.deliver_due() == 0
+    assert await h.dispatcher.deliver_due() == 0
     assert await h.actions("slack") == []
 
 

@@ -14,13 +14,13 @@ from typing import Any, TypeVar
 import httpx
 import jwt
 import pytest
-from hub_catalog import Catalog, load_catalog
+from hub_catalog import Catalog, PlatformCredentials, load_catalog
 from hub_contracts import Event
 from hub_keyring import KeyRing
 from oauth_gateway.app import create_app
-from oauth_gateway.errors import UnavailableError
-from oauth_gateway.service import PendingFlow
-from oauth_gateway.settings import DEVELOPMENT_JWT_SECRET, GatewaySettings, PlatformCredentials
+from oauth_gateway.errors import PublishFailedError
+from oauth_gateway.service import PendingFlow, Revocations
+from oauth_gateway.settings import DEVELOPMENT_JWT_SECRET, GatewaySettings
 from provider_sandbox import SandboxSettings, platform_environment
 from provider_sandbox import create_app as create_sandbox
 
@@ -42,7 +42,7 @@ class Clock:
 
 
 class MemoryFlows:
-    """``FlowStore`` in memory; expiry judged by the test's clock, consume is atomic."""
+    """``PendingFlows`` in memory; expiry judged by the test's clock, consume is atomic."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
@@ -72,7 +72,7 @@ class MemoryEvents:
 
     async def publish(self, event: Event) -> None:
         if self.fail:
-            raise UnavailableError("broker down (test)")
+            raise PublishFailedError()
         self.published.append(event)
 
     def of(self, kind: type[E]) -> list[E]:
@@ -148,6 +148,16 @@ class Harness:
     async def calls(self, provider: str) -> dict[str, int]:
         counts: dict[str, dict[str, int]] = (await self.sandbox.get("/_sandbox/calls")).json()
         return counts.get(provider, {})
+
+    def revocations(self) -> Revocations:
+        """The app's revocation use case, over the same catalog, ring and providers."""
+        oauth = self.app.state.api.oauth
+        return Revocations(
+            catalog=oauth.catalog,
+            platform=oauth.platform,
+            ring=oauth.ring,
+            providers=oauth.providers,
+        )
 
     async def token_calls(self, provider: str) -> int:
         return (await self.calls(provider)).get("token", 0)

@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from hub_catalog import load_catalog
 from oauth_gateway import domain
-from oauth_gateway.errors import InvalidRequestError, StateRefusedError
-from oauth_gateway.service.toolkit import metadata
+from oauth_gateway.errors import InvalidValueError, StateRefusedError
 from pydantic import SecretStr
 
 CATALOG = load_catalog()
@@ -126,7 +125,7 @@ def test_return_urls_on_allowed_origins_pass(url: str) -> None:
     ],
 )
 def test_return_urls_off_the_allow_list_are_refused(url: str) -> None:
-    with pytest.raises(InvalidRequestError) as refused:
+    with pytest.raises(InvalidValueError) as refused:
         RETURNS.check(url)
     assert refused.value.code == "invalid_return_to"
 
@@ -137,7 +136,7 @@ def test_results_go_into_the_query_before_the_fragment() -> None:
 
 
 def test_the_default_return_url_must_be_allowed() -> None:
-    with pytest.raises(InvalidRequestError):
+    with pytest.raises(InvalidValueError):
         domain.ReturnUrls(["https://app.example.com"], "https://evil.example/")
 
 
@@ -146,7 +145,7 @@ def test_the_default_return_url_must_be_allowed() -> None:
     [("acme.myshopify.com", "acme"), ("ACME.myshopify.com.", "acme"), ("acme-2", "acme-2")],
 )
 def test_shop_domains_become_one_label(given: str, value: str) -> None:
-    assert domain.tenant_values(CATALOG.get("shopify"), {"shop": given}) == {"shop": value}
+    assert domain.tenant_labels(CATALOG.get("shopify"), {"shop": given}) == {"shop": value}
 
 
 def test_shopify_signature_covers_every_parameter() -> None:
@@ -186,7 +185,7 @@ def test_metadata_keeps_facts_and_drops_anything_secret_looking() -> None:
         "advertiser_ids": ["1", "2"],
         "nested": {"refresh_token": "r", "ok": True},
     }
-    found = metadata({"shop": "acme"}, extra)
+    found = domain.metadata({"shop": "acme"}, extra)
     assert found == {
         "shop": "acme",
         "team": {"id": "T1", "name": "Acme"},

@@ -12,13 +12,13 @@ from urllib.parse import parse_qsl, urlsplit
 import asyncpg
 import httpx
 import pytest
-from hub_catalog import Catalog
+from hub_catalog import Catalog, PlatformCredentials
 from hub_contracts import ConnectionEstablishedV1
 from hub_keyring import Binding, KeyRing
-from oauth_gateway.adapters.flows import PostgresFlowStore, create_pool, migrate
+from oauth_gateway.adapters.pending_flows import PostgresPendingFlows, migrate
 from oauth_gateway.app import create_app
 from oauth_gateway.service import PendingFlow
-from oauth_gateway.settings import GatewaySettings, PlatformCredentials
+from oauth_gateway.settings import GatewaySettings
 from provider_sandbox import platform_environment
 
 from .conftest import GATEWAY, MemoryEvents, new_key_spec, token
@@ -35,12 +35,13 @@ def migrated(database_url: str) -> str:
 
 
 @pytest.fixture
-async def store(migrated: str) -> AsyncIterator[PostgresFlowStore]:
-    pool = await create_pool(migrated, size=25)
+async def store(migrated: str) -> AsyncIterator[PostgresPendingFlows]:
+    flows = PostgresPendingFlows(migrated, pool_size=25)
+    await flows.open()
     try:
-        yield PostgresFlowStore(pool)
+        yield flows
     finally:
-        await pool.close()
+        await flows.close()
 
 
 def pending(*, age_s: float = 0, ttl_s: float = 600, provider: str = "slack") -> PendingFlow:
@@ -72,34 +73,34 @@ async def test_migrations_apply_once_into_their_own_history_table(migrated: str)
     assert [row["name"] for row in names] == ["oauth_flows"]
 
 
-async def test_a_flow_is_consumed_once_and_comes_back_whole(store: PostgresFlowStore) -> None:
+async def test_a_flow_is_consumed_once_and_comes_back_whole(store: PostgresPendingFlows) -> None:
     flow = pending()
     await store.create(flow)
     assert await store.consume(flow.flow_id, "slack") == flow
     assert await store.consume(flow.flow_id, "slack") is None
 
 
-async def test_of_twenty_concurrent_consumers_exactly_one_wins(store: PostgresFlowStore) -> None:
+async def test_of_twenty_concurrent_consumers_exactly_one_wins(store: PostgresPendingFlows) -> None:
     flow = pending()
     await store.create(flow)
     won = await asyncio.gather(*(store.consume(flow.flow_id, "slack") for _ in range(20)))
     assert sum(result is not None for result in won) == 1
 
 
-async def test_an_expired_flow_cannot_be_consumed(store: PostgresFlowStore) -> None:
+async def test_an_expired_flow_cannot_be_consumed(store: PostgresPendingFlows) -> None:
     flow = pending(age_s=700)
     await store.create(flow)
     assert await store.consume(flow.flow_id, "slack") is None
 
 
-async def test_another_provider_cannot_consume_the_flow(store: PostgresFlowStore) -> None:
+async def test_another_provider_cannot_consume_the_flow(store: PostgresPendingFlows) -> None:
     flow = pending()
     await store.create(flow)
     assert await store.consume(flow.flow_id, "google_ads") is None
     assert await store.consume(flow.flow_id, "slack") is not None
 
 
-async def test_the_purge_removes_long_expired_flows_only(store: PostgresFlowStore) -> None:
+async def test_the_purge_removes_long_expired_flows_only(store: PostgresPendingFlows) -> None:
     old, recent = pending(age_s=7200), pending()
     await store.create(old)
     await store.create(recent)
@@ -110,7 +111,7 @@ async def test_the_purge_removes_long_expired_flows_only(store: PostgresFlowStor
     assert recent.flow_id in kept
 
 
-async def test_the_verifier_rests_as_ciphertext(store: PostgresFlowStore) -> None:
+async def test_the_verifier_rests_as_ciphertext(store: PostgresPendingFlows) -> None:
     flow = pending()
     await store.create(flow)
     row = await store.pool.fetchrow(

@@ -550,9 +550,9 @@ async def test_a_huge_body_is_413(gateway: Harness) -> None:
 async def test_an_unconfigured_provider_app_is_named_for_the_operator(
     catalog: object, sandbox: httpx.AsyncClient, settings: object
 ) -> None:
-    from hub_catalog import Catalog
+    from hub_catalog import Catalog, PlatformCredentials
     from oauth_gateway.app import create_app
-    from oauth_gateway.settings import GatewaySettings, PlatformCredentials
+    from oauth_gateway.settings import GatewaySettings
 
     assert isinstance(catalog, Catalog)
     assert isinstance(settings, GatewaySettings)

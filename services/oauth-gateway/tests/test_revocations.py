@@ -7,7 +7,6 @@ import uuid
 import pytest
 from hub_contracts import ConnectionDisconnectedV1, ConnectionEstablishedV1, connection_id
 from hub_keyring import Binding
-from oauth_gateway.service import Revocations
 
 from .conftest import Harness
 
@@ -32,7 +31,7 @@ async def _connected(harness: Harness, provider: str) -> ConnectionEstablishedV1
 
 async def test_disconnect_revokes_the_refresh_token_at_the_provider(gateway: Harness) -> None:
     established = await _connected(gateway, "google_ads")
-    revocations = Revocations(gateway.app.state.components.tools)
+    revocations = gateway.revocations()
     assert await revocations.on_disconnected(_disconnected(gateway, established))
     assert (await gateway.calls("google_ads")).get("revoke") == 1
     sealed = established.credentials.access_token
@@ -50,7 +49,7 @@ async def test_disconnect_revokes_the_refresh_token_at_the_provider(gateway: Har
 
 async def test_providers_without_revocation_make_no_call(gateway: Harness) -> None:
     established = await _connected(gateway, "meta_ads")
-    revocations = Revocations(gateway.app.state.components.tools)
+    revocations = gateway.revocations()
     assert not await revocations.on_disconnected(_disconnected(gateway, established))
     assert "revoke" not in await gateway.calls("meta_ads")
 
@@ -59,13 +58,11 @@ async def test_nothing_to_revoke_without_credentials(gateway: Harness) -> None:
     event = ConnectionDisconnectedV1(
         organization_id=uuid.uuid4(), provider="google_ads", connection_id=uuid.uuid4()
     )
-    assert not await Revocations(gateway.app.state.components.tools).on_disconnected(event)
+    assert not await gateway.revocations().on_disconnected(event)
 
 
 async def test_an_outage_is_raised_so_the_consumer_retries(gateway: Harness) -> None:
     established = await _connected(gateway, "google_ads")
     await gateway.sandbox.post("/_sandbox/google_ads/faults", json={"mode": "unavailable"})
     with pytest.raises(Exception, match="unavailable"):
-        await Revocations(gateway.app.state.components.tools).on_disconnected(
-            _disconnected(gateway, established)
-        )
+        await gateway.revocations().on_disconnected(_disconnected(gateway, established))

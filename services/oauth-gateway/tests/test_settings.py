@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hub_catalog import load_catalog
-from oauth_gateway.settings import (
-    DEVELOPMENT_JWT_SECRET,
-    GatewaySettings,
-    PlatformCredentials,
-)
+from hub_catalog import PlatformCredentials, load_catalog
+from oauth_gateway.settings import DEVELOPMENT_JWT_SECRET, GatewaySettings
 from pydantic import ValidationError
 
 from .conftest import new_key_spec

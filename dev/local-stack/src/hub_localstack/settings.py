@@ -27,6 +27,7 @@ class StackSettings(BaseSettings):
     replication_factor: int = 1
     database: str = "integrations_hub"
     data_dir: Path | None = None
+    postgres_cache: Path = Path("/var/cache/integrations-hub")
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     kafka_bootstrap_servers: str | None = Field(
         default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS"

@@ -18,7 +18,6 @@ from hub_catalog import OAuthHook, OAuthSpec, Pkce
 
 from provider_sandbox.answers import Refusal, problem
 from provider_sandbox.call import Call
-from provider_sandbox.conventions import platform_value
 from provider_sandbox.state import FaultMode
 
 _S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -28,7 +27,7 @@ async def authorize(call: Call) -> RedirectResponse:
     oauth = _oauth(call)
     query = call.incoming.query
     client_id = query.get(oauth.client_id_param)
-    if client_id != platform_value(call.provider.id, "client_id"):
+    if client_id != call.platform_value("client_id"):
         raise Refusal(problem(400, "invalid_client", f"unknown {oauth.client_id_param}"))
     redirect_uri = query.get("redirect_uri")
     if not redirect_uri:
@@ -93,5 +92,5 @@ def _shopify_signed(call: Call, params: dict[str, str]) -> dict[str, str]:
     HMAC-SHA256 of the sorted ``key=value`` pairs under the app's client secret."""
     params = params | {"shop": call.incoming.host, "timestamp": str(int(time.time()))}
     message = "&".join(f"{key}={value}" for key, value in sorted(params.items()))
-    secret = platform_value(call.provider.id, "client_secret").encode()
+    secret = call.platform_value("client_secret").encode()
     return params | {"hmac": hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()}

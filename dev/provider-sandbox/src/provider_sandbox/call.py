@@ -9,12 +9,13 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from fastapi import Request
 from hub_catalog import Provider
 
 from provider_sandbox.answers import Refusal, rate_limited, unavailable
+from provider_sandbox.conventions import platform_value
 from provider_sandbox.endpoints import Endpoint
 from provider_sandbox.state import Fault, FaultMode, Store
 
@@ -61,8 +62,9 @@ class Incoming:
         except ValueError:
             return None
 
-    def basic(self) -> tuple[str, str] | None:
-        """HTTP Basic credentials, decoded."""
+    def basic(self, *, form_encoded: bool = False) -> tuple[str, str] | None:
+        """HTTP Basic credentials, decoded; ``form_encoded`` for OAuth client authentication,
+        whose id and secret are form-encoded before they are joined (RFC 6749 §2.3.1)."""
         scheme, _, encoded = (self.header("authorization") or "").partition(" ")
         if scheme.lower() != "basic":
             return None
@@ -71,7 +73,14 @@ class Incoming:
         except (binascii.Error, UnicodeDecodeError):
             return None
         username, colon, password = decoded.partition(":")
-        return (username, password) if colon else None
+        if not colon:
+            return None
+        if not form_encoded:
+            return username, password
+        try:
+            return unquote_plus(username, errors="strict"), unquote_plus(password, errors="strict")
+        except UnicodeDecodeError:
+            return None
 
     def _content_type(self, expected: str) -> bool:
         return (self.header("content-type") or "").split(";")[0].strip().lower() == expected
@@ -99,6 +108,12 @@ class Call:
             for name, value in self.url_values.items()
             if name in self.provider.tenant_params
         }
+
+    def platform_value(self, name: str) -> str:
+        """The platform credential value this provider expects (``sandbox-...`` unless set)."""
+        return self.store.platform.get((self.provider.id, name)) or platform_value(
+            self.provider.id, name
+        )
 
     def lifetime(self, catalog_lifetime: int | None) -> int | None:
         """An access token's lifetime: the catalog's, or the settings' override if it expires."""

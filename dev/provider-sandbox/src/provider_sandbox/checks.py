@@ -26,7 +26,7 @@ from provider_sandbox.answers import (
 )
 from provider_sandbox.bodies import place
 from provider_sandbox.call import Call
-from provider_sandbox.conventions import accepts, platform_value
+from provider_sandbox.conventions import accepts
 from provider_sandbox.endpoints import EndpointKind
 from provider_sandbox.expectations import Reading, expectations, read
 from provider_sandbox.state import FaultMode, Grant, TokenKind
@@ -109,8 +109,7 @@ async def judge(call: Call, mode: AuthMode, reading: Reading) -> None:
     problems = reading.problems() + [
         f"platform credential {name!r} is not the sandbox's value"
         for name, value in reading.values.items()
-        if name in _platform_names(call) - credentials.keys()
-        and value != platform_value(call.provider.id, name)
+        if name in _platform_names(call) - credentials.keys() and value != call.platform_value(name)
     ]
     if problems:
         raise Refusal(mismatch(problems))

@@ -17,6 +17,14 @@ class RevokeRequest(BaseModel):
     token: str
 
 
+class PlatformValues(BaseModel):
+    """Values this provider expects for its platform credentials (``client_secret``...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    values: dict[str, str]
+
+
 class NextTokens(BaseModel):
     """Values the next issued tokens take (canary tests); each is used once, in order."""
 
@@ -53,6 +61,16 @@ def router(catalog: Catalog, store: Store) -> APIRouter:
     async def set_fault(provider: str, fault: Fault) -> dict[str, Any]:
         store.set_fault(provider_id(provider), fault)
         return {"provider": provider, "fault": fault.model_dump(exclude_none=True)}
+
+    @api.post("/{provider}/platform")
+    async def set_platform(provider: str, body: PlatformValues) -> dict[str, Any]:
+        """Expect these platform credential values (e.g. a client secret with ``+/=``)."""
+        known_names = {c.name for c in catalog.get(provider_id(provider)).platform_credentials}
+        unknown = sorted(set(body.values) - known_names)
+        if unknown:
+            raise HTTPException(422, f"{provider} has no platform credential {unknown[0]!r}")
+        store.platform.update({(provider, name): value for name, value in body.values.items()})
+        return {"provider": provider, "names": sorted(body.values)}
 
     @api.post("/{provider}/revoke")
     async def revoke(provider: str, body: RevokeRequest) -> dict[str, str]:

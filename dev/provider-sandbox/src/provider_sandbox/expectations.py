@@ -93,8 +93,10 @@ def _placement(placement: Placement) -> Expectation:
         username = template(placement.username or "")
         password = template(placement.password or "")
 
+        form_encoded = placement.basic_encoding == "form"
+
         def basic(incoming: Incoming) -> dict[str, str] | None:
-            pair = incoming.basic()
+            pair = incoming.basic(form_encoded=form_encoded)
             if pair is None:
                 return None
             user, secret = username.bind(pair[0]), password.bind(pair[1])

@@ -125,6 +125,9 @@ class Store:
     actions: defaultdict[str, list[ActionCall]] = field(default_factory=lambda: defaultdict(list))
     """What each provider's actions did, in order (a repeated idempotent request adds nothing)."""
     idempotent: dict[tuple[str, str, str], IdempotentAnswer] = field(default_factory=dict)
+    platform: dict[tuple[str, str], str] = field(default_factory=dict)
+    """Platform credential values set through the control API, as (provider, name) → value;
+    any other name keeps its ``sandbox-{provider}-{name}`` value."""
 
     def reset(self) -> None:
         for container in (
@@ -137,6 +140,7 @@ class Store:
             self.calls,
             self.actions,
             self.idempotent,
+            self.platform,
         ):
             container.clear()
 

@@ -21,7 +21,6 @@ from hub_catalog import AuthMode, OAuthHook, OAuthSpec, RefreshStrategy, classif
 
 from provider_sandbox.answers import Account, revoked
 from provider_sandbox.call import Call
-from provider_sandbox.conventions import platform_value
 from provider_sandbox.state import FaultMode, Grant, Token, TokenKind
 
 SHORT_LIVED_S = 3600
@@ -120,7 +119,7 @@ async def _exchange_code(
     code.presented = True
     if code.expires_at <= time.time():
         raise OAuthError("invalid_grant", "code expired")
-    if code.client_id != platform_value(call.provider.id, "client_id"):
+    if code.client_id != call.platform_value("client_id"):
         raise OAuthError("invalid_grant", "code issued to another client")
     if not tiktok and fields.get("redirect_uri") != code.redirect_uri:
         raise OAuthError("invalid_grant", "redirect_uri differs from the authorize request's")
@@ -192,12 +191,12 @@ def _fields(call: Call, oauth: OAuthSpec) -> dict[str, str]:
 
 def _authenticate_client(call: Call, oauth: OAuthSpec, fields: dict[str, str]) -> None:
     expected = (
-        platform_value(call.provider.id, "client_id"),
-        platform_value(call.provider.id, "client_secret"),
+        call.platform_value("client_id"),
+        call.platform_value("client_secret"),
     )
     presented: tuple[str | None, str | None] | None
     if oauth.client_auth == "client_secret_basic" and call.incoming.method == "POST":
-        presented = call.incoming.basic()
+        presented = call.incoming.basic(form_encoded=oauth.basic_encoding == "form")
     else:
         presented = (fields.get(oauth.client_id_param), fields.get(oauth.client_secret_param))
     if presented != expected:

@@ -135,6 +135,10 @@ class Placement(_Model):
     """Template for ``header`` and ``query``, e.g. ``"Bearer {access_token}"``."""
     username: str | None = None
     password: str | None = None
+    basic_encoding: Literal["raw", "form"] = "raw"
+    """``basic`` only. ``raw``: ``user:password`` as RFC 7617 sends API credentials (Mux, Lob).
+    ``form``: each part form-encoded first, as RFC 6749 §2.3.1 requires when the pair is an
+    OAuth client authenticating at a token endpoint (PayPal's client-credentials mint)."""
 
     @model_validator(mode="after")
     def _complete(self) -> Placement:
@@ -231,6 +235,12 @@ class OAuthSpec(_Model):
     """Name of the client secret in a ``client_secret_post`` token request (TikTok: ``secret``)."""
     code_param: str = "code"
     client_auth: Literal["client_secret_post", "client_secret_basic"] = "client_secret_post"
+    basic_encoding: Literal["form", "raw"] = "form"
+    """How ``client_secret_basic`` builds its header. ``form`` (RFC 6749 §2.3.1): the client id
+    and secret are form-encoded before they become the Basic user and password, so a secret
+    with ``+ / = % :`` survives. ``raw`` is the escape hatch for a server known to base64 the
+    pair unencoded; set it only with the provider's documentation or a captured exchange as the
+    source, named in a comment beside it. No catalog provider needs it today."""
     token_request_format: Literal["form", "json"] = "form"
     issuer: str | None = None
     hooks: list[OAuthHook] = Field(default_factory=list)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote_plus
 
 import httpx
 from hub_catalog import Catalog, Placement, Provider, RequestSpec, render
@@ -28,6 +29,14 @@ from hub_providers.errors import (
 )
 
 
+def basic_authorization(user: str, password: str, *, form_encoded: bool) -> str:
+    """An ``Authorization: Basic`` value; ``form_encoded`` for an OAuth client, whose id and
+    secret are form-encoded before they are joined (RFC 6749 §2.3.1)."""
+    if form_encoded:
+        user, password = quote_plus(user, safe=""), quote_plus(password, safe="")
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 def apply_placements(
     placements: list[Placement], values: Mapping[str, str]
 ) -> tuple[dict[str, str], dict[str, str]]:
@@ -38,8 +47,9 @@ def apply_placements(
         if placement.kind == "basic":
             assert placement.username is not None
             assert placement.password is not None
-            pair = f"{render(placement.username, values)}:{render(placement.password, values)}"
-            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+            user, password = render(placement.username, values), render(placement.password, values)
+            form = placement.basic_encoding == "form"
+            headers["Authorization"] = basic_authorization(user, password, form_encoded=form)
         elif placement.kind == "header":
             assert placement.name is not None
             assert placement.value is not None

@@ -30,7 +30,7 @@ from hub_catalog import AuthMode, AuthType, OAuthHook, OAuthSpec, Pkce, Provider
 from hub_catalog.signals import value_at
 from pydantic import SecretStr
 
-from hub_providers.calls import raise_for_answer, read, send
+from hub_providers.calls import basic_authorization, raise_for_answer, read, send
 from hub_providers.errors import (
     CredentialRevokedError,
     ProviderRejectedError,
@@ -101,10 +101,24 @@ class OAuthClient:
             follow_redirects=False,
             timeout=self.http.timeout(),
         )
+        if self.spec.client_auth == "client_secret_basic":
+            # Authlib's own joins id and secret unencoded; RFC 6749 §2.3.1 form-encodes them
+            # first. Registered under the same name, it serves token, refresh and revocation.
+            oauth.register_client_auth_method(("client_secret_basic", self._client_basic))
         screen = self._screen
         oauth.register_compliance_hook("access_token_response", screen)
         oauth.register_compliance_hook("refresh_token_response", screen)
         return oauth
+
+    def _client_basic(
+        self, auth: Any, method: str, uri: str, headers: dict[str, str], body: str
+    ) -> tuple[str, dict[str, str], str]:
+        """Authlib's client-auth signature: the request with our ``Authorization`` header."""
+        form = self.spec.basic_encoding == "form"
+        headers["Authorization"] = basic_authorization(
+            auth.client_id, auth.client_secret, form_encoded=form
+        )
+        return uri, headers, body
 
     def _screen(self, response: httpx.Response) -> httpx.Response:
         raise_for_answer(self.provider, read(response), None)

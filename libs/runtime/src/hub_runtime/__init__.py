@@ -25,7 +25,7 @@ if TYPE_CHECKING:
         subscribe,
         subscribe_batch,
     )
-    from hub_runtime.serve import serve
+    from hub_runtime.serving import serve
 
 _LAZY = {
     "PermanentHandlerError": "bus",
@@ -36,7 +36,7 @@ _LAZY = {
     "publishes": "bus",
     "subscribe": "bus",
     "subscribe_batch": "bus",
-    "serve": "serve",
+    "serve": "serving",
 }
 
 

@@ -3,40 +3,112 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
-from hub_catalog import Catalog, load_catalog
+from hub_catalog import Catalog, PlatformCredentials, load_catalog
 from hub_keyring import KeyRing
 from hub_providers import OutboundHttp, policy_for
 from hub_providers.outbound import Resolver, resolve
 from hub_runtime import create_broker, create_tracer_provider
+from hub_runtime.asyncapi import serve_asyncapi
 from opentelemetry.sdk.trace import TracerProvider
 
-from health_monitor import handlers
-from health_monitor.adapters.events import BrokerPublisher
+from health_monitor import handlers, http
 from health_monitor.adapters.prober import ProviderProber
-from health_monitor.http import router
-from health_monitor.service import HealthMonitor, Platform, Policy
-from health_monitor.settings import MonitorSettings, PlatformCredentials
+from health_monitor.adapters.publisher import BrokerPublisher
+from health_monitor.service import HealthMonitor, Policy
+from health_monitor.settings import MonitorSettings
+
+TITLE = "health-monitor"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Components:
-    """What the app runs; tests reach in to drive parts directly."""
+    """Every object the app runs, built once; tests build their own to drive parts directly."""
 
-    settings: MonitorSettings
     catalog: Catalog
+    tracer_provider: TracerProvider
+    outbound: OutboundHttp
     broker: KafkaBroker
-    http: OutboundHttp
     monitor: HealthMonitor
-    started: bool = False
 
 
-def policy(settings: MonitorSettings) -> Policy:
+def build(
+    settings: MonitorSettings,
+    *,
+    catalog: Catalog | None = None,
+    platform_credentials: PlatformCredentials | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver = resolve,
+    tracer_provider: TracerProvider | None = None,
+) -> Components:
+    """``transport``/``resolver`` replace the network (tests: the in-process sandbox)."""
+    tracer_provider = tracer_provider or create_tracer_provider(
+        settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
+    )
+    catalog = catalog or load_catalog(base_url_override=settings.provider_base_url_override)
+    outbound = _outbound(settings, catalog, transport or _transport(settings), resolver)
+    broker = create_broker(settings, tracer_provider=tracer_provider)
+    monitor = HealthMonitor(
+        catalog,
+        KeyRing.from_spec(settings.credential_keys),
+        platform_credentials or PlatformCredentials.from_environment(catalog),
+        ProviderProber(outbound),
+        BrokerPublisher(broker),
+        policy=_policy(settings),
+        tracer_provider=tracer_provider,
+    )
+    return Components(catalog, tracer_provider, outbound, broker, monitor)
+
+
+def create_app(settings: MonitorSettings, *, components: Components | None = None) -> FastAPI:
+    """The API, with the consumer on its broker; ``components`` default to ``build(settings)``."""
+    parts = components or build(settings)
+    parts.broker.include_router(handlers.router(settings, parts.monitor))
+    app = FastAPI(
+        title=TITLE,
+        version="1",
+        description="Health checks of every brand's connections; transitions to the bus.",
+        lifespan=_lifespan(parts),
+    )
+    app.include_router(http.router(parts.broker, parts.monitor.metrics))
+    serve_asyncapi(app, parts.broker, title=TITLE)
+    return app
+
+
+def _transport(settings: MonitorSettings) -> httpx.AsyncBaseTransport:
+    """Pooled, as many connections as provider calls may be in flight."""
+    return httpx.AsyncHTTPTransport(
+        verify=True,
+        retries=0,
+        limits=httpx.Limits(
+            max_connections=settings.max_concurrency,
+            max_keepalive_connections=settings.max_concurrency,
+        ),
+    )
+
+
+def _outbound(
+    settings: MonitorSettings,
+    catalog: Catalog,
+    transport: httpx.AsyncBaseTransport,
+    resolver: Resolver,
+) -> OutboundHttp:
+    policy = policy_for(
+        catalog,
+        connect_timeout_s=settings.outbound_connect_timeout_s,
+        total_timeout_s=settings.outbound_total_timeout_s,
+        max_response_bytes=settings.outbound_max_response_bytes,
+    )
+    return OutboundHttp(catalog, policy, transport=transport, resolver=resolver)
+
+
+def _policy(settings: MonitorSettings) -> Policy:
     return Policy(
         max_concurrency=settings.max_concurrency,
         per_provider_concurrency=settings.per_provider_concurrency,
@@ -48,75 +120,15 @@ def policy(settings: MonitorSettings) -> Policy:
     )
 
 
-def create_app(
-    settings: MonitorSettings,
-    *,
-    catalog: Catalog | None = None,
-    platform: Platform | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    resolver: Resolver = resolve,
-    tracer_provider: TracerProvider | None = None,
-    start_broker: bool = True,
-) -> FastAPI:
-    """``transport``/``resolver`` replace the network (tests: the in-process sandbox);
-    ``start_broker=False`` serves health and metrics only (nothing is consumed)."""
-    provider = tracer_provider or create_tracer_provider(
-        settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
-    )
-    catalog = catalog or load_catalog(base_url_override=settings.provider_base_url_override)
-    outbound = OutboundHttp(
-        catalog,
-        policy_for(
-            catalog,
-            connect_timeout_s=settings.outbound_connect_timeout_s,
-            total_timeout_s=settings.outbound_total_timeout_s,
-            max_response_bytes=settings.outbound_max_response_bytes,
-        ),
-        transport=transport
-        or httpx.AsyncHTTPTransport(
-            verify=True,
-            retries=0,
-            limits=httpx.Limits(
-                max_connections=settings.max_concurrency,
-                max_keepalive_connections=settings.max_concurrency,
-            ),
-        ),
-        resolver=resolver,
-    )
-    broker = create_broker(settings, tracer_provider=provider)
-    monitor = HealthMonitor(
-        catalog,
-        KeyRing.from_spec(settings.credential_keys),
-        platform or PlatformCredentials.from_environment(catalog),
-        ProviderProber(outbound),
-        BrokerPublisher(broker),
-        policy=policy(settings),
-        tracer_provider=provider,
-    )
-    parts = Components(settings, catalog, broker, outbound, monitor)
-    if start_broker:
-        handlers.register(broker, settings, monitor)
-
+def _lifespan(parts: Components) -> Callable[[FastAPI], Any]:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if start_broker:
-            await broker.start()
-            parts.started = True
+        await parts.broker.start()
         try:
             yield
         finally:
-            parts.started = False
-            if start_broker:
-                await broker.stop()
-            await outbound.aclose()
-            provider.shutdown()
+            await parts.broker.stop()
+            await parts.outbound.aclose()
+            parts.tracer_provider.shutdown()
 
-    app = FastAPI(
-        title="health-monitor",
-        version="1",
-        description="Health checks of every brand's connections; transitions to the bus.",
-        lifespan=lifespan,
-    )
-    app.state.components = parts
-    app.include_router(router)
-    return app
+    return lifespan

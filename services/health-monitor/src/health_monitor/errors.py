@@ -8,8 +8,9 @@
     └── RetryableCheckError            the consumer tries the event again
         └── EventNotPublishedError     the verdict could not be published
 
-A provider's answer is never an error here: it is an outcome (``domain.Outcome``). Messages name
-the provider, the connection and the field, never a value.
+A provider's failure is never re-declared here: it is ``hub_providers.errors``, classified into
+an outcome (``domain.Outcome``). Messages name the provider, the connection and the field, never
+a value.
 """
 
 from __future__ import annotations

@@ -1,16 +1,14 @@
 """The ``connection.check_due`` consumer: decode (``hub_runtime``), check, map errors once.
 
-Records come in batches and are checked concurrently (``subscribe_batch``); offsets are committed
-when a batch is done, so a crash re-checks rather than loses. Undecodable events, and events that
-cannot be checked (unknown provider, a ciphertext no key opens), go to
-``connection.check_due.dlq`` with the reason; the consumer goes on.
+Records come in batches and are checked concurrently; offsets are committed when a batch is done.
+What cannot be decoded or checked goes to ``connection.check_due.dlq`` with the reason.
 """
 
 from __future__ import annotations
 
-from faststream.kafka import KafkaBroker
-from hub_contracts import ConnectionCheckDueV1, Topic
-from hub_runtime import PermanentHandlerError, subscribe_batch
+from faststream.kafka import KafkaRouter
+from hub_contracts import ConnectionCheckDueV1, ConnectionRecoveredV1, ConnectionUnhealthyV1, Topic
+from hub_runtime.bus import PermanentHandlerError, publishes, subscribe_batch
 
 from health_monitor.errors import MonitorError, PermanentCheckError
 from health_monitor.service import HealthMonitor
@@ -19,7 +17,7 @@ from health_monitor.settings import MonitorSettings
 GROUP = "health-monitor.on_check_due"
 
 
-def register(broker: KafkaBroker, settings: MonitorSettings, monitor: HealthMonitor) -> None:
+def router(settings: MonitorSettings, monitor: HealthMonitor) -> KafkaRouter:
     async def on_check_due(event: ConnectionCheckDueV1) -> None:
         try:
             await monitor.check(event)
@@ -32,8 +30,9 @@ def register(broker: KafkaBroker, settings: MonitorSettings, monitor: HealthMoni
             monitor.metrics.failed(exc.reason)
             raise
 
+    router = KafkaRouter()
     subscribe_batch(
-        broker,
+        router,
         settings,
         topic=Topic.CONNECTION_CHECK_DUE,
         group=GROUP,
@@ -41,3 +40,5 @@ def register(broker: KafkaBroker, settings: MonitorSettings, monitor: HealthMoni
         max_records=settings.batch_size,
         batch_timeout_ms=settings.batch_timeout_ms,
     )
+    publishes(router, ConnectionUnhealthyV1, ConnectionRecoveredV1)
+    return router

@@ -1,55 +1,34 @@
-"""Wiring: the only place that builds the pool, the broker, the senders and the worker."""
+"""Wiring: builds every object once (database, broker, clients, use cases, routers)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 
-import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from hub_catalog import Catalog, load_catalog
 from hub_keyring import KeyRing
 from hub_providers import OutboundHttp
 from hub_runtime import create_broker, create_tracer_provider
+from hub_runtime.asyncapi import serve_asyncapi
+from hub_runtime.http_api import install_error_handlers
 from opentelemetry.sdk.trace import TracerProvider
 
-from notifier.adapters.postgres import PostgresRepository, create_pool, migrate
+from notifier import handlers, http
+from notifier.adapters.database import PostgresDatabase, migrate
+from notifier.adapters.directory import StoreDirectory
 from notifier.adapters.senders import ChannelSenders, SmtpConfig
-from notifier.adapters.store import StoreDirectory
-from notifier.domain import Platform, RetryPolicy
-from notifier.handlers import Handlers
-from notifier.http import router
+from notifier.domain.deliveries import RetryPolicy
+from notifier.domain.routing import PlatformChannels
 from notifier.metrics import PrometheusMetrics
-from notifier.service import Directory, Notifier
+from notifier.service.dispatcher import Dispatcher
+from notifier.service.planner import Planner
+from notifier.service.ports import Directory
+from notifier.service.triage import Triage
+from notifier.service.worker import Worker
 from notifier.settings import NotifierSettings
-from notifier.worker import Worker
-
-
-@dataclass
-class Components:
-    """What the app runs; tests reach in to drive parts directly."""
-
-    settings: NotifierSettings
-    catalog: Catalog
-    broker: KafkaBroker
-    metrics: PrometheusMetrics
-    pool: asyncpg.Pool | None = None
-    notifier: Notifier | None = None
-    worker: Worker | None = None
-    worker_task: asyncio.Task[None] | None = None
-
-
-def platform(settings: NotifierSettings) -> Platform:
-    return Platform(
-        slack_webhook=settings.slack_webhook_url is not None,
-        resend=settings.resend_api_key is not None,
-        smtp=settings.smtp_host is not None,
-        email_from=settings.email_from,
-    )
 
 
 def create_app(
@@ -64,76 +43,129 @@ def create_app(
     start_broker: bool = True,
 ) -> FastAPI:
     """``outbound`` and ``directory`` replace the provider transport and connection-store in
-    tests; ``run_worker=False`` leaves planning and delivering to the test (``worker.once()``)."""
-    provider = tracer_provider or create_tracer_provider(
+    tests; ``run_worker=False`` leaves planning and delivering to the caller."""
+    tracing = tracer_provider or create_tracer_provider(
         settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
     )
-    parts = Components(
-        settings=settings,
-        catalog=catalog or load_catalog(base_url_override=settings.provider_base_url_override),
-        broker=create_broker(settings, tracer_provider=provider),
-        metrics=PrometheusMetrics(),
+    catalog = catalog or load_catalog(base_url_override=settings.provider_base_url_override)
+    broker = create_broker(settings, tracer_provider=tracing)
+    database = PostgresDatabase(settings.database_url, pool_size=settings.database_pool_size)
+    providers = outbound or OutboundHttp(catalog)
+    store = StoreDirectory(settings.store_url, settings.service_token_secret)
+    metrics = PrometheusMetrics()
+    worker = _worker(settings, catalog, database, directory or store, providers, metrics)
+    triage = Triage(
+        database,
+        metrics,
+        reminder_interval=timedelta(seconds=settings.reminder_interval_s),
+        wake=worker.wake,
     )
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.migrate_on_start:
-            await migrate(settings.database_url)
-        parts.pool = await create_pool(settings.database_url, size=settings.database_pool_size)
-        http = outbound or OutboundHttp(parts.catalog)
-        store = StoreDirectory(settings.store_url, settings.service_token_secret)
-        keys = settings.credential_keys
-        notifier = Notifier(
-            repository=PostgresRepository(parts.pool),
-            directory=directory or store,
-            senders=ChannelSenders(
-                http,
-                KeyRing.from_spec(keys) if keys is not None else None,
-                slack_webhook_url=settings.slack_webhook_url,
-                resend_api_key=settings.resend_api_key,
-                smtp=_smtp(settings),
-            ),
-            platform=platform(settings),
-            provider_names={p.id: p.name for p in parts.catalog.providers},
-            admin_base_url=settings.admin_base_url,
-            reminder_interval=timedelta(seconds=settings.reminder_interval_s),
-            retry=RetryPolicy(settings.max_attempts, settings.retry_base_s, settings.retry_max_s),
-            send_lease=timedelta(seconds=settings.send_lease_s),
-            batch_size=settings.batch_size,
-            metrics=parts.metrics,
-        )
-        parts.notifier = notifier
-        parts.worker = Worker(notifier, interval_s=settings.worker_interval_s)
-        notifier.wake = parts.worker.wake
-        if run_consumers:
-            Handlers(notifier).register(parts.broker, settings)
-        if start_broker:
-            await parts.broker.start()
-        if run_worker:
-            parts.worker_task = asyncio.create_task(parts.worker.run())
-        try:
-            yield
-        finally:
-            if parts.worker_task is not None:
-                parts.worker_task.cancel()
-                await asyncio.gather(parts.worker_task, return_exceptions=True)
-            if start_broker:
-                await parts.broker.stop()
-            await store.aclose()
-            if outbound is None:
-                await http.aclose()
-            await parts.pool.close()
-            provider.shutdown()
+    if run_consumers:
+        broker.include_router(handlers.router(settings, triage))
 
     app = FastAPI(
         title="notifier",
         version="1",
         description="Tells people when a connection needs attention (Slack, email).",
-        lifespan=lifespan,
+        lifespan=_lifespan(
+            settings,
+            database,
+            broker if start_broker else None,
+            worker if run_worker else None,
+            clients=[store] if outbound is not None else [store, providers],
+            tracing=tracing,
+        ),
     )
-    app.state.components = parts
-    app.include_router(router)
+    install_error_handlers(app)
+    app.include_router(http.router(database, worker, metrics))
+    serve_asyncapi(app, broker, title="notifier")
     return app
+
+
+def _worker(
+    settings: NotifierSettings,
+    catalog: Catalog,
+    database: PostgresDatabase,
+    directory: Directory,
+    providers: OutboundHttp,
+    metrics: PrometheusMetrics,
+) -> Worker:
+    """The planner and the dispatcher, in the loop that runs them."""
+    retry = RetryPolicy(settings.max_attempts, settings.retry_base_s, settings.retry_max_s)
+    lease = timedelta(seconds=settings.send_lease_s)
+    keys = settings.credential_keys
+    senders = ChannelSenders(
+        providers,
+        KeyRing.from_spec(keys) if keys is not None else None,
+        slack_webhook_url=settings.slack_webhook_url,
+        resend_api_key=settings.resend_api_key,
+        smtp=_smtp(settings),
+    )
+    planner = Planner(
+        database,
+        directory,
+        metrics,
+        platform=_platform_channels(settings),
+        provider_names={p.id: p.name for p in catalog.providers},
+        admin_base_url=settings.admin_base_url,
+        retry=retry,
+        lease=lease,
+        batch_size=settings.batch_size,
+    )
+    dispatcher = Dispatcher(
+        database,
+        directory,
+        senders,
+        metrics,
+        retry=retry,
+        lease=lease,
+        batch_size=settings.batch_size,
+    )
+    return Worker(planner, dispatcher, interval_s=settings.worker_interval_s)
+
+
+def _lifespan(
+    settings: NotifierSettings,
+    database: PostgresDatabase,
+    broker: KafkaBroker | None,
+    worker: Worker | None,
+    *,
+    clients: Sequence[StoreDirectory | OutboundHttp],
+    tracing: TracerProvider,
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """Migrate, open, start; on the way out stop, close the HTTP clients we own, shut down."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await migrate(settings.database_url)
+        await database.open()
+        if broker is not None:
+            await broker.start()
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+            if broker is not None:
+                await broker.stop()
+            for client in clients:
+                await client.aclose()
+            await database.close()
+            tracing.shutdown()
+
+    return lifespan
+
+
+def _platform_channels(settings: NotifierSettings) -> PlatformChannels:
+    return PlatformChannels(
+        slack_webhook=settings.slack_webhook_url is not None,
+        resend=settings.resend_api_key is not None,
+        smtp=settings.smtp_host is not None,
+        email_from=settings.email_from,
+    )
 
 
 def _smtp(settings: NotifierSettings) -> SmtpConfig | None:

@@ -1,8 +1,9 @@
-"""Wiring: the only place that builds the pool, the broker, the outbound client and the API.
+"""Wiring: builds every object once — the outbound client, the broker, the flow store, the use
+cases, the consumers and the API — and starts and stops them with the app.
 
-``create_app(settings)`` runs against PostgreSQL and the broker. Tests may pass ``flows`` and
-``events`` (in-memory fakes: then neither is started), an ``outbound_transport`` (the provider
-sandbox in process), ``platform`` credentials, a ``tracer_provider`` and a clock.
+Tests may pass ``flows`` and ``events`` (in-memory fakes: then neither PostgreSQL nor the broker
+is used), an ``outbound_transport`` (the provider sandbox in process), ``platform`` credentials,
+a ``tracer_provider`` and a clock.
 """
 
 from __future__ import annotations
@@ -11,54 +12,37 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import httpx
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
-from hub_catalog import Catalog, load_catalog
+from hub_catalog import Catalog, PlatformCredentials, load_catalog
 from hub_keyring import KeyRing
 from hub_providers import OutboundHttp, policy_for
 from hub_providers.outbound import Resolver, resolve
 from hub_runtime import create_broker, create_tracer_provider
+from hub_runtime.asyncapi import serve_asyncapi
+from hub_runtime.bearer import TokenVerifier
 from opentelemetry.sdk.trace import TracerProvider
-from starlette.middleware.cors import CORSMiddleware
 
-from oauth_gateway import consumers, domain
+from oauth_gateway import domain, handlers, http
 from oauth_gateway.adapters.events import BrokerEvents
-from oauth_gateway.adapters.flows import PostgresFlowStore, create_pool, migrate
+from oauth_gateway.adapters.pending_flows import PostgresPendingFlows, migrate
 from oauth_gateway.adapters.providers import CatalogProviders
-from oauth_gateway.http import install_api
-from oauth_gateway.service import (
-    EventSink,
-    FlowStore,
-    KeyConnections,
-    OAuthFlows,
-    Revocations,
-    Toolkit,
-)
-from oauth_gateway.service.toolkit import utcnow
-from oauth_gateway.settings import GatewaySettings, PlatformCredentials
-from oauth_gateway.telemetry import ServerSpans
+from oauth_gateway.errors import REALM
+from oauth_gateway.service import Events, KeyConnections, OAuthFlows, PendingFlows, Revocations
+from oauth_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
+TITLE = "oauth-gateway"
+T = TypeVar("T")
 
-@dataclass
-class Components:
-    """What the app runs; tests reach in to drive parts directly."""
 
-    settings: GatewaySettings
-    catalog: Catalog
-    tracer_provider: TracerProvider
-    http: OutboundHttp
-    tools: Toolkit
-    keys: KeyConnections
-    broker: KafkaBroker | None = None
-    oauth: OAuthFlows | None = None
-    database: PostgresFlowStore | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def create_app(
@@ -69,115 +53,143 @@ def create_app(
     tracer_provider: TracerProvider | None = None,
     outbound_transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver = resolve,
-    flows: FlowStore | None = None,
-    events: EventSink | None = None,
-    run_consumers: bool = True,
+    flows: PendingFlows | None = None,
+    events: Events | None = None,
     now: Callable[[], datetime] = utcnow,
 ) -> FastAPI:
     catalog = catalog or load_catalog(base_url_override=settings.provider_base_url_override)
-    owns_tracer = tracer_provider is None
+    platform = platform or PlatformCredentials.from_environment(catalog)
     tracer = tracer_provider or create_tracer_provider(
         settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
     )
-    http = OutboundHttp(
-        catalog,
-        policy_for(
-            catalog,
-            connect_timeout_s=settings.outbound_connect_timeout_s,
-            total_timeout_s=settings.outbound_total_timeout_s,
-            max_response_bytes=settings.outbound_max_response_bytes,
-        ),
-        transport=outbound_transport,
-        resolver=resolver,
+    outbound = _outbound(settings, catalog, outbound_transport, resolver)
+    broker = create_broker(settings, tracer_provider=tracer) if events is None else None
+    database = (
+        PostgresPendingFlows(settings.database_url, pool_size=settings.database_pool_size)
+        if flows is None
+        else None
     )
-    broker: KafkaBroker | None = None
-    sink: EventSink
-    if events is None:
-        broker = create_broker(settings, tracer_provider=tracer)
-        sink = BrokerEvents(broker)
-    else:
-        sink = events
-    tools = Toolkit(
-        catalog=catalog,
-        ring=KeyRing.from_spec(settings.credential_keys),
-        providers=CatalogProviders(http),
-        platform=platform or PlatformCredentials.from_environment(catalog),
-        events=sink,
-        now=now,
-    )
+    ring = KeyRing.from_spec(settings.credential_keys)
+    providers = CatalogProviders(outbound)
+    sink = events if events is not None else BrokerEvents(_present(broker))
     keys = KeyConnections(
-        tools,
+        catalog=catalog,
+        platform=platform,
+        ring=ring,
+        providers=providers,
+        events=sink,
         retry_attempts=settings.provider_retry_attempts,
         retry_max_delay_s=settings.provider_retry_max_delay_s,
     )
-    parts = Components(settings, catalog, tracer, http, tools, keys, broker=broker)
-    if broker is not None and run_consumers:
-        consumers.register(broker, settings, keys, Revocations(tools))
-
-    def oauth_flows(store: FlowStore) -> OAuthFlows:
-        return OAuthFlows(
-            tools,
-            store,
-            domain.StateCodec(settings.state_secret),
-            domain.ReturnUrls(settings.return_origins, settings.default_return_url),
-            redirect_base=settings.redirect_base,
-            flow_ttl=timedelta(seconds=settings.flow_ttl_s),
-        )
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = None
-        if flows is None:
-            if settings.migrate_on_start:
-                applied = await migrate(settings.database_url)
-                if applied:
-                    log.info("migrations applied", extra={"migrations": applied})
-            pool = await create_pool(settings.database_url, size=settings.database_pool_size)
-            parts.database = PostgresFlowStore(pool)
-            parts.tasks.append(asyncio.create_task(_purge(parts.database, settings)))
-        if broker is not None:
-            await broker.start()
-        parts.oauth = oauth_flows(flows if flows is not None else _store(parts))
-        try:
-            yield
-        finally:
-            parts.oauth = None
-            for task in parts.tasks:
-                task.cancel()
-            await asyncio.gather(*parts.tasks, return_exceptions=True)
-            if broker is not None:
-                await broker.stop()
-            if pool is not None:
-                await pool.close()
-            await http.aclose()
-            if owns_tracer:
-                tracer.shutdown()
-
+    oauth = OAuthFlows(
+        catalog=catalog,
+        platform=platform,
+        ring=ring,
+        providers=providers,
+        events=sink,
+        flows=flows if flows is not None else _present(database),
+        codec=domain.StateCodec(settings.state_secret),
+        returns=domain.ReturnUrls(settings.return_origins, settings.default_return_url),
+        redirect_base=settings.redirect_base,
+        flow_ttl=timedelta(seconds=settings.flow_ttl_s),
+        now=now,
+    )
+    revocations = Revocations(catalog=catalog, platform=platform, ring=ring, providers=providers)
+    api = http.Api(settings, _verifier(settings), oauth, keys)
     app = FastAPI(
-        title="oauth-gateway",
+        title=TITLE,
         version="1",
         description="Connect providers: OAuth with signed state and PKCE, API-key validation.",
-        lifespan=lifespan,
+        lifespan=_lifespan(
+            settings,
+            api,
+            outbound=outbound,
+            database=database,
+            broker=broker,
+            owned_tracer=tracer if tracer_provider is None else None,
+        ),
     )
-    app.state.components = parts
-    install_api(app, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.return_origins,
-        allow_credentials=True,
-        allow_methods=["POST"],
-        allow_headers=["Authorization", "Content-Type"],
-    )
-    app.add_middleware(ServerSpans, tracer_provider=tracer)
+    http.install(app, api, tracer_provider=tracer)
+    if broker is not None:
+        revocations = Revocations(
+            catalog=catalog, platform=platform, ring=ring, providers=providers
+        )
+        broker.include_router(handlers.router(settings, keys, revocations))
+        serve_asyncapi(app, broker, title=TITLE)
     return app
 
 
-def _store(parts: Components) -> PostgresFlowStore:
-    assert parts.database is not None
-    return parts.database
+def _lifespan(
+    settings: GatewaySettings,
+    api: http.Api,
+    *,
+    outbound: OutboundHttp,
+    database: PostgresPendingFlows | None,
+    broker: KafkaBroker | None,
+    owned_tracer: TracerProvider | None,
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """Start what the app runs on (PostgreSQL and its purge, the broker), mark it ready, and
+    stop everything in reverse order."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(outbound.aclose)
+            if owned_tracer is not None:
+                stack.callback(owned_tracer.shutdown)
+            if database is not None:
+                await _open(database, settings, stack)
+            if broker is not None:
+                await broker.start()
+                stack.push_async_callback(broker.stop)
+            api.ping = database.ping if database is not None else _nothing
+            stack.callback(setattr, api, "ping", None)
+            yield
+
+    return lifespan
 
 
-async def _purge(store: PostgresFlowStore, settings: GatewaySettings) -> None:
+def _outbound(
+    settings: GatewaySettings,
+    catalog: Catalog,
+    transport: httpx.AsyncBaseTransport | None,
+    resolver: Resolver,
+) -> OutboundHttp:
+    policy = policy_for(
+        catalog,
+        connect_timeout_s=settings.outbound_connect_timeout_s,
+        total_timeout_s=settings.outbound_total_timeout_s,
+        max_response_bytes=settings.outbound_max_response_bytes,
+    )
+    return OutboundHttp(catalog, policy, transport=transport, resolver=resolver)
+
+
+def _verifier(settings: GatewaySettings) -> TokenVerifier[http.Principal]:
+    return TokenVerifier(
+        settings.jwt_secret,
+        realm=REALM,
+        principal=http.Principal,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        scope_claim="a string",
+    )
+
+
+async def _open(
+    database: PostgresPendingFlows, settings: GatewaySettings, stack: contextlib.AsyncExitStack
+) -> None:
+    """Migrate, open the pool and run the purge until the app stops."""
+    if settings.migrate_on_start:
+        applied = await migrate(settings.database_url)
+        if applied:
+            log.info("migrations applied", extra={"migrations": applied})
+    await database.open()
+    stack.push_async_callback(database.close)
+    purge = asyncio.create_task(_purge(database, settings))
+    stack.push_async_callback(_cancel, purge)
+
+
+async def _purge(store: PostgresPendingFlows, settings: GatewaySettings) -> None:
     while True:
         await asyncio.sleep(settings.purge_interval_s)
         try:
@@ -186,3 +198,17 @@ async def _purge(store: PostgresFlowStore, settings: GatewaySettings) -> None:
                 log.info("expired flows purged", extra={"count": removed})
         except Exception as exc:
             log.warning("flow purge failed", extra={"error": type(exc).__name__})
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def _nothing() -> None:
+    """Readiness of in-memory flows: nothing to ask."""
+
+
+def _present(value: T | None) -> T:
+    assert value is not None
+    return value

@@ -1,30 +1,28 @@
-"""Everything the gateway can answer instead of a connection.
+"""Everything a connect attempt can end with instead of a connection.
 
 Every error has a stable ``code`` (also the ``reason`` of ``connection.failed`` and of the
 callback's ``status=error&reason=...``), a ``message`` a person can act on, and an HTTP status.
-Permanent errors are final for the attempt; retryable ones may succeed if tried again later::
+The API's shared leaves (401, 403 scope, 404, 405, 413, 422 schema, 503 ``not_ready``) are
+``hub_runtime.api_errors``'; the gateway's own root is ``GatewayError``::
 
-    GatewayError                              500 internal_error
-    ├── permanent
-    │   ├── BadRequestError                   400 invalid_json
-    │   ├── StateRefusedError                 400 invalid_state, provider_mismatch, flow_expired,
-    │   │   │                                     flow_used
-    │   │   └── BrowserMismatchError          403 browser_mismatch
-    │   ├── UnauthenticatedError              401 missing_token, invalid_token
-    │   ├── InsufficientScopeError            403 insufficient_scope
-    │   ├── NotFoundError                     404 not_found, unknown_provider, platform_provider
-    │   ├── WrongAuthTypeError                409 wrong_auth_type
-    │   ├── BodyTooLargeError                 413 body_too_large
-    │   ├── InvalidRequestError               422 invalid_request, invalid_return_to,
-    │   │                                         invalid_tenant_param, unknown_field,
-    │   │                                         missing_field, invalid_field
-    │   ├── ConnectRefusedError               422 access_denied, provider_error, invalid_callback,
-    │   │                                         issuer_mismatch, callback_signature_invalid,
-    │   │                                         code_rejected, credentials_rejected,
-    │   │                                         identity_refused, undecryptable_submission
-    │   └── NotConfiguredError                503 provider_not_configured, misconfigured
-    └── retryable
-        └── UnavailableError                  503 unavailable, not_ready
+    ApiError (hub_runtime.api_errors)
+    └── GatewayError                          500 internal_error
+        ├── permanent
+        │   ├── StateRefusedError             400 invalid_state, provider_mismatch, flow_expired,
+        │   │   │                                 flow_used, invalid_callback
+        │   │   └── BrowserMismatchError      403 browser_mismatch
+        │   ├── WrongAuthTypeError            409 wrong_auth_type
+        │   ├── InvalidValueError             422 invalid_return_to, invalid_tenant_param,
+        │   │                                     unknown_field, missing_field, invalid_field,
+        │   │                                     unknown_provider, platform_provider (events)
+        │   ├── ConnectRefusedError           422 access_denied, provider_error, invalid_callback,
+        │   │                                     issuer_mismatch, callback_signature_invalid,
+        │   │                                     shop_mismatch, code_rejected,
+        │   │                                     credentials_rejected, identity_refused,
+        │   │                                     undecryptable_submission
+        │   └── NotConfiguredError            503 provider_not_configured, misconfigured
+        └── RetryableError
+            ├── PublishFailedError            503 unavailable
             ├── ProviderUnavailableError      503 provider_unavailable
             └── ProviderRateLimitedError      429 provider_rate_limited
 
@@ -34,15 +32,17 @@ credential, a code or a state.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
+from hub_catalog import WHERE
 from hub_runtime.api_errors import ApiError
 
-WHERE = "Settings → Integrations"
+REALM = "oauth-gateway"
+"""The ``WWW-Authenticate`` realm of the gateway's 401 and 403 answers."""
 
 
 class GatewayError(ApiError):
-    """The gateway's root: ``hub_runtime.api_errors.ApiError`` with the provider's details."""
+    """The gateway's root: ``ApiError`` with what the provider said, for ``connection.failed``."""
 
     def __init__(
         self,
@@ -59,11 +59,6 @@ class GatewayError(ApiError):
         self.provider = provider
         self.provider_status = provider_status
         self.provider_error = provider_error
-
-
-class BadRequestError(GatewayError):
-    status_code = 400
-    code = "invalid_json"
 
 
 class StateRefusedError(GatewayError):
@@ -84,51 +79,14 @@ class BrowserMismatchError(StateRefusedError):
         )
 
 
-class UnauthenticatedError(GatewayError):
-    status_code = 401
-    code = "invalid_token"
-
-    def __init__(self, message: str, *, code: str = "invalid_token") -> None:
-        challenge = 'Bearer realm="oauth-gateway"'
-        if code == "invalid_token":
-            challenge += ', error="invalid_token"'
-        super().__init__(message, code=code, headers={"WWW-Authenticate": challenge})
-
-
-class InsufficientScopeError(GatewayError):
-    status_code = 403
-    code = "insufficient_scope"
-
-    def __init__(self, scope: str) -> None:
-        super().__init__(
-            f"This token lacks the {scope!r} scope; ask for a token that carries it.",
-            headers={
-                "WWW-Authenticate": (
-                    f'Bearer realm="oauth-gateway", error="insufficient_scope", scope="{scope}"'
-                )
-            },
-        )
-
-
-class NotFoundError(GatewayError):
-    status_code = 404
-    code = "not_found"
-
-
 class WrongAuthTypeError(GatewayError):
     status_code = 409
     code = "wrong_auth_type"
 
 
-class BodyTooLargeError(GatewayError):
-    status_code = 413
-    code = "body_too_large"
+class InvalidValueError(GatewayError):
+    """A value the caller sent does not fit the catalog or the allow-lists."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"The request body is larger than {limit} bytes; send less.")
-
-
-class InvalidRequestError(GatewayError):
     status_code = 422
     code = "invalid_request"
 
@@ -147,26 +105,52 @@ class NotConfiguredError(GatewayError):
     code = "provider_not_configured"
 
 
-class UnavailableError(GatewayError):
+class RetryableError(GatewayError):
+    """Might succeed if tried again later: ``Retry-After`` is the provider's ``retry_after_s``
+    where it gave one, else ``default_retry_after_s``."""
+
     status_code = 503
+    retryable: ClassVar[bool] = True
+    default_retry_after_s: ClassVar[int] = 5
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_s: float | None = None,
+        provider: str | None = None,
+        provider_status: int | None = None,
+        provider_error: str | None = None,
+    ) -> None:
+        seconds = (
+            max(1, round(retry_after_s))
+            if retry_after_s is not None
+            else self.default_retry_after_s
+        )
+        super().__init__(
+            message,
+            provider=provider,
+            provider_status=provider_status,
+            provider_error=provider_error,
+            headers={"Retry-After": str(seconds)},
+        )
+        self.retry_after_s = retry_after_s
+
+
+class PublishFailedError(RetryableError):
+    """The broker did not take the event."""
+
     code = "unavailable"
-    retryable = True
 
-    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
-        details.setdefault("headers", {"Retry-After": "5"})
-        super().__init__(message, code=code, **details)
+    def __init__(self) -> None:
+        super().__init__("We could not record this connection just now; try again in a moment.")
 
 
-class ProviderUnavailableError(UnavailableError):
+class ProviderUnavailableError(RetryableError):
     code = "provider_unavailable"
 
 
-class ProviderRateLimitedError(UnavailableError):
+class ProviderRateLimitedError(RetryableError):
     status_code = 429
     code = "provider_rate_limited"
-
-    def __init__(self, message: str, *, retry_after_s: float | None, **details: Any) -> None:
-        self.retry_after_s = retry_after_s
-        seconds = max(1, round(retry_after_s)) if retry_after_s is not None else 30
-        details["headers"] = {"Retry-After": str(seconds)}
-        super().__init__(message, **details)
+    default_retry_after_s = 30

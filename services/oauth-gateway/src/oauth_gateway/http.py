@@ -1,75 +1,104 @@
-"""The HTTP API: routes, the browser cookie, response headers, and every error as JSON.
+"""The HTTP API: routes, the bearer principal, the browser cookie, and the middleware every
+answer passes (server span, CORS, security headers, body cap).
 
-Thin on purpose: decode, authenticate, call the service, map its errors once. The organization
-comes from the bearer token (the path's must equal it) or, at the callback, from the pending
-flow; never from a query or a body.
+Thin on purpose: decode, authenticate, call the service; errors render once through
+``hub_runtime.http_api``. The organization comes from the bearer token (the path's must equal it)
+or, at the callback, from the pending flow; never from a query or a body.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import TYPE_CHECKING, Annotated, Any
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials
+from hub_catalog import PlatformProviderError, UnknownProviderError
+from hub_runtime.api_errors import (
+    BodyTooLargeError,
+    InsufficientScopeError,
+    NotFoundError,
+    UnauthenticatedError,
+)
+from hub_runtime.bearer import BearerClaims, TokenVerifier
 from hub_runtime.bearer_http import BEARER_SCHEME, MISSING_TOKEN
 from hub_runtime.body_limit import BodyLimit
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from hub_runtime.http_api import ErrorBody, Health, install_error_handlers, render, require_ready
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from oauth_gateway import domain, errors
-from oauth_gateway.auth import Principal, TokenVerifier
-from oauth_gateway.middleware import SecurityHeaders, render, too_large
+from oauth_gateway import domain
+from oauth_gateway.errors import REALM
 from oauth_gateway.service import KeyConnections, OAuthFlows
+from oauth_gateway.settings import GatewaySettings
 from oauth_gateway.views import (
     ConnectionSummary,
     CredentialsRequest,
-    ErrorBody,
-    Health,
     StartRequest,
     StartResponse,
 )
 
-if TYPE_CHECKING:
-    from oauth_gateway.app import Components
-
 log = logging.getLogger(__name__)
 
+WRITE = "integrations:write"
+"""Connecting changes an organization's integrations."""
 COOKIE_PATH = "/v1/"
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+"""On every answer: starts and callbacks carry states and codes (SECURITY.md 8)."""
 
 
-def _components(request: Request) -> Components:
-    parts: Components = request.app.state.components
-    return parts
+@dataclass(frozen=True)
+class Principal(BearerClaims):
+    def tenant(self, organization: str, scope: str = WRITE) -> uuid.UUID:
+        """The organization to act for: the path's, which must be the token's."""
+        if not self.owns(organization):
+            raise NotFoundError(
+                "Nothing here: the organization in the path is not the one your token is for."
+            )
+        if scope not in self.scopes:
+            raise InsufficientScopeError(scope, realm=REALM)
+        return self.organization_id
 
 
-async def authenticated(
-    request: Request,
+@dataclass
+class Api:
+    """What the routes call, built once by ``app.create_app``."""
+
+    settings: GatewaySettings
+    verifier: TokenVerifier[Principal]
+    oauth: OAuthFlows
+    keys: KeyConnections
+    ping: Callable[[], Awaitable[object]] | None = None
+    """Readiness: set by the app's start once the flow store answers, cleared at its stop."""
+
+
+def _api(request: Request) -> Api:
+    api: Api = request.app.state.api
+    return api
+
+
+def _principal(
+    api: Annotated[Api, Depends(_api)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER_SCHEME)],
 ) -> Principal:
     if credentials is None:
-        raise errors.UnauthenticatedError(MISSING_TOKEN, code="missing_token")
-    settings = _components(request).settings
-    verifier = TokenVerifier(settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer)
-    return verifier.verify(credentials.credentials)
+        raise UnauthenticatedError(MISSING_TOKEN, realm=REALM, code="missing_token")
+    return api.verifier.verify(credentials.credentials)
 
 
-def _oauth(request: Request) -> OAuthFlows:
-    flows = _components(request).oauth
-    if flows is None:
-        raise errors.UnavailableError("The gateway is starting; try again in a moment.")
-    return flows
-
-
-def _keys(request: Request) -> KeyConnections:
-    return _components(request).keys
-
-
-Authenticated = Annotated[Principal, Depends(authenticated)]
-Flows = Annotated[OAuthFlows, Depends(_oauth)]
-Keys = Annotated[KeyConnections, Depends(_keys)]
+Gateway = Annotated[Api, Depends(_api)]
+Authenticated = Annotated[Principal, Depends(_principal)]
 OrgId = Annotated[
     str,
     Path(description="The organization of the bearer token.", json_schema_extra={"format": "uuid"}),
@@ -98,18 +127,18 @@ async def start_oauth(
     request: Request,
     response: Response,
     principal: Authenticated,
-    flows: Flows,
+    api: Gateway,
     body: StartRequest | None = None,
 ) -> StartResponse:
     """Start connecting an OAuth provider. Call it from the browser that will sign in (it sets
     an HttpOnly cookie binding the flow to that browser), then navigate to ``auth_url``."""
     organization = principal.tenant(org_id)
-    settings = _components(request).settings
+    settings = api.settings
     given = body or StartRequest()
     browser_id = request.cookies.get(settings.cookie_name)
     if browser_id is None or not domain.BROWSER_ID.fullmatch(browser_id):
         browser_id = domain.new_browser_id()
-    started = await flows.start(
+    started = await api.oauth.start(
         organization,
         provider,
         browser_id=browser_id,
@@ -146,14 +175,13 @@ async def start_oauth(
         403: {"model": ErrorBody, "description": "Started in another browser"},
     },
 )
-async def oauth_callback(provider: ProviderId, request: Request, flows: Flows) -> Response:
+async def oauth_callback(provider: ProviderId, request: Request, api: Gateway) -> Response:
     """Where the provider sends the browser back. Answers 303 to the return URL, or 4xx when
     the request cannot be tied to a flow this browser started (nothing is called then)."""
-    settings = _components(request).settings
-    outcome = await flows.callback(
+    outcome = await api.oauth.callback(
         provider,
         request.query_params.multi_items(),
-        request.cookies.get(settings.cookie_name),
+        request.cookies.get(api.settings.cookie_name),
     )
     log.info(
         "oauth callback",
@@ -179,12 +207,14 @@ async def connect_with_credentials(
     provider: ProviderId,
     body: CredentialsRequest,
     principal: Authenticated,
-    keys: Keys,
+    api: Gateway,
 ) -> ConnectionSummary:
     """Connect an API-key provider: the values are checked against the catalog, then proven at
     the provider; nothing is kept when the provider refuses them (422)."""
     organization = principal.tenant(org_id)
-    connected = await keys.connect(organization, provider, body.fields, auth_type=body.auth_type)
+    connected = await api.keys.connect(
+        organization, provider, body.fields, auth_type=body.auth_type
+    )
     return ConnectionSummary(
         id=connected.connection_id,
         provider=connected.provider.id,
@@ -210,77 +240,100 @@ async def healthz() -> Health:
     tags=["operations"],
     responses={503: {"model": ErrorBody, "description": "Not ready"}},
 )
-async def readyz(request: Request) -> Health:
-    """Readiness: started, and PostgreSQL answers within two seconds."""
-    parts = _components(request)
-    if parts.oauth is None:
-        raise errors.UnavailableError("The gateway is starting.", code="not_ready")
-    if parts.database is not None:
-        try:
-            async with asyncio.timeout(2):
-                await parts.database.ping()
-        except Exception:
-            raise errors.UnavailableError(
-                "PostgreSQL is not reachable.", code="not_ready"
-            ) from None
-    return Health(status="ready")
+async def readyz(api: Gateway) -> Health:
+    """Readiness: started, and the flow store (PostgreSQL) answers within two seconds."""
+    return await require_ready(api.ping, starting="The gateway is starting.")
 
 
-def install_api(app: FastAPI, *, max_body_bytes: int) -> None:
-    """Routes, error rendering, the body-size limit and the security headers."""
+def install(app: FastAPI, api: Api, *, tracer_provider: TracerProvider) -> None:
+    """The routes over ``api``, every error as JSON, and the middleware, outermost first: the
+    server span, CORS for the return origins, the security headers, the body cap."""
+    app.state.api = api
     app.include_router(router)
-    app.add_exception_handler(errors.GatewayError, _gateway_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
-    app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes, refusal=too_large)
+    install_error_handlers(app, not_found=(UnknownProviderError, PlatformProviderError))
+    app.add_middleware(
+        BodyLimit,
+        max_body_bytes=api.settings.max_body_bytes,
+        refusal=lambda limit: render(BodyTooLargeError(limit)),
+    )
     app.add_middleware(SecurityHeaders)
-
-
-async def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, errors.GatewayError)
-    if exc.status_code >= 500:
-        log.warning("request failed", extra={"code": exc.code, "path": request.url.path})
-    return render(exc)
-
-
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    problems = list(exc.errors())
-    if any(problem.get("type") == "json_invalid" for problem in problems):
-        return render(errors.BadRequestError("The body is not valid JSON; send a JSON object."))
-    first = problems[0] if problems else {}
-    where = [str(part) for part in first.get("loc", ()) if part != "body"]
-    field = ".".join(where)[:100] or None
-    message = str(first.get("msg", "The request does not fit the API's schema"))
-    prefix = f"{field}: " if field else ""
-    return render(
-        errors.InvalidRequestError(
-            f"{prefix}{message}. The schema is at /openapi.json.", field=field
-        )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=api.settings.return_origins,
+        allow_credentials=True,
+        allow_methods=["POST"],
+        allow_headers=["Authorization", "Content-Type"],
     )
+    app.add_middleware(ServerSpans, tracer_provider=tracer_provider)
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    headers = dict(exc.headers or {})
-    error: errors.GatewayError
-    if exc.status_code == 404:
-        error = errors.NotFoundError(
-            f"There is no route {request.url.path[:200]}; the API is at /openapi.json."
-        )
-    elif exc.status_code == 405:
-        error = errors.GatewayError(
-            f"{request.method} is not allowed on {request.url.path[:200]}.",
-            code="method_not_allowed",
-        )
-    else:
-        error = errors.GatewayError(str(exc.detail), code=f"http_{exc.status_code}")
-    return JSONResponse(error.body(), status_code=exc.status_code, headers=headers)
+class SecurityHeaders:
+    """Adds ``SECURITY_HEADERS`` to every answer, errors included (plain ASGI, so streaming
+    and the server span are untouched)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [
+                    (name.lower().encode(), value.encode())
+                    for name, value in SECURITY_HEADERS.items()
+                    if name.lower().encode() not in names
+                ]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
-    return render(
-        errors.GatewayError("Something went wrong on our side; try again, then contact support.")
-    )
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+class ServerSpans:
+    """A server span per request on the service's own tracer provider, continuing a W3C
+    ``traceparent``; named by route template and status, never recording a query string (a
+    callback's carries the code and the state)."""
+
+    def __init__(self, app: ASGIApp, *, tracer_provider: TracerProvider) -> None:
+        self.app = app
+        self.tracer = tracer_provider.get_tracer("oauth_gateway.http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        carrier = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in (b"traceparent", b"tracestate")
+        }
+        method = scope["method"]
+        with self.tracer.start_as_current_span(
+            f"{method} {scope['path']}",
+            context=_PROPAGATOR.extract(carrier),
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": scope["path"]},
+        ) as span:
+
+            async def traced_send(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status = int(message["status"])
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        span.set_status(Status(StatusCode.ERROR))
+                await send(message)
+
+            try:
+                await self.app(scope, receive, traced_send)
+            finally:
+                route = getattr(scope.get("route"), "path", None)
+                if isinstance(route, str):
+                    span.update_name(f"{method} {route}")
+                    span.set_attribute("http.route", route)

@@ -1,5 +1,5 @@
-"""oauth-gateway settings (env prefix ``OAUTH_GATEWAY_``; shared ones unprefixed), and the
-operator's platform credentials, read by the env names the catalog gives them.
+"""oauth-gateway settings (env prefix ``OAUTH_GATEWAY_``; shared ones unprefixed). The operator's
+platform credentials are ``hub_catalog.PlatformCredentials``, read by the catalog's env names.
 
 Three secrets, never the same value (SECURITY.md 13): the state-signing key
 (``OAUTH_GATEWAY_STATE_SECRET``), the credential keys (``CREDENTIAL_KEYS``) and the platform's
@@ -9,12 +9,9 @@ JWT secret (``PLATFORM_JWT_SECRET``).
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from hub_catalog import Catalog, Provider
 from hub_runtime import CredentialSettings, ServiceSettings
 from hub_runtime.settings import env_alias
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -139,33 +136,3 @@ class GatewaySettings(ServiceSettings, CredentialSettings):
             if problems:
                 raise ValueError("in production: " + "; ".join(problems))
         return self
-
-
-class PlatformCredentials:
-    """The operator's provider secrets (OAuth clients, developer tokens) by catalog env name.
-
-    Read once from the environment (``from_environment``); tests pass a mapping.
-    """
-
-    def __init__(self, values: Mapping[str, str]) -> None:
-        self._values = {name: SecretStr(value) for name, value in values.items() if value}
-
-    @classmethod
-    def from_environment(
-        cls, catalog: Catalog, environ: Mapping[str, str] | None = None
-    ) -> PlatformCredentials:
-        source = os.environ if environ is None else environ
-        names = {c.env for p in catalog.providers for c in p.platform_credentials}
-        return cls({name: source[name] for name in names if name in source})
-
-    def missing(self, provider: Provider) -> list[str]:
-        """The env names of ``provider``'s platform credentials that are not set."""
-        return [c.env for c in provider.platform_credentials if c.env not in self._values]
-
-    def values(self, provider: Provider) -> dict[str, str]:
-        """``{name: value}`` of the platform credentials that are set (template values)."""
-        return {
-            c.name: self._values[c.env].get_secret_value()
-            for c in provider.platform_credentials
-            if c.env in self._values
-        }

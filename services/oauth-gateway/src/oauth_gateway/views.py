@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP API (pydantic only, no I/O).
+"""The HTTP API's own bodies (the error envelope and probes are ``hub_runtime.http_api``'s).
 
 Typed secrets arrive as ``SecretStr`` in models that hide their input from validation errors, so
 a refused body never echoes a key back (SECURITY.md 14).
@@ -58,17 +58,3 @@ class ConnectionSummary(_View):
     credentials_present: list[str]
     """Names of the fields held, never values."""
     connected_at: datetime
-
-
-class ErrorDetail(_View):
-    code: str
-    message: str
-    field: str | None = None
-
-
-class ErrorBody(_View):
-    error: ErrorDetail
-
-
-class Health(_View):
-    status: str

@@ -1,1 +1,1 @@
-"""Adapters: the provider prober and the event publisher."""
+"""The service ports' implementations: one module per port."""

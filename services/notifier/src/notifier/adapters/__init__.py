@@ -1,1 +1,1 @@
-"""Adapters: PostgreSQL, connection-store, Slack, Resend, SMTP."""
+"""Adapters, one module per port: the tables, connection-store (``Directory``), the senders."""

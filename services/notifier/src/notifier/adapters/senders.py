@@ -42,13 +42,13 @@ from hub_providers import (
 from hub_providers.calls import read
 from pydantic import SecretStr
 
-from notifier.domain import Channel, Context
+from notifier.domain.deliveries import Delivery, Sent
+from notifier.domain.routing import Channel, Context
 from notifier.errors import (
     PermanentDeliveryError,
     RetryableDeliveryError,
     UncertainDeliveryError,
 )
-from notifier.service import Delivery, Sent
 
 WEBHOOK_URL = re.compile(
     r"^https://hooks\.slack\.com/services/([A-Za-z0-9]{1,40})/([A-Za-z0-9]{1,40})/([A-Za-z0-9]{1,80})$"

@@ -1,4 +1,4 @@
-"""Events onto the broker, with the current trace context in their headers."""
+"""``Events`` onto the broker, with the current trace context in their headers."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from faststream.kafka import KafkaBroker
 from hub_contracts import Event
 from hub_runtime import publish_event
 
-from oauth_gateway.errors import UnavailableError
+from oauth_gateway.errors import PublishFailedError
 
 log = logging.getLogger(__name__)
 
 
 class BrokerEvents:
-    """``EventSink`` on the broker; a publish that fails is an ``UnavailableError``."""
+    """A publish that fails is a ``PublishFailedError``."""
 
     def __init__(self, broker: KafkaBroker) -> None:
         self.broker = broker
@@ -27,6 +27,4 @@ class BrokerEvents:
                 "publish failed",
                 extra={"event_type": event.event_type, "error": type(exc).__name__},
             )
-            raise UnavailableError(
-                "We could not record this connection just now; try again in a moment."
-            ) from None
+            raise PublishFailedError() from None

@@ -2,8 +2,8 @@
 hosts only, no redirects, deadlines, a size cap), Authlib for the token endpoint with the
 catalog's hooks, and the catalog's check and mint requests.
 
-Every provider failure leaves as a ``ProviderCallError`` of one of four kinds; the service puts
-it into words for its context.
+Provider failures leave as ``hub_providers.errors``; a catalog request that cannot be built as
+its ``UnsafeDestinationError``.
 """
 
 from __future__ import annotations
@@ -11,37 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from hub_catalog import AuthMode, CatalogError, Provider, RequestSpec
-from hub_providers import (
-    CredentialRevokedError,
-    OAuthClient,
-    OutboundHttp,
-    ProviderError,
-    ProviderRejectedError,
-    RateLimitedError,
-    TokenSet,
-    UnsafeDestinationError,
-    check,
-    mint,
-)
+from hub_providers import OAuthClient, OutboundHttp, TokenSet, check, mint
+from hub_providers.errors import UnsafeDestinationError
 from pydantic import SecretStr
 
-from oauth_gateway.domain import ProviderCallError
 from oauth_gateway.service.ports import AccountFacts, IssuedTokens
 
 
-def _failure(error: ProviderError) -> ProviderCallError:
-    if isinstance(error, CredentialRevokedError | ProviderRejectedError):
-        return ProviderCallError("refused", status=error.status_code, code=error.code)
-    if isinstance(error, RateLimitedError):
-        return ProviderCallError(
-            "rate_limited",
-            status=error.status_code,
-            code=error.code,
-            retry_after_s=error.retry_after_s,
-        )
-    if isinstance(error, UnsafeDestinationError):
-        return ProviderCallError("unsafe")
-    return ProviderCallError("unavailable", status=error.status_code, code=error.code)
+def _misconfigured(provider: Provider, error: CatalogError) -> UnsafeDestinationError:
+    """A catalog request that cannot be built is refused like an address outside the list."""
+    return UnsafeDestinationError(provider.id, "", f"the catalog request cannot be built: {error}")
 
 
 def _tokens(tokens: TokenSet) -> IssuedTokens:
@@ -55,7 +34,7 @@ def _tokens(tokens: TokenSet) -> IssuedTokens:
 
 
 class CatalogProviders:
-    """``ProviderPort`` over ``hub_providers``."""
+    """``Providers`` over ``hub_providers``."""
 
     def __init__(self, http: OutboundHttp) -> None:
         self.http = http
@@ -77,8 +56,8 @@ class CatalogProviders:
         try:
             client = self._client(provider, values, redirect_uri)
             return client.authorization_url(state=state, code_verifier=code_verifier)
-        except CatalogError:
-            raise ProviderCallError("unsafe") from None
+        except CatalogError as error:
+            raise _misconfigured(provider, error) from None
 
     async def exchange_code(
         self,
@@ -92,20 +71,16 @@ class CatalogProviders:
         client = self._client(provider, values, redirect_uri)
         try:
             return _tokens(await client.exchange_code(code, code_verifier=code_verifier))
-        except ProviderError as error:
-            raise _failure(error) from None
-        except CatalogError:
-            raise ProviderCallError("unsafe") from None
+        except CatalogError as error:
+            raise _misconfigured(provider, error) from None
 
     async def request(
         self, provider: Provider, mode: AuthMode, spec: RequestSpec, values: Mapping[str, str]
     ) -> AccountFacts:
         try:
             result = await check(self.http, provider, mode, spec, values)
-        except ProviderError as error:
-            raise _failure(error) from None
-        except CatalogError:
-            raise ProviderCallError("unsafe") from None
+        except CatalogError as error:
+            raise _misconfigured(provider, error) from None
         return AccountFacts(result.account_id, result.account_name)
 
     async def mint(
@@ -113,10 +88,8 @@ class CatalogProviders:
     ) -> IssuedTokens:
         try:
             return _tokens(await mint(self.http, provider, mode, values))
-        except ProviderError as error:
-            raise _failure(error) from None
-        except CatalogError:
-            raise ProviderCallError("unsafe") from None
+        except CatalogError as error:
+            raise _misconfigured(provider, error) from None
 
     async def revoke(
         self, provider: Provider, values: Mapping[str, str], token: SecretStr, *, hint: str
@@ -124,7 +97,5 @@ class CatalogProviders:
         client = self._client(provider, values, redirect_uri="")
         try:
             await client.revoke(token, hint=hint)
-        except ProviderError as error:
-            raise _failure(error) from None
-        except CatalogError:
-            raise ProviderCallError("unsafe") from None
+        except CatalogError as error:
+            raise _misconfigured(provider, error) from None

@@ -1,45 +1,30 @@
-"""Providers and what they answered: which provider and mode a request means, the typed fields'
-shapes, and the words for a provider's refusal or outage in each context."""
+"""Providers and what they answered: which mode a request means, the typed fields' shapes, the
+operator's values, and the words for a provider's refusal or outage in each context."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from collections.abc import Mapping, Sequence
 
-from hub_catalog import AuthMode, AuthType, CredentialField, Provider, Scope
+from hub_catalog import AuthMode, AuthType, CredentialField, PlatformCredentials, Provider
+from hub_providers.errors import (
+    CredentialRevokedError,
+    ProviderError,
+    ProviderRejectedError,
+    RateLimitedError,
+    UnsafeDestinationError,
+)
 from pydantic import SecretStr
 
 from oauth_gateway.errors import (
     ConnectRefusedError,
     GatewayError,
-    InvalidRequestError,
+    InvalidValueError,
     NotConfiguredError,
-    NotFoundError,
     ProviderRateLimitedError,
     ProviderUnavailableError,
     WrongAuthTypeError,
 )
-
-
-def resolve_provider(providers: Iterable[Provider], slug: str) -> Provider:
-    """The tenant-level provider named by ``slug`` (``meta_ads`` or ``meta-ads``)."""
-    wanted = slug.replace("-", "_")
-    for provider in providers:
-        if provider.id == wanted:
-            if provider.scope == Scope.PLATFORM:
-                raise NotFoundError(
-                    f"{provider.name} is configured once for the whole platform by its operator, "
-                    "not per organization, so there is nothing to connect here.",
-                    code="platform_provider",
-                    field="provider",
-                )
-            return provider
-    raise NotFoundError(
-        f"There is no provider {slug[:64]!r}; the catalog lists the known ones.",
-        code="unknown_provider",
-        field="provider",
-    )
 
 
 def oauth_mode(provider: Provider) -> AuthMode:
@@ -81,7 +66,7 @@ def check_fields(mode: AuthMode, submitted: Mapping[str, SecretStr]) -> dict[str
     known = {f.name: f for f in mode.fields}
     for name in submitted:
         if name not in known:
-            raise InvalidRequestError(
+            raise InvalidValueError(
                 f"{name[:64]!r} is not a credential field here; the fields are {', '.join(known)}.",
                 code="unknown_field",
                 field=f"fields.{name[:64]}",
@@ -90,12 +75,12 @@ def check_fields(mode: AuthMode, submitted: Mapping[str, SecretStr]) -> dict[str
     for name, field in known.items():
         value = submitted.get(name)
         if value is None or not value.get_secret_value():
-            raise InvalidRequestError(
+            raise InvalidValueError(
                 f"{field.label} is required.", code="missing_field", field=f"fields.{name}"
             )
         if not field.accepts(value.get_secret_value()):
             hint = f" ({field.help})" if field.help and not field.secret else ""
-            raise InvalidRequestError(
+            raise InvalidValueError(
                 f"This does not look like a {field.label}{hint}: check that you copied all of "
                 "it, without spaces or line breaks.",
                 code="invalid_field",
@@ -111,69 +96,64 @@ def provider_error_code(value: str) -> str:
     return cleaned or "unknown"
 
 
-FailureKind = Literal["refused", "rate_limited", "unavailable", "unsafe"]
+REFUSALS = (CredentialRevokedError, ProviderRejectedError)
+"""Provider failures that mean no: the value, code or grant is not good there."""
 
 
-class ProviderCallError(Exception):
-    """What went wrong calling a provider, before it is put in words for a context."""
-
-    def __init__(
-        self,
-        kind: FailureKind,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        retry_after_s: float | None = None,
-    ) -> None:
-        super().__init__(f"provider call {kind}")
-        self.kind = kind
-        self.status = status
-        self.code = code
-        self.retry_after_s = retry_after_s
+def platform_values(platform: PlatformCredentials, provider: Provider) -> dict[str, str]:
+    """The operator's values for ``provider``; all of them, or ``NotConfiguredError``."""
+    missing = platform.missing(provider)
+    if missing:
+        raise NotConfiguredError(
+            f"{provider.name} cannot be connected yet: the platform operator has not "
+            f"configured its app ({', '.join(missing)}).",
+            provider=provider.id,
+        )
+    return platform.values(provider)
 
 
 def explain(
-    failure: ProviderCallError,
+    failure: ProviderError,
     provider: Provider,
     *,
     refused_code: str,
     refused_message: str,
 ) -> GatewayError:
     """The gateway error for a provider failure; ``refused_*`` say what a refusal means here."""
-    provider_status, provider_error = failure.status, failure.code
     name = provider.name
-    if failure.kind == "refused":
+    if isinstance(failure, REFUSALS):
         return ConnectRefusedError(
             refused_message,
             code=refused_code,
             provider=provider.id,
-            provider_status=provider_status,
-            provider_error=provider_error,
+            provider_status=failure.status_code,
+            provider_error=failure.code,
         )
-    if failure.kind == "rate_limited":
+    if isinstance(failure, RateLimitedError):
         return ProviderRateLimitedError(
             f"{name} is limiting requests right now; try again in a few minutes.",
             retry_after_s=failure.retry_after_s,
             provider=provider.id,
-            provider_status=provider_status,
-            provider_error=provider_error,
+            provider_status=failure.status_code,
+            provider_error=failure.code,
         )
-    if failure.kind == "unavailable":
-        return ProviderUnavailableError(
-            f"{name} is not answering right now; try again in a few minutes.",
+    if isinstance(failure, UnsafeDestinationError):
+        return NotConfiguredError(
+            f"The {name} integration is misconfigured on our side (a provider address was "
+            "refused); contact support.",
+            code="misconfigured",
             provider=provider.id,
-            provider_status=provider_status,
-            provider_error=provider_error,
         )
-    return NotConfiguredError(
-        f"The {name} integration is misconfigured on our side (a provider address was refused); "
-        "contact support.",
-        code="misconfigured",
+    return ProviderUnavailableError(
+        f"{name} is not answering right now; try again in a few minutes.",
         provider=provider.id,
+        provider_status=failure.status_code,
+        provider_error=failure.code,
     )
 
 
-def status_suffix(failure: ProviderCallError) -> str:
-    parts = [f"HTTP {failure.status}" if failure.status else None, failure.code]
+def status_suffix(failure: ProviderError) -> str:
+    """`` (HTTP 401, invalid_key)``: what the provider answered, for a refusal's message."""
+    parts = [f"HTTP {failure.status_code}" if failure.status_code else None, failure.code]
     shown = ", ".join(p for p in parts if p)
     return f" ({shown})" if shown else ""

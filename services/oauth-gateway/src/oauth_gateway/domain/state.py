@@ -22,9 +22,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Literal
 
+from hub_catalog import WHERE
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from oauth_gateway.errors import WHERE, StateRefusedError
+from oauth_gateway.errors import StateRefusedError
 
 STATE_VERSION = "oauth-state.v1."
 MAX_STATE_CHARS = 1024

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from hub_catalog import Provider
+from hub_catalog import Provider, tenant_label
+from hub_catalog.model import PLACEHOLDER
 
-from oauth_gateway.errors import InvalidRequestError
+from oauth_gateway.errors import InvalidValueError
 
 MAX_URL_CHARS = 2048
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 
 
 class ReturnUrls:
@@ -27,7 +25,7 @@ class ReturnUrls:
         self.default = self.check(default)
 
     def check(self, candidate: str) -> str:
-        refused = InvalidRequestError(
+        refused = InvalidValueError(
             "return_to must be an absolute http(s) URL on one of the allowed origins "
             f"({', '.join(sorted(self.origins))}).",
             code="invalid_return_to",
@@ -63,7 +61,7 @@ class ReturnUrls:
         return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
-def tenant_values(provider: Provider, given: Mapping[str, str]) -> dict[str, str]:
+def tenant_labels(provider: Provider, given: Mapping[str, str]) -> dict[str, str]:
     """Template values of the provider's tenant parameters, from what the admin typed.
 
     For ``{shop}.myshopify.com`` the admin gives ``acme.myshopify.com`` (or ``acme``) and the
@@ -71,7 +69,7 @@ def tenant_values(provider: Provider, given: Mapping[str, str]) -> dict[str, str
     """
     unexpected = sorted(set(given) - set(provider.tenant_params))
     if unexpected:
-        raise InvalidRequestError(
+        raise InvalidValueError(
             f"{provider.name} takes no {unexpected[0]!r}.",
             code="invalid_tenant_param",
             field=unexpected[0],
@@ -80,41 +78,24 @@ def tenant_values(provider: Provider, given: Mapping[str, str]) -> dict[str, str
     for param in provider.tenant_params:
         raw = given.get(param)
         if raw is None:
-            raise InvalidRequestError(
+            raise InvalidValueError(
                 f"{provider.name} needs {param!r} (e.g. your-store.myshopify.com).",
                 code="invalid_tenant_param",
                 field=param,
             )
-        values[param] = _tenant_label(provider, param, raw)
+        label = tenant_label(provider, param, raw)
+        if label is None:
+            examples = [
+                PLACEHOLDER.sub("your-store", e) for e in provider.allowed_hosts if "{" in e
+            ]
+            raise InvalidValueError(
+                f"{param!r} must be a {provider.name} domain like "
+                f"{' or '.join(examples) or 'the doc'}.",
+                code="invalid_tenant_param",
+                field=param,
+            )
+        values[param] = label
     return values
-
-
-def _tenant_label(provider: Provider, param: str, raw: str) -> str:
-    candidate = raw.strip().lower().rstrip(".")
-    if re.fullmatch(_LABEL, candidate):
-        return candidate
-    for entry in provider.allowed_hosts:
-        parts = _PLACEHOLDER.split(entry)
-        if len(parts) != 3 or parts[1] != param:
-            continue
-        pattern = re.escape(parts[0]) + f"({_LABEL})" + re.escape(parts[2])
-        match = re.fullmatch(pattern, candidate)
-        if match:
-            return match.group(1)
-    examples = [_PLACEHOLDER.sub("your-store", e) for e in provider.allowed_hosts if "{" in e]
-    raise InvalidRequestError(
-        f"{param!r} must be a {provider.name} domain like {' or '.join(examples) or 'the doc'}.",
-        code="invalid_tenant_param",
-        field=param,
-    )
-
-
-def tenant_host(provider: Provider, param: str, value: str) -> str | None:
-    """The allow-listed host a tenant value stands for (``acme`` → ``acme.myshopify.com``)."""
-    for entry in provider.allowed_hosts:
-        if f"{{{param}}}" in entry:
-            return entry.replace(f"{{{param}}}", value)
-    return None
 
 
 def shopify_callback_signed(params: Mapping[str, str], client_secret: str) -> bool:

@@ -1,32 +1,20 @@
-"""The service layer: connect flows over ports (flow store, event sink, providers), no I/O."""
+"""The use cases: connect by OAuth (``oauth``) or by typed values (``keys``), and revoke on
+disconnect (``revocations``), over the ports of ``ports``; no I/O."""
 
 from oauth_gateway.service.keys import Connected, KeyConnections
 from oauth_gateway.service.oauth import CallbackOutcome, OAuthFlows, Started
-from oauth_gateway.service.ports import (
-    AccountFacts,
-    EventSink,
-    FlowStore,
-    IssuedTokens,
-    PendingFlow,
-    Platform,
-    ProviderPort,
-)
+from oauth_gateway.service.ports import Events, PendingFlow, PendingFlows, Providers
 from oauth_gateway.service.revocations import Revocations
-from oauth_gateway.service.toolkit import Toolkit
 
 __all__ = [
-    "AccountFacts",
     "CallbackOutcome",
     "Connected",
-    "EventSink",
-    "FlowStore",
-    "IssuedTokens",
+    "Events",
     "KeyConnections",
     "OAuthFlows",
     "PendingFlow",
-    "Platform",
-    "ProviderPort",
+    "PendingFlows",
+    "Providers",
     "Revocations",
     "Started",
-    "Toolkit",
 ]

@@ -14,13 +14,24 @@ different call, names the account; its failure does not refuse a key the provide
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub_catalog import AuthMode, HealthCheckMode, Provider, RequestSpec
+from hub_catalog import (
+    WHERE,
+    AuthMode,
+    Catalog,
+    HealthCheckMode,
+    PlatformCredentials,
+    PlatformProviderError,
+    Provider,
+    RequestSpec,
+    UnknownProviderError,
+)
 from hub_contracts import (
     Account,
     ConnectionEstablishedV1,
@@ -29,19 +40,18 @@ from hub_contracts import (
     EncryptedCredential,
 )
 from hub_contracts import connection_id as derive_connection_id
-from hub_keyring import KeyRingError
+from hub_keyring import Binding, KeyRing, KeyRingError
+from hub_providers.errors import ProviderError
 from pydantic import SecretStr
 
 from oauth_gateway import domain
 from oauth_gateway.errors import (
-    WHERE,
     ConnectRefusedError,
     GatewayError,
-    ProviderRateLimitedError,
-    UnavailableError,
+    InvalidValueError,
+    RetryableError,
 )
-from oauth_gateway.service.ports import AccountFacts, IssuedTokens
-from oauth_gateway.service.toolkit import Toolkit, account, metadata
+from oauth_gateway.service.ports import AccountFacts, Events, IssuedTokens, Providers
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +67,17 @@ class Connected:
     connected_at: datetime
 
 
+@dataclass(kw_only=True)
 class KeyConnections:
-    def __init__(
-        self, tools: Toolkit, *, retry_attempts: int = 3, retry_max_delay_s: float = 10.0
-    ) -> None:
-        self.tools = tools
-        self.retry_attempts = retry_attempts
-        self.retry_max_delay_s = retry_max_delay_s
+    catalog: Catalog
+    platform: PlatformCredentials
+    ring: KeyRing
+    providers: Providers
+    events: Events
+    retry_attempts: int = 3
+    """Submissions: tries of a provider that is down or rate limiting."""
+    retry_max_delay_s: float = 10.0
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def connect(
         self,
@@ -74,10 +88,10 @@ class KeyConnections:
         auth_type: str | None = None,
     ) -> Connected:
         """Validate and connect now; raise a ``GatewayError`` saying why not."""
-        provider = self.tools.provider(slug)
+        provider = self.catalog.tenant_provider(slug)
         mode = domain.key_mode(provider, auth_type)
         values = domain.check_fields(mode, fields)
-        tenant = domain.tenant_values(provider, {})
+        tenant = domain.tenant_labels(provider, {})
         event = await self._establish(
             organization_id, provider, mode, values, tenant, flow_id=uuid.uuid4(), attempts=1
         )
@@ -96,22 +110,8 @@ class KeyConnections:
         submission and are ignored (the gateway publishes those itself)."""
         if not event.submission:
             return
-        org = event.organization_id
         try:
-            provider = self.tools.provider(event.provider)
-            mode = domain.key_mode(provider, event.auth_type)
-            values = domain.check_fields(mode, self._open(provider, event.submission, org))
-            tenant = domain.tenant_values(provider, event.tenant_params)
-            await self._establish(
-                org,
-                provider,
-                mode,
-                values,
-                tenant,
-                flow_id=event.flow_id,
-                attempts=self.retry_attempts,
-                event_id=uuid.uuid5(event.event_id, "connection.established"),
-            )
+            await self._establish_submission(event, event.submission)
         except GatewayError as error:
             log.info(
                 "submission refused",
@@ -121,13 +121,37 @@ class KeyConnections:
                     "reason": error.code,
                 },
             )
-            await self.tools.publish_failed(
-                org,
-                event.provider,
-                event.flow_id,
-                error,
-                event_id=uuid.uuid5(event.event_id, "connection.failed"),
+            await self.events.publish(
+                domain.failed(
+                    event.organization_id,
+                    event.provider,
+                    event.flow_id,
+                    error,
+                    event_id=uuid.uuid5(event.event_id, "connection.failed"),
+                )
             )
+
+    async def _establish_submission(
+        self, event: ConnectionRequestedV1, submission: Mapping[str, EncryptedCredential]
+    ) -> None:
+        org = event.organization_id
+        try:
+            provider = self.catalog.tenant_provider(event.provider)
+        except (UnknownProviderError, PlatformProviderError) as error:
+            raise InvalidValueError(str(error), code=error.code, field="provider") from None
+        mode = domain.key_mode(provider, event.auth_type)
+        values = domain.check_fields(mode, self._open(provider, submission, org))
+        tenant = domain.tenant_labels(provider, event.tenant_params)
+        await self._establish(
+            org,
+            provider,
+            mode,
+            values,
+            tenant,
+            flow_id=event.flow_id,
+            attempts=self.retry_attempts,
+            event_id=uuid.uuid5(event.event_id, "connection.established"),
+        )
 
     def _open(
         self,
@@ -137,7 +161,7 @@ class KeyConnections:
     ) -> dict[str, SecretStr]:
         try:
             return {
-                name: self.tools.decrypt(organization_id, provider, name, value)
+                name: self.ring.decrypt(value, Binding(organization_id, provider.id, name))
                 for name, value in submission.items()
             }
         except KeyRingError as exc:
@@ -164,12 +188,15 @@ class KeyConnections:
         event_id: uuid.UUID | None = None,
     ) -> ConnectionEstablishedV1:
         template_values = (
-            self.tools.platform_values(provider, required=False)
+            self.platform.values(provider)
             | tenant
             | {name: value.get_secret_value() for name, value in values.items()}
         )
         tokens, facts = await self._validate_with_retries(provider, mode, template_values, attempts)
-        encrypt = self.tools.encrypt
+
+        def seal(field: str, value: SecretStr) -> EncryptedCredential:
+            return self.ring.encrypt(value, Binding(organization_id, provider.id, field))
+
         event = ConnectionEstablishedV1(
             event_id=event_id or uuid.uuid4(),
             organization_id=organization_id,
@@ -179,21 +206,16 @@ class KeyConnections:
             auth_type=mode.type.value,
             credentials=Credentials(
                 access_token=(
-                    encrypt(organization_id, provider, "access_token", tokens.access_token)
-                    if tokens is not None
-                    else None
+                    seal("access_token", tokens.access_token) if tokens is not None else None
                 ),
-                fields={
-                    name: encrypt(organization_id, provider, name, value)
-                    for name, value in values.items()
-                },
+                fields={name: seal(name, value) for name, value in values.items()},
             ),
             token_expires_at=tokens.expires_at if tokens is not None else None,
             scopes=tokens.scopes if tokens is not None else [],
-            account=account(facts),
-            metadata=metadata(tenant, {}),
+            account=domain.account(facts.id, facts.name),
+            metadata=domain.metadata(tenant, {}),
         )
-        await self.tools.events.publish(event)
+        await self.events.publish(event)
         return event
 
     async def _validate_with_retries(
@@ -202,13 +224,13 @@ class KeyConnections:
         for attempt in range(1, attempts + 1):
             try:
                 return await self._validate(provider, mode, values)
-            except UnavailableError as error:
+            except RetryableError as error:
                 if attempt == attempts:
                     raise
-                delay = float(2 ** (attempt - 1))
-                if isinstance(error, ProviderRateLimitedError) and error.retry_after_s is not None:
-                    delay = error.retry_after_s
-                await self.tools.sleep(min(delay, self.retry_max_delay_s))
+                delay = error.retry_after_s
+                if delay is None:
+                    delay = 2.0 ** (attempt - 1)
+                await self.sleep(min(delay, self.retry_max_delay_s))
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _validate(
@@ -219,14 +241,14 @@ class KeyConnections:
         facts = AccountFacts()
         try:
             if mode.mint is not None:
-                tokens = await self.tools.providers.mint(provider, mode, values)
+                tokens = await self.providers.mint(provider, mode, values)
                 values = values | {"access_token": tokens.access_token.get_secret_value()}
             if checks.health_mode == HealthCheckMode.REQUEST and checks.health is not None:
                 proof = checks.health
                 if checks.identity is not None and _same_request(checks.identity, proof):
                     proof = checks.identity  # one call proves the key and names the account
-                facts = await self.tools.providers.request(provider, mode, proof, values)
-        except domain.ProviderCallError as failure:
+                facts = await self.providers.request(provider, mode, proof, values)
+        except ProviderError as failure:
             raise domain.explain(
                 failure,
                 provider,
@@ -244,12 +266,16 @@ class KeyConnections:
             and checks.health_mode != HealthCheckMode.BEST_EFFORT
         ):
             try:
-                named = await self.tools.providers.request(provider, mode, identity, values)
+                named = await self.providers.request(provider, mode, identity, values)
                 facts = AccountFacts(named.id or facts.id, named.name or facts.name)
-            except domain.ProviderCallError as failure:
+            except ProviderError as failure:
                 log.info(
                     "identity request failed; connecting without an account name",
-                    extra={"provider": provider.id, "kind": failure.kind, "status": failure.status},
+                    extra={
+                        "provider": provider.id,
+                        "kind": type(failure).__name__,
+                        "status": failure.status_code,
+                    },
                 )
         return tokens, facts
 

@@ -1,12 +1,9 @@
 """OAuth authorization-code flows: ``start`` and ``callback`` (SECURITY.md 1-9).
 
-``start`` records a pending flow (PKCE verifier encrypted, ``return_to`` checked), signs a state
-that names it and binds it to the browser, and publishes ``connection.requested``.
-
-``callback`` first proves the request belongs to a flow this browser started (signature,
-provider, expiry, browser, single use); until then nothing is called and nothing is redirected:
-a refusal is a ``StateRefusedError`` (4xx). Once the flow is consumed, every outcome is a 303 to
-the flow's return URL, and a failure also publishes ``connection.failed``.
+``start`` records a pending flow, signs a state that names it and binds it to the browser, and
+publishes ``connection.requested``. ``callback`` first ties the request to a flow this browser
+started (a refusal is a ``StateRefusedError``, 4xx, and nothing is called); once the flow is
+consumed, every outcome is a 303 to its return URL, and a failure publishes ``connection.failed``.
 """
 
 from __future__ import annotations
@@ -14,31 +11,45 @@ from __future__ import annotations
 import hmac
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from hub_catalog import AuthMode, AuthType, OAuthHook, Pkce, Provider
-from hub_contracts import ConnectionEstablishedV1, ConnectionRequestedV1, Credentials
+from hub_catalog import (
+    WHERE,
+    AuthMode,
+    AuthType,
+    Catalog,
+    Pkce,
+    PlatformCredentials,
+    Provider,
+)
+from hub_contracts import (
+    ConnectionEstablishedV1,
+    ConnectionRequestedV1,
+    Credentials,
+    EncryptedCredential,
+)
 from hub_contracts import connection_id as derive_connection_id
+from hub_keyring import Binding, KeyRing
+from hub_providers.errors import ProviderError
+from hub_runtime.api_errors import NotFoundError
 from pydantic import SecretStr
 
 from oauth_gateway import domain
-from oauth_gateway.errors import (
-    WHERE,
-    BrowserMismatchError,
-    ConnectRefusedError,
-    GatewayError,
-    NotFoundError,
-    StateRefusedError,
+from oauth_gateway.errors import BrowserMismatchError, GatewayError, StateRefusedError
+from oauth_gateway.service.ports import (
+    AccountFacts,
+    Events,
+    IssuedTokens,
+    PendingFlow,
+    PendingFlows,
+    Providers,
 )
-from oauth_gateway.service.ports import AccountFacts, FlowStore, PendingFlow
-from oauth_gateway.service.toolkit import Toolkit, account, metadata
 
 log = logging.getLogger(__name__)
 
 VERIFIER_FIELD = "code_verifier"
-MAX_CODE_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -59,23 +70,20 @@ class CallbackOutcome:
     """``None`` when connected; else the error code in the redirect."""
 
 
+@dataclass(frozen=True, kw_only=True)
 class OAuthFlows:
-    def __init__(
-        self,
-        tools: Toolkit,
-        flows: FlowStore,
-        codec: domain.StateCodec,
-        returns: domain.ReturnUrls,
-        *,
-        redirect_base: str,
-        flow_ttl: timedelta,
-    ) -> None:
-        self.tools = tools
-        self.flows = flows
-        self.codec = codec
-        self.returns = returns
-        self.redirect_base = redirect_base.rstrip("/")
-        self.flow_ttl = flow_ttl
+    catalog: Catalog
+    platform: PlatformCredentials
+    ring: KeyRing
+    providers: Providers
+    events: Events
+    flows: PendingFlows
+    codec: domain.StateCodec
+    returns: domain.ReturnUrls
+    redirect_base: str
+    """``OAUTH_GATEWAY_PUBLIC_BASE_URL``, no trailing slash."""
+    flow_ttl: timedelta
+    now: Callable[[], datetime]
 
     def redirect_uri(self, provider: Provider) -> str:
         """The registered redirect URI, byte for byte the same at authorize and token time."""
@@ -91,17 +99,16 @@ class OAuthFlows:
         return_to: str | None,
         tenant_params: dict[str, str],
     ) -> Started:
-        provider = self.tools.provider(slug)
+        provider = self.catalog.tenant_provider(slug)
         mode = domain.oauth_mode(provider)
         assert mode.oauth is not None
         checked_return = self.returns.check(return_to) if return_to is not None else None
-        tenant = domain.tenant_values(provider, tenant_params)
-        values = self.tools.platform_values(provider, required=True) | tenant
-        now = self.tools.now()
-        flow_id = uuid.uuid4()
+        tenant = domain.tenant_labels(provider, tenant_params)
+        values = domain.platform_values(self.platform, provider) | tenant
+        now = self.now()
         verifier = domain.new_code_verifier() if mode.oauth.pkce != Pkce.OFF else None
         claims = domain.StateClaims(
-            flow=flow_id,
+            flow=uuid.uuid4(),
             org=organization_id,
             provider=provider.id,
             nonce=domain.new_nonce(),
@@ -109,7 +116,7 @@ class OAuthFlows:
             browser=self.codec.browser_binding(browser_id),
         )
         state = self.codec.sign(claims)
-        auth_url = self.tools.providers.authorization_url(
+        auth_url = self.providers.authorization_url(
             provider,
             values,
             redirect_uri=self.redirect_uri(provider),
@@ -118,19 +125,13 @@ class OAuthFlows:
         )
         await self.flows.create(
             PendingFlow(
-                flow_id=flow_id,
+                flow_id=claims.flow,
                 organization_id=organization_id,
                 provider=provider.id,
                 auth_type=mode.type.value,
                 nonce=claims.nonce,
                 browser_binding=claims.browser,
-                code_verifier=(
-                    self.tools.encrypt(
-                        organization_id, provider, VERIFIER_FIELD, SecretStr(verifier)
-                    )
-                    if verifier is not None
-                    else None
-                ),
+                code_verifier=self._seal_verifier(organization_id, provider, verifier),
                 return_to=checked_return,
                 tenant_params=tenant,
                 requested_by=requested_by,
@@ -138,39 +139,32 @@ class OAuthFlows:
                 expires_at=claims.expires_at,
             )
         )
-        await self.tools.events.publish(
+        await self.events.publish(
             ConnectionRequestedV1(
                 organization_id=organization_id,
                 provider=provider.id,
-                flow_id=flow_id,
+                flow_id=claims.flow,
                 auth_type=mode.type.value,
                 requested_by=requested_by[:200] if requested_by else None,
                 tenant_params=tenant,
             )
         )
-        return Started(flow_id, auth_url, state, claims.expires_at)
+        return Started(claims.flow, auth_url, state, claims.expires_at)
 
     async def callback(
         self, provider_id: str, query: Sequence[tuple[str, str]], browser_id: str | None
     ) -> CallbackOutcome:
         provider = self._callback_provider(provider_id)
-        params = _single_valued(query)
+        params = domain.single_valued(query)
         flow = await self._claim(provider, params.get("state"), browser_id)
-        mode = domain.oauth_mode(provider)
         try:
-            await self._finish(provider, mode, flow, params)
+            await self._finish(provider, domain.oauth_mode(provider), flow, params)
         except GatewayError as error:
             return await self._failed(provider, flow, error)
-        return CallbackOutcome(
-            location=self._location(flow, provider, {"status": "connected"}),
-            organization_id=flow.organization_id,
-            provider=provider.id,
-            flow_id=flow.flow_id,
-            reason=None,
-        )
+        return self._outcome(provider, flow, None)
 
     def _callback_provider(self, provider_id: str) -> Provider:
-        provider = self.tools.provider(provider_id)
+        provider = self.catalog.tenant_provider(provider_id)
         # The registered redirect URI names the canonical id of an OAuth provider.
         if provider.id != provider_id or not provider.has_mode(AuthType.OAUTH2_AUTHORIZATION_CODE):
             raise NotFoundError(
@@ -195,7 +189,7 @@ class OAuthFlows:
                 f"connecting again from {WHERE}.",
                 code="provider_mismatch",
             )
-        if self.tools.now() >= claims.expires_at:
+        if self.now() >= claims.expires_at:
             raise StateRefusedError(
                 f"This sign-in expired (it is valid for {int(self.flow_ttl.total_seconds()) // 60}"
                 f" minutes). Start connecting again from {WHERE}.",
@@ -224,121 +218,58 @@ class OAuthFlows:
     async def _finish(
         self, provider: Provider, mode: AuthMode, flow: PendingFlow, params: dict[str, str]
     ) -> None:
+        """From a claimed flow's callback to ``connection.established``; or a ``GatewayError``."""
         assert mode.oauth is not None
-        spec = mode.oauth
-        name = provider.name
-        if "error" in params:
-            error = domain.provider_error_code(params["error"])
-            if error == "access_denied":
-                raise ConnectRefusedError(
-                    f"You declined access on {name}. Start again from {WHERE} and approve the "
-                    "permissions to connect.",
-                    code="access_denied",
-                    provider_error=error,
-                )
-            raise ConnectRefusedError(
-                f"{name} could not complete the sign-in ({error}). Start again from {WHERE}.",
-                code="provider_error",
-                provider_error=error,
-            )
-        unverified = ConnectRefusedError(
-            f"The answer claiming to come from {name} could not be verified, so nothing was "
-            f"connected. Start again from {WHERE}.",
-            code="callback_signature_invalid",
-        )
-        if spec.issuer is not None and params.get("iss") != spec.issuer:
-            raise ConnectRefusedError(unverified.message, code="issuer_mismatch")
-        platform = self.tools.platform_values(provider, required=True)
-        if OAuthHook.SHOPIFY_SHOP_DOMAIN in spec.hooks:
-            self._check_shop(provider, flow, params, platform["client_secret"], unverified)
-        code = params.get(spec.code_param, "")
-        if not code or len(code) > MAX_CODE_CHARS:
-            raise ConnectRefusedError(
-                f"{name} sent an incomplete answer (no authorization code). Start again from "
-                f"{WHERE}.",
-                code="invalid_callback",
-            )
+        domain.refuse_provider_error(provider, params)
+        platform = domain.platform_values(self.platform, provider)
+        domain.check_origin(provider, mode.oauth, flow.tenant_params, params, platform)
+        code = domain.authorization_code(provider, mode.oauth, params)
+        values = platform | flow.tenant_params
+        tokens = await self._exchange(provider, flow, values, code)
+        facts = await self._identify(provider, mode, values, tokens.access_token)
+        await self.events.publish(self._established(provider, mode, flow, tokens, facts))
+
+    async def _exchange(
+        self, provider: Provider, flow: PendingFlow, values: dict[str, str], code: str
+    ) -> IssuedTokens:
+        """The code (and the flow's PKCE verifier) for tokens at the token endpoint."""
         verifier = (
-            self.tools.decrypt(flow.organization_id, provider, VERIFIER_FIELD, flow.code_verifier)
+            self.ring.decrypt(flow.code_verifier, self._binding(flow, provider, VERIFIER_FIELD))
             if flow.code_verifier is not None
             else None
         )
-        values = platform | flow.tenant_params
         try:
-            tokens = await self.tools.providers.exchange_code(
+            return await self.providers.exchange_code(
                 provider,
                 values,
                 redirect_uri=self.redirect_uri(provider),
                 code=code,
                 code_verifier=verifier.get_secret_value() if verifier is not None else None,
             )
-        except domain.ProviderCallError as failure:
+        except ProviderError as failure:
             raise domain.explain(
                 failure,
                 provider,
                 refused_code="code_rejected",
                 refused_message=(
-                    f"{name} refused to finish the sign-in{domain.status_suffix(failure)}. "
-                    f"Start connecting again from {WHERE}."
+                    f"{provider.name} refused to finish the sign-in{domain.status_suffix(failure)}."
+                    f" Start connecting again from {WHERE}."
                 ),
             ) from None
-        facts = await self._identify(provider, mode, values, tokens.access_token)
-        org = flow.organization_id
-        await self.tools.events.publish(
-            ConnectionEstablishedV1(
-                organization_id=org,
-                provider=provider.id,
-                connection_id=derive_connection_id(org, provider.id),
-                flow_id=flow.flow_id,
-                auth_type=mode.type.value,
-                credentials=Credentials(
-                    access_token=self.tools.encrypt(
-                        org, provider, "access_token", tokens.access_token
-                    ),
-                    refresh_token=(
-                        self.tools.encrypt(org, provider, "refresh_token", tokens.refresh_token)
-                        if tokens.refresh_token is not None
-                        else None
-                    ),
-                ),
-                token_expires_at=tokens.expires_at,
-                scopes=tokens.scopes or list(spec.scopes),
-                account=account(facts),
-                metadata=metadata(flow.tenant_params, tokens.extra),
-            )
-        )
-
-    def _check_shop(
-        self,
-        provider: Provider,
-        flow: PendingFlow,
-        params: dict[str, str],
-        client_secret: str,
-        unverified: ConnectRefusedError,
-    ) -> None:
-        """Hook ``shopify_shop_domain``: the callback is signed and names the flow's shop."""
-        if not domain.shopify_callback_signed(params, client_secret):
-            raise unverified
-        for param, value in flow.tenant_params.items():
-            if params.get(param) != domain.tenant_host(provider, param, value):
-                raise ConnectRefusedError(unverified.message, code="shop_mismatch")
 
     async def _identify(
         self, provider: Provider, mode: AuthMode, values: dict[str, str], token: SecretStr
     ) -> AccountFacts:
         """Who connected ("Connected to X"). A refusal fails the connect (the token does not
         work); an outage does not (the health monitor will look again)."""
+        spec = provider.checks.identity or provider.checks.health
+        if spec is None:
+            return AccountFacts()
         with_token = values | {"access_token": token.get_secret_value()}
         try:
-            return await self.tools.identify(provider, mode, with_token)
-        except domain.ProviderCallError as failure:
-            if failure.kind in ("unavailable", "rate_limited"):
-                log.warning(
-                    "identity unavailable; connecting without an account name",
-                    extra={"provider": provider.id, "kind": failure.kind},
-                )
-                return AccountFacts()
-            raise domain.explain(
+            return await self.providers.request(provider, mode, spec, with_token)
+        except ProviderError as failure:
+            error = domain.explain(
                 failure,
                 provider,
                 refused_code="identity_refused",
@@ -347,7 +278,46 @@ class OAuthFlows:
                     f"{domain.status_suffix(failure)}. Check the permissions you granted and "
                     f"connect again from {WHERE}."
                 ),
-            ) from None
+            )
+        if not error.retryable:
+            raise error
+        log.warning(
+            "identity unavailable; connecting without an account name",
+            extra={"provider": provider.id, "kind": error.code},
+        )
+        return AccountFacts()
+
+    def _established(
+        self,
+        provider: Provider,
+        mode: AuthMode,
+        flow: PendingFlow,
+        tokens: IssuedTokens,
+        facts: AccountFacts,
+    ) -> ConnectionEstablishedV1:
+        assert mode.oauth is not None
+        refresh = tokens.refresh_token
+        return ConnectionEstablishedV1(
+            organization_id=flow.organization_id,
+            provider=provider.id,
+            connection_id=derive_connection_id(flow.organization_id, provider.id),
+            flow_id=flow.flow_id,
+            auth_type=mode.type.value,
+            credentials=Credentials(
+                access_token=self.ring.encrypt(
+                    tokens.access_token, self._binding(flow, provider, "access_token")
+                ),
+                refresh_token=(
+                    self.ring.encrypt(refresh, self._binding(flow, provider, "refresh_token"))
+                    if refresh is not None
+                    else None
+                ),
+            ),
+            token_expires_at=tokens.expires_at,
+            scopes=tokens.scopes or list(mode.oauth.scopes),
+            account=domain.account(facts.id, facts.name),
+            metadata=domain.metadata(flow.tenant_params, tokens.extra),
+        )
 
     async def _failed(
         self, provider: Provider, flow: PendingFlow, error: GatewayError
@@ -362,37 +332,43 @@ class OAuthFlows:
             },
         )
         try:
-            await self.tools.publish_failed(flow.organization_id, provider.id, flow.flow_id, error)
+            await self.events.publish(
+                domain.failed(flow.organization_id, provider.id, flow.flow_id, error)
+            )
         except Exception as exc:  # the person still gets an answer; the log keeps the rest
             log.error(
                 "could not publish connection.failed",
                 extra={"provider": provider.id, "error": type(exc).__name__},
             )
+        return self._outcome(provider, flow, error.code)
+
+    def _outcome(
+        self, provider: Provider, flow: PendingFlow, reason: str | None
+    ) -> CallbackOutcome:
+        result = (
+            {"status": "connected"} if reason is None else {"status": "error", "reason": reason}
+        )
+        target = flow.return_to or self.returns.default
+        integration = str(derive_connection_id(flow.organization_id, provider.id))
+        location = self.returns.with_result(
+            target, {"integration": integration, "provider": provider.id, **result}
+        )
         return CallbackOutcome(
-            location=self._location(flow, provider, {"status": "error", "reason": error.code}),
+            location=location,
             organization_id=flow.organization_id,
             provider=provider.id,
             flow_id=flow.flow_id,
-            reason=error.code,
+            reason=reason,
         )
 
-    def _location(self, flow: PendingFlow, provider: Provider, result: dict[str, str]) -> str:
-        target = flow.return_to or self.returns.default
-        integration = str(derive_connection_id(flow.organization_id, provider.id))
-        return self.returns.with_result(
-            target, {"integration": integration, "provider": provider.id, **result}
-        )
+    def _seal_verifier(
+        self, organization_id: uuid.UUID, provider: Provider, verifier: str | None
+    ) -> EncryptedCredential | None:
+        if verifier is None:
+            return None
+        binding = Binding(organization_id, provider.id, VERIFIER_FIELD)
+        return self.ring.encrypt(SecretStr(verifier), binding)
 
-
-def _single_valued(query: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """The callback's parameters; a repeated one makes the answer ambiguous: refused."""
-    params: dict[str, str] = {}
-    for key, value in query:
-        if key in params:
-            raise StateRefusedError(
-                f"The answer from the provider repeats {key[:32]!r}; start connecting again "
-                f"from {WHERE}.",
-                code="invalid_callback",
-            )
-        params[key] = value
-    return params
+    @staticmethod
+    def _binding(flow: PendingFlow, provider: Provider, field: str) -> Binding:
+        return Binding(flow.organization_id, provider.id, field)

@@ -1,7 +1,7 @@
 """What the service layer needs from the outside world, and the values that cross it.
 
-Adapters implement these with PostgreSQL (``adapters.flows``), the broker (``adapters.events``)
-and ``hub_providers`` (``adapters.providers``); tests use in-memory fakes.
+Each port's adapter is the module of its name: ``adapters.pending_flows`` (PostgreSQL),
+``adapters.events`` (the broker), ``adapters.providers`` (``hub_providers``); tests use fakes.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class PendingFlow:
     expires_at: datetime
 
 
-class FlowStore(Protocol):
+class PendingFlows(Protocol):
     async def create(self, flow: PendingFlow) -> None: ...
 
     async def consume(self, flow_id: uuid.UUID, provider: str) -> PendingFlow | None:
@@ -45,9 +45,9 @@ class FlowStore(Protocol):
         ...
 
 
-class EventSink(Protocol):
+class Events(Protocol):
     async def publish(self, event: Event) -> None:
-        """Publish, or raise ``errors.UnavailableError``."""
+        """Publish, or raise ``errors.PublishFailedError``."""
         ...
 
 
@@ -67,8 +67,8 @@ class AccountFacts:
     name: str | None = None
 
 
-class ProviderPort(Protocol):
-    """Provider calls from catalog data. Failures raise ``domain.ProviderCallError``."""
+class Providers(Protocol):
+    """Provider calls from catalog data; failures raise ``hub_providers.errors.ProviderError``."""
 
     def authorization_url(
         self,
@@ -103,11 +103,3 @@ class ProviderPort(Protocol):
     ) -> None:
         """RFC 7009 revocation; an already-invalid token counts as revoked."""
         ...
-
-
-class Platform(Protocol):
-    """The operator's platform credentials (``settings.PlatformCredentials``)."""
-
-    def missing(self, provider: Provider) -> list[str]: ...
-
-    def values(self, provider: Provider) -> dict[str, str]: ...

@@ -11,24 +11,30 @@ event; any other refusal is logged and the disconnect stands.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
-from hub_catalog import AuthType
+from hub_catalog import AuthType, Catalog, PlatformCredentials
 from hub_contracts import ConnectionDisconnectedV1
+from hub_keyring import Binding, KeyRing
+from hub_providers.errors import UnsafeDestinationError
 
-from oauth_gateway.domain import ProviderCallError
-from oauth_gateway.service.toolkit import Toolkit
+from oauth_gateway import domain
+from oauth_gateway.service.ports import Providers
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, kw_only=True)
 class Revocations:
-    def __init__(self, tools: Toolkit) -> None:
-        self.tools = tools
+    catalog: Catalog
+    platform: PlatformCredentials
+    ring: KeyRing
+    providers: Providers
 
     async def on_disconnected(self, event: ConnectionDisconnectedV1) -> bool:
         """Revoke what the event carries; whether a provider call was made."""
         credentials = event.credentials
-        provider = self.tools.provider(event.provider)
+        provider = self.catalog.tenant_provider(event.provider)
         if credentials is None or not provider.has_mode(AuthType.OAUTH2_AUTHORIZATION_CODE):
             return False
         oauth = provider.mode(AuthType.OAUTH2_AUTHORIZATION_CODE).oauth
@@ -41,16 +47,14 @@ class Revocations:
         )
         if sealed is None:
             return False
-        token = self.tools.decrypt(event.organization_id, provider, field, sealed)
-        values = self.tools.platform_values(provider, required=True)
+        token = self.ring.decrypt(sealed, Binding(event.organization_id, provider.id, field))
+        values = domain.platform_values(self.platform, provider)
         try:
-            await self.tools.providers.revoke(provider, values, token, hint=field)
-        except ProviderCallError as error:
-            if error.kind in ("unavailable", "rate_limited"):
-                raise
+            await self.providers.revoke(provider, values, token, hint=field)
+        except (*domain.REFUSALS, UnsafeDestinationError) as error:
             log.warning(
                 "provider refused the revocation; the disconnect stands",
-                extra={"provider": provider.id, "kind": error.kind, "code": error.code},
+                extra={"provider": provider.id, "kind": type(error).__name__, "code": error.code},
             )
             return True
         log.info("revoked at the provider", extra={"provider": provider.id, "field": field})

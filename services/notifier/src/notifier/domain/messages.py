@@ -1,7 +1,5 @@
-"""Messages from templates: what broke (provider, account, reason in plain words), since when,
-and the next step with a link to the integration's settings page; rendered per channel (Slack
-text and blocks, email subject, text and HTML). No I/O.
-"""
+"""Messages: what broke (provider, account, reason in plain words), since when, and the next step
+with a link to the integration's settings page; rendered per channel (Slack, email)."""
 
 from __future__ import annotations
 
@@ -11,9 +9,9 @@ from datetime import datetime
 from string import Template
 from typing import Any
 
-from notifier.domain import Kind
+from hub_catalog import WHERE
 
-WHERE = "Settings → Integrations"
+from notifier.domain.routing import Kind
 
 REASONS: dict[str, tuple[str, str]] = {
     # reason: (what happened, in plain words; the next step)

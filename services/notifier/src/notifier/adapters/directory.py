@@ -15,7 +15,7 @@ import httpx
 import jwt
 from pydantic import SecretStr
 
-from notifier.domain import BrandSlack, ConnectionFacts, Context, Recipients
+from notifier.domain.routing import BrandSlack, ConnectionFacts, Context, Recipients
 from notifier.errors import DirectoryUnavailableError, UnknownOrganizationError
 
 AUDIENCE = "connection-store"

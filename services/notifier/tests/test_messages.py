@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from notifier import templates
-from notifier.templates import Facts
+from notifier.domain import messages
+from notifier.domain.messages import Facts
 
 SINCE = datetime(2026, 3, 3, 14, 2, tzinfo=UTC)
-LINK = templates.settings_link("https://admin.example/", "meta_ads")
+LINK = messages.settings_link("https://admin.example/", "meta_ads")
 
 
 def facts(kind: str = "opened", reason: str = "revoked", **changes: object) -> Facts:
@@ -32,7 +32,7 @@ def test_the_link_goes_to_the_integrations_settings_page() -> None:
 
 
 def test_an_alert_names_provider_account_reason_since_and_the_reconnect_step() -> None:
-    message = templates.render(facts())
+    message = messages.render(facts())
     assert message.title == "Action needed: Meta Ads connection revoked"
     assert "Meta Ads (Acme Ads) stopped accepting our access" in message.what
     assert message.since == "Since 3 March 2026, 14:02 UTC."
@@ -53,7 +53,7 @@ def test_an_alert_names_provider_account_reason_since_and_the_reconnect_step() -
     ],
 )
 def test_every_reason_renders_with_a_next_step(reason: str) -> None:
-    message = templates.render(facts(reason=reason))
+    message = messages.render(facts(reason=reason))
     assert "Meta Ads" in message.what
     assert "Settings → Integrations" in message.next_step
     assert "$" not in message.what + message.next_step + message.title
@@ -61,26 +61,26 @@ def test_every_reason_renders_with_a_next_step(reason: str) -> None:
 
 def test_the_reminder_for_a_token_that_cannot_be_refreshed_says_when_it_expires() -> None:
     expires = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
-    message = templates.render(facts(reason="reauth_soon", token_expires_at=expires))
+    message = messages.render(facts(reason="reauth_soon", token_expires_at=expires))
     assert "expires on 10 March 2026, 09:00 UTC" in message.what
     assert message.next_step.startswith("Reconnect Meta Ads in Settings → Integrations before")
 
 
 def test_a_reminder_says_it_is_still_unresolved() -> None:
-    message = templates.render(facts(kind="reminder", reminder=2))
+    message = messages.render(facts(kind="reminder", reminder=2))
     assert message.title.startswith("Reminder:")
     assert message.since.startswith("Still unresolved since 3 March 2026")
 
 
 def test_a_recovery_says_it_works_again() -> None:
-    message = templates.render(facts(kind="recovered"))
+    message = messages.render(facts(kind="recovered"))
     assert message.title == "Resolved: Meta Ads is working again"
     assert message.what == "Meta Ads (Acme Ads) is connected and working again."
 
 
 def test_slack_payload_has_text_blocks_and_a_button_and_escapes_markup() -> None:
-    message = templates.render(facts(account_name="<!channel> & co"))
-    payload = templates.slack(message)
+    message = messages.render(facts(account_name="<!channel> & co"))
+    payload = messages.slack(message)
     assert payload["text"].startswith("Action needed: Meta Ads connection revoked.")
     section = payload["blocks"][1]["text"]["text"]
     assert "&lt;!channel&gt; &amp; co" in section
@@ -89,8 +89,8 @@ def test_slack_payload_has_text_blocks_and_a_button_and_escapes_markup() -> None
 
 
 def test_email_has_subject_text_and_escaped_html() -> None:
-    message = templates.render(facts(account_name="<b>Acme</b>"))
-    mail = templates.email(message)
+    message = messages.render(facts(account_name="<b>Acme</b>"))
+    mail = messages.email(message)
     assert mail["subject"] == "Action needed: Meta Ads connection revoked"
     assert "Reconnect Meta Ads in Settings → Integrations." in mail["text"]
     assert LINK in mail["text"]

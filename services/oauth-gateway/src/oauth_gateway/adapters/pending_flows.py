@@ -1,4 +1,4 @@
-"""Pending flows in PostgreSQL: the gateway's own table, its own migrations.
+"""``PendingFlows`` in PostgreSQL: the gateway's own table, its own migrations.
 
 Consuming is one statement (``UPDATE ... WHERE consumed_at IS NULL AND expires_at > now()
 RETURNING``), so of any number of concurrent callbacks on any number of replicas exactly one gets
@@ -38,17 +38,32 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
     )
 
 
-async def create_pool(dsn: str, *, size: int) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
-        dsn, min_size=1, max_size=size, init=_init_connection, command_timeout=10
-    )
-    assert pool is not None
-    return pool
+class PostgresPendingFlows:
+    """Opens its pool with ``open`` (the app's start) and closes it with ``close``."""
 
+    def __init__(self, dsn: str, *, pool_size: int) -> None:
+        self.dsn = dsn
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
 
-class PostgresFlowStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "open() first"
+        return self._pool
+
+    async def open(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self.dsn,
+            min_size=1,
+            max_size=self.pool_size,
+            init=_init_connection,
+            command_timeout=10,
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     async def create(self, flow: PendingFlow) -> None:
         verifier = (

@@ -1,4 +1,4 @@
-"""Publishing verdicts on the bus (``hub_runtime.publish_event``: topic, key, headers)."""
+"""The ``Publisher`` port on the broker (``hub_runtime.publish_event``: topic, key, headers)."""
 
 from __future__ import annotations
 

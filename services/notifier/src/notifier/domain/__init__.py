@@ -1,0 +1,2 @@
+"""The notifier's rules, without I/O: incidents, where a message goes, deliveries and their
+retries, and the messages themselves."""

@@ -1,0 +1,52 @@
+"""Kafka entry points: onboarding's typed-credential submissions on ``connection.requested``, and
+revocation at the provider on ``connection.disconnected``; and what the gateway publishes."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaRouter
+from hub_catalog import CatalogError
+from hub_contracts import (
+    ConnectionDisconnectedV1,
+    ConnectionEstablishedV1,
+    ConnectionFailedV1,
+    ConnectionRequestedV1,
+    Event,
+    Topic,
+)
+from hub_keyring import KeyRingError
+from hub_runtime import PermanentHandlerError, ServiceSettings, publishes, subscribe
+
+from oauth_gateway.errors import GatewayError
+from oauth_gateway.service import KeyConnections, Revocations
+
+CONSUMES: set[Topic] = {Topic.CONNECTION_REQUESTED, Topic.CONNECTION_DISCONNECTED}
+PUBLISHES: set[type[Event]] = {ConnectionRequestedV1, ConnectionEstablishedV1, ConnectionFailedV1}
+
+
+def router(
+    settings: ServiceSettings, keys: KeyConnections, revocations: Revocations
+) -> KafkaRouter:
+    router = KafkaRouter()
+
+    async def on_disconnected(event: ConnectionDisconnectedV1) -> None:
+        try:
+            await revocations.on_disconnected(event)
+        except (KeyRingError, CatalogError, GatewayError) as error:
+            raise PermanentHandlerError(f"cannot revoke: {type(error).__name__}") from None
+
+    subscribe(
+        router,
+        settings,
+        topic=Topic.CONNECTION_REQUESTED,
+        group="oauth-gateway.on_requested",
+        handler=keys.on_requested,
+    )
+    subscribe(
+        router,
+        settings,
+        topic=Topic.CONNECTION_DISCONNECTED,
+        group="oauth-gateway.on_disconnected",
+        handler=on_disconnected,
+    )
+    publishes(router, *PUBLISHES)
+    return router
