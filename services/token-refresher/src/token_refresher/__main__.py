@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub_runtime.serve import serve
+from hub_runtime import serve
 
 from token_refresher.app import create_app
 from token_refresher.settings import RefresherSettings
