@@ -16,17 +16,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-from hub_catalog import AuthMode, AuthType, Catalog, Provider, load_catalog
+from hub_catalog import AuthMode, AuthType, Catalog, PlatformCredentials, Provider, load_catalog
 from hub_contracts import Credentials, Event, TokenExpiringV1
 from hub_keyring import Binding, KeyRing
 from hub_providers import OAuthClient, OutboundHttp, TokenSet
 from provider_sandbox import SandboxSettings, create_app, example_value, platform_environment
-from token_refresher.adapters.providers import ProviderTokens
+from token_refresher.adapters.token_source import ProviderTokens
 from token_refresher.domain import SettledVersions
-from token_refresher.limits import Limits
 from token_refresher.metrics import Metrics
-from token_refresher.service import Policy, Refresher, TokenSource
-from token_refresher.settings import PlatformCredentials
+from token_refresher.service import CallLimits, Policy, Refresher, TokenSource
 
 SANDBOX = "http://sandbox.test"
 REDIRECT = "https://hub.example/v1/oauth/callback"
@@ -134,7 +132,7 @@ def make_refresher(
         **policy: Any,
     ) -> Refresher:
         time_source = None if real_time else clock
-        limits = Limits(
+        limits = CallLimits(
             max_concurrency=max_concurrency,
             per_provider_concurrency=per_provider_concurrency,
             **({"clock": time_source} if time_source else {}),

@@ -42,9 +42,16 @@ def ring_of(env: Mapping[str, str]) -> KeyRing:
 
 
 async def connect_at(
-    http: OutboundHttp, sandbox_url: str, provider_id: str, *, shop: str = "acme"
+    http: OutboundHttp,
+    sandbox_url: str,
+    provider_id: str,
+    *,
+    shop: str = "acme",
+    browser: httpx.AsyncClient | None = None,
 ) -> TokenSet:
-    """The OAuth flow of ``provider_id`` against the sandbox process."""
+    """The OAuth flow of ``provider_id`` against the sandbox process. Many flows at once share
+    one ``browser``: a client per flow costs its TLS context, and on a loaded machine those
+    stalls add up to connect timeouts."""
     catalog = http.catalog
     provider = catalog.get(provider_id)
     environment = platform_environment(catalog)
@@ -53,7 +60,9 @@ async def connect_at(
         http, provider, values | dict.fromkeys(provider.tenant_params, shop), redirect_uri=REDIRECT
     )
     verifier = secrets.token_urlsafe(48)
-    async with httpx.AsyncClient() as browser:
+    async with contextlib.AsyncExitStack() as stack:
+        if browser is None:
+            browser = await stack.enter_async_context(httpx.AsyncClient())
         page = await browser.get(client.authorization_url(state="s", code_verifier=verifier))
     assert page.status_code == 302, page.text
     code = dict(parse_qsl(urlsplit(page.headers["location"]).query))[client.spec.code_param]

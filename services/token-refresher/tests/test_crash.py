@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from hub_contracts import (
     Account,
@@ -116,7 +117,7 @@ async def test_sigkill_mid_batch_then_restart_refreshes_each_due_connection_once
 
     async def one() -> ConnectionEstablishedV1:
         async with semaphore:
-            tokens = await connect_at(http, sandbox_url, "google_ads")
+            tokens = await connect_at(http, sandbox_url, "google_ads", browser=browser)
         org = uuid.uuid4()
         ring = ring_of(hub_env)
         assert tokens.refresh_token is not None
@@ -137,7 +138,8 @@ async def test_sigkill_mid_batch_then_restart_refreshes_each_due_connection_once
             account=Account(name="Acme"),
         )
 
-    connections = await asyncio.gather(*(one() for _ in range(N)))
+    async with httpx.AsyncClient() as browser:
+        connections = await asyncio.gather(*(one() for _ in range(N)))
     await http.aclose()
     ids = [c.connection_id for c in connections]
     before = token_calls(await sandbox_calls(sandbox_url), "google_ads")

@@ -8,17 +8,16 @@ from typing import Any
 
 import httpx
 import pytest
-from hub_catalog import Catalog
+from hub_catalog import Catalog, PlatformCredentials
 from hub_contracts import ConnectionUnhealthyV1, TokenRefreshedV1
 from hub_keyring import KeyRing
 from hub_providers import OutboundHttp, TokenSet
 from provider_sandbox import platform_environment
 from pydantic import SecretStr
-from token_refresher.adapters.providers import ProviderTokens
+from token_refresher.adapters.token_source import ProviderTokens
 from token_refresher.domain import Outcome
-from token_refresher.errors import UndecryptableError, UnknownProviderError
+from token_refresher.errors import NotInCatalogError, UndecryptableError
 from token_refresher.service import Refresher
-from token_refresher.settings import PlatformCredentials
 
 from .conftest import (
     SANDBOX,
@@ -107,14 +106,14 @@ async def test_a_spent_rotating_refresh_token_reads_as_revoked(
 
 async def _fresh_refresher(like: Refresher) -> Refresher:
     from token_refresher.domain import SettledVersions
-    from token_refresher.limits import Limits
     from token_refresher.metrics import Metrics
+    from token_refresher.service import CallLimits
 
     return Refresher(
         catalog=like.catalog,
         tokens=like.tokens,
         sink=like.sink,
-        limits=Limits(max_concurrency=4, per_provider_concurrency=4),
+        limits=CallLimits(max_concurrency=4, per_provider_concurrency=4),
         settled=SettledVersions(),
         metrics=Metrics(),
     )
@@ -388,7 +387,7 @@ async def test_unknown_provider_or_auth_mode_is_dead_lettered(
     event = expiring(ring, catalog.get("google_ads")).model_copy(
         update={"provider": provider, "auth_type": auth_type}
     )
-    with pytest.raises(UnknownProviderError):
+    with pytest.raises(NotInCatalogError):
         await refresher.handle(event)
 
 

@@ -11,12 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import ConsumerRecord
+from faststream.kafka.message import KafkaAckableMessage
+from faststream.kafka.parser import AioKafkaBatchParser
 from hub_catalog import Catalog
 from hub_contracts import TokenRefreshedV1, Topic, serialize_event
 from hub_keyring import KeyRing
 from hub_providers import OutboundHttp
 from hub_runtime.logging import JsonFormatter
-from token_refresher.handlers import ExpiringHandler
+from token_refresher.handlers import ExpiringHandler, without_binary_headers
 from token_refresher.service import Refresher
 
 from .conftest import Recorder, connect, expiring, fault
@@ -34,11 +37,12 @@ class FakeRecord:
 
 @dataclass
 class DeadLetterBox:
+    """The handler's ``reject``: keeps what was dead-lettered."""
+
     sent: list[tuple[Any, str, str]] = field(default_factory=list)
 
-    async def send(self, record: Any, reason: str, error: str) -> bool:
+    async def __call__(self, record: Any, reason: str, error: str) -> None:
         self.sent.append((record, reason, error))
-        return True
 
 
 @pytest.fixture
@@ -48,7 +52,7 @@ def box() -> DeadLetterBox:
 
 @pytest.fixture
 def handler(refresher: Refresher, box: DeadLetterBox) -> ExpiringHandler:
-    return ExpiringHandler(refresher, box, refresher.metrics)  # type: ignore[arg-type]
+    return ExpiringHandler(refresher, box)
 
 
 @pytest.mark.parametrize(
@@ -156,3 +160,32 @@ async def test_no_plaintext_secret_in_logs_events_or_dead_letters(
     for text in outputs:
         for canary in canaries.values():
             assert canary not in text, text
+
+
+async def test_a_record_with_a_binary_header_does_not_sink_its_batch() -> None:
+    """FastStream's batch parser decodes headers as UTF-8; the subscriber's parser drops the
+    headers that are not, so the batch still reaches the handler."""
+    traceparent = ("traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    records = tuple(
+        ConsumerRecord(
+            topic=Topic.TOKEN_EXPIRING.value,
+            partition=0,
+            offset=offset,
+            timestamp=0,
+            timestamp_type=0,
+            key=None,
+            value=b"{}",
+            checksum=None,
+            serialized_key_size=0,
+            serialized_value_size=2,
+            headers=[traceparent, ("junk", b"\xff\xfe")] if offset == 1 else [traceparent],
+        )
+        for offset in range(3)
+    )
+    parser = AioKafkaBatchParser(msg_class=KafkaAckableMessage, regex=None)
+    with pytest.raises(UnicodeDecodeError):
+        await parser.parse_batch(records)
+    message = await without_binary_headers(records, parser.parse_batch)
+    assert [r.offset for r in message.raw_message] == [0, 1, 2]
+    assert [r.headers for r in message.raw_message] == [[traceparent]] * 3
+    assert message.raw_message[0] is records[0]

@@ -7,6 +7,8 @@ from base64 import b64encode
 
 import httpx
 import pytest
+from hub_contracts import ConnectionUnhealthyV1, TokenRefreshedV1, Topic
+from hub_runtime.asyncapi import asyncapi_schema, contract_mismatches
 from pydantic import ValidationError
 from token_refresher.app import create_app
 from token_refresher.settings import RefresherSettings
@@ -45,6 +47,23 @@ async def test_probes_and_metrics_without_consumers() -> None:
     assert 'token_refresher_provider_call_seconds_sum{provider="google_ads"} 0.25' in text
     assert 'token_refresher_dead_letters_total{reason="malformed"} 1' in text
     assert "# TYPE token_refresher_in_flight gauge" in text
+
+
+async def test_the_asyncapi_document_matches_the_contracts_and_is_served() -> None:
+    app = create_app(_settings(), run_consumers=False)
+    document = asyncapi_schema(app.state.components.broker, title="token-refresher")
+    mismatches = contract_mismatches(
+        document,
+        consumes={Topic.TOKEN_EXPIRING},
+        publishes={TokenRefreshedV1, ConnectionUnhealthyV1},
+    )
+    assert mismatches == []
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://r") as client:
+            served = await client.get("/asyncapi.json")
+    assert served.status_code == 200
+    assert served.json() == document
 
 
 def test_settings_read_the_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:

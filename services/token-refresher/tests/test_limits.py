@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from token_refresher.limits import KeyedLocks, Limits
+from token_refresher.service.limits import CallLimits, KeyedLocks
 
 
 async def test_keyed_lock_serves_waiters_in_arrival_order_and_forgets_idle_keys() -> None:
@@ -35,7 +35,7 @@ async def test_a_cancelled_waiter_does_not_leak_the_key() -> None:
 
 
 async def test_while_limited_calls_go_one_at_a_time_until_an_answer() -> None:
-    limits = Limits(max_concurrency=10, per_provider_concurrency=5)
+    limits = CallLimits(max_concurrency=10, per_provider_concurrency=5)
     gate = limits.gate("slack")
     gate.rate_limited(0.0)
     first = await limits.call_slot("slack")
@@ -50,7 +50,7 @@ async def test_while_limited_calls_go_one_at_a_time_until_an_answer() -> None:
 
 def test_cool_down_follows_the_clock() -> None:
     now = [100.0]
-    limits = Limits(
+    limits = CallLimits(
         max_concurrency=1,
         per_provider_concurrency=1,
         clock=lambda: now[0],

@@ -13,7 +13,7 @@ import pytest
 from faststream.kafka import KafkaBroker
 from hub_contracts import TokenRefreshedV1, serialize_event
 from hub_contracts.examples import EXAMPLES
-from token_refresher.adapters.kafka import RefreshedProjection
+from token_refresher.adapters.projection import RefreshedProjection
 from token_refresher.domain import SettledVersions
 from token_refresher.settings import RefresherSettings
 

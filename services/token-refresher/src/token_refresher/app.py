@@ -1,37 +1,34 @@
-"""Wiring: the only place that builds the key ring, the outbound client, the broker, the
-projection, the consumer and the HTTP app."""
+"""Wiring: builds the key ring, the outbound client, the broker and its router, the projection,
+the partitions, the refresher and the HTTP app, once."""
 
 from __future__ import annotations
 
 import contextlib
-import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
-from hub_catalog import AuthType, Catalog, RefreshStrategy, load_catalog
+from hub_catalog import Catalog, PlatformCredentials, load_catalog
 from hub_keyring import KeyRing
 from hub_providers import OutboundHttp, policy_for
 from hub_runtime import create_broker, create_tracer_provider
+from hub_runtime.asyncapi import serve_asyncapi
 from opentelemetry.sdk.trace import TracerProvider
 
-from token_refresher.adapters.kafka import (
-    DeadLetters,
-    ExpiringConsumer,
-    KafkaEvents,
-    RefreshedProjection,
-)
-from token_refresher.adapters.providers import ProviderTokens
+from token_refresher import handlers
+from token_refresher.adapters.event_sink import KafkaEvents
+from token_refresher.adapters.partitions import Partitions
+from token_refresher.adapters.projection import RefreshedProjection
+from token_refresher.adapters.token_source import ProviderTokens
 from token_refresher.domain import SettledVersions
-from token_refresher.handlers import ExpiringHandler
 from token_refresher.http import install_routes
-from token_refresher.limits import Limits
 from token_refresher.metrics import Labels, Metrics
-from token_refresher.service import Policy, Refresher
-from token_refresher.settings import PlatformCredentials, RefresherSettings
+from token_refresher.service import CallLimits, Policy, Refresher
+from token_refresher.service.refresher import warn_missing_platform_credentials
+from token_refresher.settings import RefresherSettings
 
-log = logging.getLogger(__name__)
+TITLE = "token-refresher"
 
 
 @dataclass
@@ -42,103 +39,42 @@ class Components:
     catalog: Catalog
     platform: PlatformCredentials
     tracer_provider: TracerProvider
-    metrics: Metrics = field(default_factory=Metrics)
-    settled: SettledVersions = field(default_factory=SettledVersions)
-    limits: Limits | None = None
-    refresher: Refresher | None = None
-    broker: KafkaBroker | None = None
-    outbound: OutboundHttp | None = None
-    projection: RefreshedProjection | None = None
-    consumer: ExpiringConsumer | None = None
+    outbound: OutboundHttp
+    broker: KafkaBroker
+    refresher: Refresher
+    projection: RefreshedProjection
+    partitions: Partitions
+    consuming: bool = False
     running: bool = False
+    metrics: Metrics = field(init=False)
+    settled: SettledVersions = field(init=False)
+    limits: CallLimits = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.metrics = self.refresher.metrics
+        self.settled = self.refresher.settled
+        self.limits = self.refresher.limits
 
     def live(self) -> tuple[bool, dict[str, object]]:
         loops = {
-            "projection": self.projection is None or self.projection.alive,
-            "consumer": self.consumer is None or self.consumer.alive,
+            "projection": not self.consuming or self.projection.alive,
+            "consumer": not self.consuming or self.partitions.alive,
         }
         return self.running and all(loops.values()), {"loops": loops}
 
     def ready(self) -> tuple[bool, dict[str, object]]:
         live, _ = self.live()
-        projection = self.projection is not None and self.projection.caught_up_once
-        joined = self.consumer is not None and self.consumer.joined
+        caught_up = self.projection.caught_up_once
+        joined = self.partitions.joined
         detail: dict[str, object] = {
-            "projection_caught_up": projection,
+            "projection_caught_up": caught_up,
             "joined": joined,
-            "partitions": self.consumer.partitions if self.consumer else [],
+            "partitions": self.partitions.partitions,
         }
-        return live and projection and joined, detail
+        return live and caught_up and joined, detail
 
     def render_metrics(self) -> str:
         return self.metrics.render()
-
-
-def _register_gauges(parts: Components) -> None:
-    def single(read: object) -> Iterable[tuple[Labels, float]]:
-        return [((), float(read))]  # type: ignore[arg-type]
-
-    metrics = parts.metrics
-    metrics.gauge(
-        "in_flight",
-        "token.expiring records taken and not finished.",
-        lambda: single(parts.consumer.in_flight if parts.consumer else 0),
-    )
-    metrics.gauge(
-        "pending",
-        "token.expiring records held per provider (waiting or calling).",
-        lambda: [
-            ((("provider", name),), float(gate.pending))
-            for name, gate in sorted((parts.limits.gates() if parts.limits else {}).items())
-        ],
-    )
-    metrics.gauge(
-        "provider_calls_in_flight",
-        "Provider token calls in flight per provider.",
-        lambda: [
-            ((("provider", name),), float(gate.in_flight))
-            for name, gate in sorted((parts.limits.gates() if parts.limits else {}).items())
-        ],
-    )
-    metrics.gauge(
-        "rate_limited",
-        "1 while a provider is rate limiting us (cool-down or probing).",
-        lambda: [
-            ((("provider", name),), 1.0 if gate.limited else 0.0)
-            for name, gate in sorted((parts.limits.gates() if parts.limits else {}).items())
-        ],
-    )
-    metrics.gauge(
-        "consumer_lag",
-        "token.expiring records of the owned partitions not fetched yet (approximate locally).",
-        lambda: single(parts.consumer.lag() if parts.consumer else 0),
-    )
-    metrics.gauge(
-        "projection_lag",
-        "token.refreshed records not applied to the version projection yet.",
-        lambda: single(parts.projection.lag() if parts.projection else 0),
-    )
-    metrics.gauge(
-        "settled_connections",
-        "Connections in the credential-version projection.",
-        lambda: single(len(parts.settled)),
-    )
-
-
-def _warn_missing_platform_credentials(catalog: Catalog, platform: PlatformCredentials) -> None:
-    for provider in catalog.providers:
-        for mode in provider.auth_modes:
-            refreshes = mode.refresh in (
-                RefreshStrategy.REFRESH_GRANT,
-                RefreshStrategy.ROTATING_REFRESH_GRANT,
-            )
-            if mode.type == AuthType.OAUTH2_AUTHORIZATION_CODE and refreshes:
-                missing = platform.missing(provider)
-                if missing:
-                    log.warning(
-                        "platform credentials missing: refreshes of this provider will fail",
-                        extra={"provider": provider.id, "missing": missing},
-                    )
 
 
 def create_app(
@@ -150,119 +86,167 @@ def create_app(
     tracer_provider: TracerProvider | None = None,
     run_consumers: bool = True,
 ) -> FastAPI:
-    """``run_consumers=False`` serves the probes with nothing behind them (tests of the HTTP
-    surface)."""
-    provider = tracer_provider or create_tracer_provider(
-        settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
-    )
-    resolved = catalog or load_catalog(base_url_override=settings.provider_base_url_override)
-    parts = Components(
-        settings=settings,
-        catalog=resolved,
-        platform=platform or PlatformCredentials.from_environment(resolved),
-        tracer_provider=provider,
-    )
+    """``run_consumers=False`` serves the probes with nothing started behind them (tests of the
+    HTTP surface)."""
+    parts = _components(settings, catalog, platform, outbound, tracer_provider)
     _register_gauges(parts)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if run_consumers:
-            await _start(parts, outbound)
-        parts.running = True
-        try:
-            yield
-        finally:
-            parts.running = False
-            await _stop(parts, owns_outbound=outbound is None)
-            provider.shutdown()
-
     app = FastAPI(
-        title="token-refresher",
+        title=TITLE,
         version="1",
         description="Refreshes credentials before they expire; probes and metrics only.",
-        lifespan=lifespan,
+        lifespan=_lifespan(parts, run_consumers=run_consumers, owns_outbound=outbound is None),
     )
     app.state.components = parts
-    install_routes(app, _Probe(parts))
+    install_routes(app, parts)
+    serve_asyncapi(app, parts.broker, title=TITLE)
     return app
 
 
-class _Probe:
-    def __init__(self, parts: Components) -> None:
-        self.parts = parts
-
-    def live(self) -> tuple[bool, dict[str, object]]:
-        return self.parts.live()
-
-    def ready(self) -> tuple[bool, dict[str, object]]:
-        return self.parts.ready()
-
-    def metrics(self) -> str:
-        return self.parts.render_metrics()
-
-
-async def _start(parts: Components, outbound: OutboundHttp | None) -> None:
-    settings = parts.settings
-    ring = KeyRing.from_spec(settings.credential_keys)
-    _warn_missing_platform_credentials(parts.catalog, parts.platform)
-    parts.outbound = outbound or OutboundHttp(
-        parts.catalog,
+def _components(
+    settings: RefresherSettings,
+    catalog: Catalog | None,
+    platform: PlatformCredentials | None,
+    outbound: OutboundHttp | None,
+    tracer_provider: TracerProvider | None,
+) -> Components:
+    tracer = tracer_provider or create_tracer_provider(
+        settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
+    )
+    catalog = catalog or load_catalog(base_url_override=settings.provider_base_url_override)
+    platform = platform or PlatformCredentials.from_environment(catalog)
+    outbound = outbound or OutboundHttp(
+        catalog,
         policy_for(
-            parts.catalog,
+            catalog,
             connect_timeout_s=settings.outbound_connect_timeout_s,
             total_timeout_s=settings.outbound_total_timeout_s,
             max_response_bytes=settings.outbound_max_response_bytes,
         ),
     )
-    parts.limits = Limits(
-        max_concurrency=settings.max_concurrency,
-        per_provider_concurrency=settings.per_provider_concurrency,
-    )
-    parts.broker = create_broker(settings, tracer_provider=parts.tracer_provider)
-    await parts.broker.start()
-    parts.refresher = Refresher(
-        catalog=parts.catalog,
-        tokens=ProviderTokens(parts.outbound, ring, parts.platform),
-        sink=KafkaEvents(parts.broker, timeout_s=settings.publish_timeout_s),
-        limits=parts.limits,
-        settled=parts.settled,
-        metrics=parts.metrics,
-        policy=Policy(
-            attempts=settings.attempts,
-            retry_base_delay_s=settings.retry_base_delay_s,
-            retry_max_delay_s=settings.retry_max_delay_s,
-            rate_limit_max_wait_s=settings.rate_limit_max_wait_s,
-            rate_limit_default_retry_after_s=settings.rate_limit_default_retry_after_s,
-            rate_limit_max_retry_after_s=settings.rate_limit_max_retry_after_s,
-            queue_max_wait_s=settings.queue_max_wait_s,
+    broker = create_broker(settings, tracer_provider=tracer)
+    refresher = Refresher(
+        catalog=catalog,
+        tokens=ProviderTokens(outbound, KeyRing.from_spec(settings.credential_keys), platform),
+        sink=KafkaEvents(broker, timeout_s=settings.publish_timeout_s),
+        limits=CallLimits(
+            max_concurrency=settings.max_concurrency,
+            per_provider_concurrency=settings.per_provider_concurrency,
         ),
+        settled=SettledVersions(),
+        metrics=Metrics(),
+        policy=_policy(settings),
         service_name=settings.service_name,
     )
-    handler = ExpiringHandler(
-        parts.refresher,
-        DeadLetters(
-            parts.broker, group=settings.consumer_group, timeout_s=settings.publish_timeout_s
-        ),
-        parts.metrics,
-        tracer_provider=parts.tracer_provider,
+    projection = RefreshedProjection(settings, refresher.settled)
+    partitions = Partitions(settings, before_processing=projection.caught_up, drain=refresher.drain)
+    broker.include_router(handlers.router(settings, refresher, partitions, tracer_provider=tracer))
+    return Components(
+        settings=settings,
+        catalog=catalog,
+        platform=platform,
+        tracer_provider=tracer,
+        outbound=outbound,
+        broker=broker,
+        refresher=refresher,
+        projection=projection,
+        partitions=partitions,
     )
-    parts.projection = RefreshedProjection(settings, parts.settled)
+
+
+def _policy(settings: RefresherSettings) -> Policy:
+    return Policy(
+        attempts=settings.attempts,
+        retry_base_delay_s=settings.retry_base_delay_s,
+        retry_max_delay_s=settings.retry_max_delay_s,
+        rate_limit_max_wait_s=settings.rate_limit_max_wait_s,
+        rate_limit_default_retry_after_s=settings.rate_limit_default_retry_after_s,
+        rate_limit_max_retry_after_s=settings.rate_limit_max_retry_after_s,
+        queue_max_wait_s=settings.queue_max_wait_s,
+    )
+
+
+def _lifespan(
+    parts: Components, *, run_consumers: bool, owns_outbound: bool
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_consumers:
+            await _start(parts)
+        parts.running = True
+        try:
+            yield
+        finally:
+            parts.running = False
+            await _stop(parts)
+            if owns_outbound:
+                await parts.outbound.aclose()
+            parts.tracer_provider.shutdown()
+
+    return lifespan
+
+
+async def _start(parts: Components) -> None:
+    """The projection first (new partitions wait for it), then the broker and its subscriber."""
+    warn_missing_platform_credentials(parts.catalog, parts.platform)
+    parts.consuming = True
     await parts.projection.start()
-    parts.consumer = ExpiringConsumer(
-        settings,
-        handler,
-        before_processing=parts.projection.caught_up,
-        drain=parts.refresher.drain,
+    await parts.partitions.start()
+    await parts.broker.start()
+
+
+async def _stop(parts: Components) -> None:
+    """The partitions drain and commit while the broker can still publish outcomes."""
+    if not parts.consuming:
+        return
+    await parts.partitions.stop()
+    await parts.broker.stop()
+    await parts.projection.stop()
+
+
+def _register_gauges(parts: Components) -> None:
+    metrics, limits = parts.metrics, parts.limits
+
+    def single(read: Callable[[], float]) -> Callable[[], Iterable[tuple[Labels, float]]]:
+        return lambda: [((), float(read()))]
+
+    def per_provider(read: Callable[..., float]) -> Callable[[], Iterable[tuple[Labels, float]]]:
+        return lambda: [
+            ((("provider", name),), float(read(gate)))
+            for name, gate in sorted(limits.gates().items())
+        ]
+
+    metrics.gauge(
+        "in_flight",
+        "token.expiring records taken and not finished.",
+        single(lambda: parts.partitions.in_flight),
     )
-    await parts.consumer.start()
-
-
-async def _stop(parts: Components, *, owns_outbound: bool) -> None:
-    if parts.consumer is not None:
-        await parts.consumer.stop()
-    if parts.projection is not None:
-        await parts.projection.stop()
-    if parts.broker is not None:
-        await parts.broker.stop()
-    if parts.outbound is not None and owns_outbound:
-        await parts.outbound.aclose()
+    metrics.gauge(
+        "pending",
+        "token.expiring records held per provider (waiting or calling).",
+        per_provider(lambda gate: gate.pending),
+    )
+    metrics.gauge(
+        "provider_calls_in_flight",
+        "Provider token calls in flight per provider.",
+        per_provider(lambda gate: gate.in_flight),
+    )
+    metrics.gauge(
+        "rate_limited",
+        "1 while a provider is rate limiting us (cool-down or probing).",
+        per_provider(lambda gate: 1.0 if gate.limited else 0.0),
+    )
+    metrics.gauge(
+        "consumer_lag",
+        "token.expiring records of the owned partitions not fetched yet (approximate locally).",
+        single(parts.partitions.lag),
+    )
+    metrics.gauge(
+        "projection_lag",
+        "token.refreshed records not applied to the version projection yet.",
+        single(parts.projection.lag),
+    )
+    metrics.gauge(
+        "settled_connections",
+        "Connections in the credential-version projection.",
+        single(lambda: len(parts.settled)),
+    )

@@ -1,15 +1,15 @@
-"""Refresh rules that need no I/O: outcomes, backoff, what a person is told, version bookkeeping."""
+"""Refresh rules that need no I/O: outcomes, pacing, what a person is told, and the bookkeeping
+that keeps a redelivered event from refreshing twice (settled versions, committable offsets)."""
 
 from __future__ import annotations
 
 import random
 import uuid
+from collections import deque
 from datetime import datetime
 from enum import StrEnum
 
-from hub_catalog import Provider
-
-WHERE = "Settings → Integrations"
+from hub_catalog import WHERE, Provider
 
 
 class Outcome(StrEnum):
@@ -83,8 +83,7 @@ def _because(status: int | None, code: str | None) -> str:
 def revoked_message(provider: Provider, status: int | None, code: str | None) -> str:
     return (
         f"{provider.name} no longer accepts this connection's saved authorization"
-        f"{_because(status, code)}: it was revoked or has expired. "
-        f"Reconnect {provider.name} in {WHERE}."
+        f"{_because(status, code)}: it was revoked or has expired. {_reconnect(provider)}."
     )
 
 
@@ -105,25 +104,23 @@ def misconfigured_message(provider: Provider, status: int | None, code: str | No
 
 
 def missing_credential_message(provider: Provider, what: str) -> str:
-    return (
-        f"The saved {provider.name} authorization has no {what}, so it cannot be renewed. "
-        f"Reconnect {provider.name} in {WHERE}."
-    )
+    lacking = f"The saved {provider.name} authorization has no {what}, so it cannot be renewed."
+    return f"{lacking} {_reconnect(provider)}."
 
 
 def reminder_message(provider: Provider, expires_at: datetime | None) -> str:
     ends = f"ends on {_when(expires_at)}" if expires_at is not None else "will end soon"
-    return (
-        f"{provider.name} access {ends} and cannot be renewed automatically. "
-        f"Reconnect {provider.name} in {WHERE} before then to keep data flowing."
-    )
+    notice = f"{provider.name} access {ends} and cannot be renewed automatically."
+    return f"{notice} {_reconnect(provider)} before then to keep data flowing."
 
 
 def expired_message(provider: Provider, expires_at: datetime) -> str:
-    return (
-        f"{provider.name} access ended on {_when(expires_at)} and cannot be renewed "
-        f"automatically. Reconnect {provider.name} in {WHERE}."
-    )
+    ended = f"{provider.name} access ended on {_when(expires_at)}"
+    return f"{ended} and cannot be renewed automatically. {_reconnect(provider)}."
+
+
+def _reconnect(provider: Provider) -> str:
+    return f"Reconnect {provider.name} in {WHERE}"
 
 
 class SettledVersions:
@@ -151,3 +148,58 @@ class SettledVersions:
 
     def __len__(self) -> int:
         return len(self._settled)
+
+
+class Ticket:
+    """One ``token.expiring`` record handed out; ``finish`` it when done (cancelled work never
+    is)."""
+
+    __slots__ = ("done", "offset")
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+        self.done = False
+
+
+class PartitionProgress:
+    """Which offset of a partition may be committed while its records finish out of order: the
+    first one not finished yet, so a restart re-reads at most what was in flight (and what
+    finished after it, which ``SettledVersions`` then drops)."""
+
+    def __init__(self) -> None:
+        self._open: deque[Ticket] = deque()
+        self._next: int | None = None
+        """The offset after the newest finished prefix (what to commit), if any."""
+        self.committed: int | None = None
+        """The last commit point the broker acknowledged."""
+
+    def start(self, offset: int) -> Ticket | None:
+        """A ticket for ``offset``, or ``None`` when it was handed out already (a record fetched
+        again while its first copy is in flight or done: nothing more to do for it)."""
+        newest = self._open[-1].offset if self._open else (self._next or 0) - 1
+        if offset <= newest:
+            return None
+        ticket = Ticket(offset)
+        self._open.append(ticket)
+        return ticket
+
+    def finish(self, ticket: Ticket) -> None:
+        ticket.done = True
+        while self._open and self._open[0].done:
+            self._next = self._open.popleft().offset + 1
+
+    def commit_point(self) -> int | None:
+        """The offset to commit: the oldest unfinished record (``finish`` pops the finished
+        prefix), or the one after the newest finished when nothing is open."""
+        if self._open:
+            return self._open[0].offset
+        return self._next
+
+    def pending_commit(self) -> int | None:
+        """``commit_point`` if it differs from the last acknowledged commit, else ``None``."""
+        point = self.commit_point()
+        return None if point is None or point == self.committed else point
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._open)

@@ -15,7 +15,7 @@ class Probe(Protocol):
     def ready(self) -> tuple[bool, dict[str, object]]:
         """Whether records are being handled: joined the group, projection caught up."""
 
-    def metrics(self) -> str:
+    def render_metrics(self) -> str:
         """The Prometheus text exposition."""
 
 
@@ -36,4 +36,4 @@ def install_routes(app: FastAPI, probe: Probe) -> None:
 
     @app.get("/metrics")
     async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(probe.metrics(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(probe.render_metrics(), media_type="text/plain; version=0.0.4")

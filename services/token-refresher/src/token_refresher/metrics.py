@@ -1,22 +1,22 @@
-"""Counters and gauges in the Prometheus text format (``GET /metrics``), without a client library.
-
-Families: ``token_refresher_events_total{provider,outcome}`` (every ``token.expiring`` handled:
-refreshed, reminded, revoked, provider_unavailable, deferred_rate_limited, stale...),
-``token_refresher_provider_calls_total{provider,result}`` and
-``token_refresher_provider_call_seconds_{sum,count}{provider}`` (how often and how long we call
-token endpoints: a hot loop shows here), ``token_refresher_dead_letters_total{reason}``, and the
-gauges the app registers (in flight, pending per provider, consumer lag, projection size).
-"""
+"""Counters and gauges in the Prometheus text format (``GET /metrics``), without a client
+library; the README lists the families."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 Labels = tuple[tuple[str, str], ...]
 GaugeReader = Callable[[], Iterable[tuple[Labels, float]]]
 
+LabelNames = tuple[str, ...]
+
 PREFIX = "token_refresher"
+
+
+def _key(key: Any) -> tuple[str, ...]:
+    return key if isinstance(key, tuple) else (key,)
 
 
 def _labels(labels: Labels) -> str:
@@ -68,23 +68,26 @@ class Metrics:
             for suffix, value in samples:
                 lines.append(f"{full}{suffix} {value:g}")
 
-        family(
+        def counter(
+            name: str, help_text: str, label_names: LabelNames, counts: Mapping[Any, int]
+        ) -> None:
+            samples = (
+                (_labels(tuple(zip(label_names, _key(key), strict=True))), float(n))
+                for key, n in sorted(counts.items())
+            )
+            family(name, "counter", help_text, samples)
+
+        counter(
             "events_total",
-            "counter",
             "token.expiring events handled, by provider and outcome.",
-            (
-                (_labels((("provider", p), ("outcome", o))), n)
-                for (p, o), n in sorted(self.events.items())
-            ),
+            ("provider", "outcome"),
+            self.events,
         )
-        family(
+        counter(
             "provider_calls_total",
-            "counter",
             "Calls to provider token endpoints, by provider and result.",
-            (
-                (_labels((("provider", p), ("result", r))), n)
-                for (p, r), n in sorted(self.calls.items())
-            ),
+            ("provider", "result"),
+            self.calls,
         )
         lines.append(f"# HELP {PREFIX}_provider_call_seconds Time spent in provider token calls.")
         lines.append(f"# TYPE {PREFIX}_provider_call_seconds summary")
@@ -94,11 +97,11 @@ class Metrics:
                 f"{PREFIX}_provider_call_seconds_sum{label} {self.call_seconds[provider]:.6f}"
             )
             lines.append(f"{PREFIX}_provider_call_seconds_count{label} {self.call_count[provider]}")
-        family(
+        counter(
             "dead_letters_total",
-            "counter",
             "token.expiring records sent to the DLQ, by reason.",
-            ((_labels((("reason", r),)), n) for r, n in sorted(self.dead_letters.items())),
+            ("reason",),
+            self.dead_letters,
         )
         for name, help_text, read in self._gauges:
             family(name, "gauge", help_text, ((_labels(lbl), v) for lbl, v in read()))

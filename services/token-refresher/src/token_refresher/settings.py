@@ -1,12 +1,7 @@
-"""token-refresher settings (env prefix ``TOKEN_REFRESHER_``; shared ones unprefixed), and the
-operator's platform credentials, read by the env names the catalog gives them."""
+"""token-refresher settings (env prefix ``TOKEN_REFRESHER_``; shared ones unprefixed)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-
-from hub_catalog import Catalog, Provider
 from hub_runtime import ServiceSettings
 from hub_runtime.settings import env_alias
 from pydantic import Field, SecretStr, model_validator
@@ -85,31 +80,3 @@ class RefresherSettings(ServiceSettings):
         if self.drain_timeout_s <= self.outbound_total_timeout_s:
             raise ValueError("drain_timeout_s must exceed outbound_total_timeout_s")
         return self
-
-
-class PlatformCredentials:
-    """The operator's provider secrets (OAuth client id and secret) by catalog env name. Read once
-    from the environment; tests pass a mapping."""
-
-    def __init__(self, values: Mapping[str, str]) -> None:
-        self._values = {name: SecretStr(value) for name, value in values.items() if value}
-
-    @classmethod
-    def from_environment(
-        cls, catalog: Catalog, environ: Mapping[str, str] | None = None
-    ) -> PlatformCredentials:
-        source = os.environ if environ is None else environ
-        names = {c.env for p in catalog.providers for c in p.platform_credentials}
-        return cls({name: source[name] for name in names if name in source})
-
-    def missing(self, provider: Provider) -> list[str]:
-        """The env names of ``provider``'s platform credentials that are not set."""
-        return [c.env for c in provider.platform_credentials if c.env not in self._values]
-
-    def values(self, provider: Provider) -> dict[str, str]:
-        """``{name: value}`` of the platform credentials that are set (template values)."""
-        return {
-            c.name: self._values[c.env].get_secret_value()
-            for c in provider.platform_credentials
-            if c.env in self._values
-        }

@@ -1,18 +1,6 @@
-"""Who may call which provider when: per-connection locks, global and per-provider slots, and
-each provider's rate-limit cool-down.
-
-- ``KeyedLocks``: one FIFO lock per connection, so two events of one connection are never
-  handled at once in a process (and, taken in arrival order, they keep the partition's order).
-- ``Limits.call_slot(provider)``: a slot of the provider's semaphore, then one of the global
-  semaphore (in that order, so waiting for a slow provider holds no global slot). While the
-  provider is rate limiting us, calls to it also go one at a time through its probe lock: after a
-  cool-down one call finds out whether the limit is over, instead of every waiting event at once.
-- ``ProviderGate.pending``: events of the provider held (a gauge; how long one may wait for a
-  slot is the refresher's ``queue_max_wait_s``).
-
-Releases are plain callables so that the caller can hand them to a task that outlives it (a
-provider call already sent finishes even when its event is cancelled).
-"""
+"""Who may call which provider when: per-connection locks, global and per-provider call slots,
+and each provider's rate-limit cool-down. Releases are plain callables, so a task that outlives
+its caller (a provider call already sent) can free them."""
 
 from __future__ import annotations
 
@@ -84,7 +72,9 @@ class ProviderGate:
         self.consecutive_limits = 0
 
 
-class Limits:
+class CallLimits:
+    """The limits on provider calls: connection locks, slots and each provider's gate."""
+
     def __init__(
         self,
         *,
