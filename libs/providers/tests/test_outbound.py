@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 import pytest
-from hub_catalog import load_catalog
+from hub_catalog import Catalog, load_catalog
 from hub_providers import (
     OutboundHttp,
     OutboundPolicy,
@@ -108,3 +108,18 @@ async def test_a_slow_provider_hits_the_deadline() -> None:
     async with outbound.client(SLACK) as client:
         with pytest.raises(ProviderUnavailableError, match="did not answer"):
             await send(client, SLACK, client.build_request("GET", "https://slack.com/api"))
+
+
+def test_configured_takes_the_services_limits_and_trusts_only_the_sandbox(catalog: Catalog) -> None:
+    class Limits:
+        outbound_connect_timeout_s = 1.5
+        outbound_total_timeout_s = 7.0
+        outbound_max_response_bytes = 4096
+
+    http = OutboundHttp.configured(catalog, Limits())
+    assert (
+        http.policy.connect_timeout_s,
+        http.policy.total_timeout_s,
+        http.policy.max_response_bytes,
+    ) == (1.5, 7.0, 4096)
+    assert http.policy.trusted_hosts == frozenset({"sandbox.test"})

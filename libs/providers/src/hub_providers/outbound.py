@@ -20,7 +20,7 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -44,6 +44,14 @@ class OutboundPolicy:
     max_response_bytes: int = 1024 * 1024
     trusted_hosts: frozenset[str] = frozenset()
     """Hosts exempt from the address check: only the sandbox, and only when configured."""
+
+
+class OutboundLimits(Protocol):
+    """The outbound limits a service's settings carry (``<SERVICE>_OUTBOUND_...``)."""
+
+    outbound_connect_timeout_s: float
+    outbound_total_timeout_s: float
+    outbound_max_response_bytes: int
 
 
 def policy_for(catalog: Catalog, **overrides: Any) -> OutboundPolicy:
@@ -151,6 +159,24 @@ class OutboundHttp:
         self.policy = policy or policy_for(catalog)
         self.transport = transport or httpx.AsyncHTTPTransport(verify=True, retries=0)
         self.resolver = resolver
+
+    @classmethod
+    def configured(
+        cls,
+        catalog: Catalog,
+        limits: OutboundLimits,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver = resolve,
+    ) -> OutboundHttp:
+        """The guarded client with a service's timeouts and size cap from its settings."""
+        policy = policy_for(
+            catalog,
+            connect_timeout_s=limits.outbound_connect_timeout_s,
+            total_timeout_s=limits.outbound_total_timeout_s,
+            max_response_bytes=limits.outbound_max_response_bytes,
+        )
+        return cls(catalog, policy, transport=transport, resolver=resolver)
 
     def timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.policy.total_timeout_s, connect=self.policy.connect_timeout_s)

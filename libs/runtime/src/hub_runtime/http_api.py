@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
@@ -66,6 +66,26 @@ def install_error_handlers(
     for kind, message in (unavailable or {}).items():
         app.add_exception_handler(kind, _unavailable(message))
     app.add_exception_handler(Exception, _unexpected)
+
+
+def probes(readyz: Callable[..., Awaitable[Health]], *, not_ready: str) -> APIRouter:
+    """``/healthz`` (the process answers) and ``/readyz`` (the service's own ``readyz``
+    endpoint, which may declare dependencies; ``not_ready`` documents its 503)."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> Health:
+        """Liveness: the process answers."""
+        return Health(status="ok")
+
+    router.add_api_route(
+        "/readyz",
+        readyz,
+        methods=["GET"],
+        response_model=Health,
+        responses={503: {"model": ErrorBody, "description": not_ready}},
+    )
+    return router
 
 
 async def require_ready(ping: Callable[[], Awaitable[object]] | None, *, starting: str) -> Health:

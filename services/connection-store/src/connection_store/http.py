@@ -16,7 +16,14 @@ from hub_runtime.api_errors import BodyTooLargeError, NotFoundError, Unauthentic
 from hub_runtime.bearer import TokenVerifier
 from hub_runtime.bearer_http import BEARER_SCHEME, MISSING_TOKEN
 from hub_runtime.body_limit import BodyLimit
-from hub_runtime.http_api import ErrorBody, Health, install_error_handlers, render, require_ready
+from hub_runtime.http_api import (
+    ErrorBody,
+    Health,
+    install_error_handlers,
+    probes,
+    render,
+    require_ready,
+)
 from pydantic import SecretStr
 
 from connection_store.auth import (
@@ -204,20 +211,12 @@ async def update_notifications(
     return await api.notifications.update(principal.organization_id, patch, by=principal.subject)
 
 
-@router.get("/healthz", tags=["operations"])
-async def healthz() -> Health:
-    """Liveness: the process answers."""
-    return Health(status="ok")
-
-
-@router.get(
-    "/readyz",
-    tags=["operations"],
-    responses={503: {"model": ErrorBody, "description": "PostgreSQL is not reachable"}},
-)
 async def readyz(api: ConnectionStore) -> Health:
     """Readiness: PostgreSQL answers within two seconds."""
     return await require_ready(api.ping, starting="The store is starting.")
+
+
+router.include_router(probes(readyz, not_ready="PostgreSQL is not reachable"))
 
 
 internal = APIRouter(include_in_schema=False)

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from hub_catalog import Catalog, PlatformCredentials, load_catalog
 from hub_keyring import KeyRing
-from hub_providers import OutboundHttp, policy_for
+from hub_providers import OutboundHttp
 from hub_providers.outbound import Resolver, resolve
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
@@ -52,7 +52,9 @@ def build(
         settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
     )
     catalog = catalog or load_catalog(base_url_override=settings.provider_base_url_override)
-    outbound = _outbound(settings, catalog, transport or _transport(settings), resolver)
+    outbound = OutboundHttp.configured(
+        catalog, settings, transport=transport or _transport(settings), resolver=resolver
+    )
     broker = create_broker(settings, tracer_provider=tracer_provider)
     monitor = HealthMonitor(
         catalog,
@@ -91,21 +93,6 @@ def _transport(settings: MonitorSettings) -> httpx.AsyncBaseTransport:
             max_keepalive_connections=settings.max_concurrency,
         ),
     )
-
-
-def _outbound(
-    settings: MonitorSettings,
-    catalog: Catalog,
-    transport: httpx.AsyncBaseTransport,
-    resolver: Resolver,
-) -> OutboundHttp:
-    policy = policy_for(
-        catalog,
-        connect_timeout_s=settings.outbound_connect_timeout_s,
-        total_timeout_s=settings.outbound_total_timeout_s,
-        max_response_bytes=settings.outbound_max_response_bytes,
-    )
-    return OutboundHttp(catalog, policy, transport=transport, resolver=resolver)
 
 
 def _policy(settings: MonitorSettings) -> Policy:

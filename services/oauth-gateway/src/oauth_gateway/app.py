@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from hub_catalog import Catalog, PlatformCredentials, load_catalog
 from hub_keyring import KeyRing
-from hub_providers import OutboundHttp, policy_for
+from hub_providers import OutboundHttp
 from hub_providers.outbound import Resolver, resolve
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
@@ -62,7 +62,9 @@ def create_app(
     tracer = tracer_provider or create_tracer_provider(
         settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
     )
-    outbound = _outbound(settings, catalog, outbound_transport, resolver)
+    outbound = OutboundHttp.configured(
+        catalog, settings, transport=outbound_transport, resolver=resolver
+    )
     broker = create_broker(settings, tracer_provider=tracer) if events is None else None
     database = (
         PostgresPendingFlows(settings.database_url, pool_size=settings.database_pool_size)
@@ -147,21 +149,6 @@ def _lifespan(
             yield
 
     return lifespan
-
-
-def _outbound(
-    settings: GatewaySettings,
-    catalog: Catalog,
-    transport: httpx.AsyncBaseTransport | None,
-    resolver: Resolver,
-) -> OutboundHttp:
-    policy = policy_for(
-        catalog,
-        connect_timeout_s=settings.outbound_connect_timeout_s,
-        total_timeout_s=settings.outbound_total_timeout_s,
-        max_response_bytes=settings.outbound_max_response_bytes,
-    )
-    return OutboundHttp(catalog, policy, transport=transport, resolver=resolver)
 
 
 def _verifier(settings: GatewaySettings) -> TokenVerifier[http.Principal]:

@@ -27,7 +27,14 @@ from hub_runtime.api_errors import (
 from hub_runtime.bearer import BearerClaims, TokenVerifier
 from hub_runtime.bearer_http import BEARER_SCHEME, MISSING_TOKEN
 from hub_runtime.body_limit import BodyLimit
-from hub_runtime.http_api import ErrorBody, Health, install_error_handlers, render, require_ready
+from hub_runtime.http_api import (
+    ErrorBody,
+    Health,
+    install_error_handlers,
+    probes,
+    render,
+    require_ready,
+)
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -229,20 +236,12 @@ async def connect_with_credentials(
     )
 
 
-@router.get("/healthz", tags=["operations"])
-async def healthz() -> Health:
-    """Liveness: the process answers."""
-    return Health(status="ok")
-
-
-@router.get(
-    "/readyz",
-    tags=["operations"],
-    responses={503: {"model": ErrorBody, "description": "Not ready"}},
-)
 async def readyz(api: Gateway) -> Health:
     """Readiness: started, and the flow store (PostgreSQL) answers within two seconds."""
     return await require_ready(api.ping, starting="The gateway is starting.")
+
+
+router.include_router(probes(readyz, not_ready="Not ready"))
 
 
 def install(app: FastAPI, api: Api, *, tracer_provider: TracerProvider) -> None:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from hub_catalog import Catalog, PlatformCredentials, load_catalog
 from hub_keyring import KeyRing
-from hub_providers import OutboundHttp, policy_for
+from hub_providers import OutboundHttp
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
 from opentelemetry.sdk.trace import TracerProvider
@@ -114,15 +114,7 @@ def _components(
     )
     catalog = catalog or load_catalog(base_url_override=settings.provider_base_url_override)
     platform = platform or PlatformCredentials.from_environment(catalog)
-    outbound = outbound or OutboundHttp(
-        catalog,
-        policy_for(
-            catalog,
-            connect_timeout_s=settings.outbound_connect_timeout_s,
-            total_timeout_s=settings.outbound_total_timeout_s,
-            max_response_bytes=settings.outbound_max_response_bytes,
-        ),
-    )
+    outbound = outbound or OutboundHttp.configured(catalog, settings)
     broker = create_broker(settings, tracer_provider=tracer)
     refresher = Refresher(
         catalog=catalog,
