@@ -281,7 +281,7 @@ async def test_long_lived_token_gets_one_reminder_at_its_lead_without_credential
     db: Database, store_settings: StoreSettings, now: datetime
 ) -> None:
     expires = now + timedelta(days=30)
-    reminder_at = domain.next_refresh_at(META, expires)
+    reminder_at = domain.next_refresh_at(META, expires, now)
     assert reminder_at == expires - timedelta(days=7)
     [cid] = await seed(
         db, provider="meta_ads", next_refresh_at=reminder_at, token_expires_at=expires

@@ -192,6 +192,47 @@ async def test_sweep_refreshes_a_token_within_its_lead_time_without_anyone(
     assert refreshed_ok in await metrics_of(services["refresher"])
 
 
+async def _lifetime(sandbox_url: str, provider_id: str, seconds: int | None) -> None:
+    async with httpx.AsyncClient(base_url=sandbox_url) as client:
+        answer = await client.post(
+            f"/_sandbox/{provider_id}/lifetime", json={"access_token_lifetime_s": seconds}
+        )
+    assert answer.status_code == 200, answer.text
+
+
+async def test_a_token_shorter_than_the_lead_is_refreshed_once_per_lifetime_not_every_sweep(
+    services: dict[str, ServiceProcess],
+    view: StoreView,
+    http: OutboundHttp,
+    bus: KafkaBroker,
+    hub_env: dict[str, str],
+    sandbox_url: str,
+) -> None:
+    """Google Ads' lead is 600 s; this provider issues 12 s tokens. Refreshed at 9 s of each
+    token's life, not on every 0.3 s sweep."""
+    provider_id = "google_ads"
+    await _lifetime(sandbox_url, provider_id, 12)
+    try:
+        tokens = await connect_at(http, sandbox_url, provider_id)
+        before = token_calls(await sandbox_calls(sandbox_url), provider_id)
+        established = await _establish(bus, hub_env, provider_id, tokens, expires_in_s=12)
+        org = established.organization_id
+
+        async def refreshed_twice() -> dict[str, Any] | None:
+            body = await view.detail(org, provider_id)
+            return body if body.get("credential_version", 0) >= 3 else None
+
+        started = asyncio.get_running_loop().time()
+        body = await eventually(refreshed_twice, timeout_s=60)
+        elapsed = asyncio.get_running_loop().time() - started
+        calls = token_calls(await sandbox_calls(sandbox_url), provider_id) - before
+    finally:
+        await _lifetime(sandbox_url, provider_id, None)
+    assert body["status"] == "active"
+    assert elapsed >= 15, "the second refresh came after the first token's 9 s and the next 9 s"
+    assert calls <= 4, f"{calls} token calls in {elapsed:.0f} s: a refresh per sweep"
+
+
 async def test_revoked_credential_ends_expired_with_an_actionable_message(
     view: StoreView,
     http: OutboundHttp,

@@ -116,10 +116,14 @@ class Call:
         )
 
     def lifetime(self, catalog_lifetime: int | None) -> int | None:
-        """An access token's lifetime: the catalog's, or the settings' override if it expires."""
-        if catalog_lifetime is None or self.lifetime_override is None:
-            return catalog_lifetime
-        return self.lifetime_override
+        """An access token's lifetime if it expires: set through the control API for this
+        provider, else the settings' override, else the catalog's."""
+        if catalog_lifetime is None:
+            return None
+        set_here = self.store.lifetimes.get(self.provider.id)
+        if set_here is not None:
+            return set_here
+        return catalog_lifetime if self.lifetime_override is None else self.lifetime_override
 
     async def fault(self, credentials: Iterable[str | None] = ()) -> FaultMode:
         """The fault that holds for this call: one set on a presented credential, else the

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from hub_catalog import Catalog
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from provider_sandbox.state import Fault, Store
 
@@ -23,6 +23,13 @@ class PlatformValues(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     values: dict[str, str]
+
+
+class Lifetime(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    access_token_lifetime_s: int | None = Field(default=None, ge=0)
+    """Seconds the next access tokens live (``None``: the catalog's again)."""
 
 
 class NextTokens(BaseModel):
@@ -71,6 +78,15 @@ def router(catalog: Catalog, store: Store) -> APIRouter:
             raise HTTPException(422, f"{provider} has no platform credential {unknown[0]!r}")
         store.platform.update({(provider, name): value for name, value in body.values.items()})
         return {"provider": provider, "names": sorted(body.values)}
+
+    @api.post("/{provider}/lifetime")
+    async def set_lifetime(provider: str, body: Lifetime) -> dict[str, Any]:
+        """Issue access tokens of this lifetime from now on (or the catalog's again)."""
+        if body.access_token_lifetime_s is None:
+            store.lifetimes.pop(provider_id(provider), None)
+        else:
+            store.lifetimes[provider_id(provider)] = body.access_token_lifetime_s
+        return {"provider": provider, "access_token_lifetime_s": body.access_token_lifetime_s}
 
     @api.post("/{provider}/revoke")
     async def revoke(provider: str, body: RevokeRequest) -> dict[str, str]:

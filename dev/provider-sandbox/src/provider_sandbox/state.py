@@ -125,6 +125,9 @@ class Store:
     actions: defaultdict[str, list[ActionCall]] = field(default_factory=lambda: defaultdict(list))
     """What each provider's actions did, in order (a repeated idempotent request adds nothing)."""
     idempotent: dict[tuple[str, str, str], IdempotentAnswer] = field(default_factory=dict)
+    lifetimes: dict[str, int] = field(default_factory=dict)
+    """Access-token lifetimes set through the control API, by provider: what a provider issues
+    when it departs from its documented lifetime (60 s against a 600 s refresh lead)."""
     platform: dict[tuple[str, str], str] = field(default_factory=dict)
     """Platform credential values set through the control API, as (provider, name) → value;
     any other name keeps its ``sandbox-{provider}-{name}`` value."""
@@ -141,6 +144,7 @@ class Store:
             self.actions,
             self.idempotent,
             self.platform,
+            self.lifetimes,
         ):
             container.clear()
 

@@ -95,8 +95,19 @@ def integration_status(row: ConnectionRow | None) -> IntegrationStatus:
     return _SHOWN.get(row.status, "not_connected")
 
 
-def next_refresh_at(mode: AuthMode | None, expires_at: datetime | None) -> datetime | None:
-    """When ``token.expiring`` is due: the mode's lead before expiry (refresh or reminder)."""
+SHORT_LIFETIME_SHARE = 0.75
+"""A token issued with no more life than the catalog's lead is renewed at this share of it."""
+MIN_RENEWAL_DELAY_S = 30.0
+"""A token is never due again sooner than this after it was issued (or, for a token shorter
+than twice this, at the share above): no provider is called every sweep."""
+
+
+def next_refresh_at(
+    mode: AuthMode | None, expires_at: datetime | None, issued_at: datetime
+) -> datetime | None:
+    """When ``token.expiring`` is due for a token issued at ``issued_at``: the mode's lead before
+    expiry (refresh, re-mint or reminder), shrunk to a share of the lifetime the provider really
+    issued when that is no longer than the lead, and never within a short delay of issue."""
     if (
         mode is None
         or expires_at is None
@@ -104,7 +115,14 @@ def next_refresh_at(mode: AuthMode | None, expires_at: datetime | None) -> datet
         or mode.refresh_lead_s is None
     ):
         return None
-    return expires_at - timedelta(seconds=mode.refresh_lead_s)
+    lifetime = (expires_at - issued_at).total_seconds()
+    lead = float(mode.refresh_lead_s)
+    if lifetime <= lead:
+        lead = max(lifetime, 0.0) * (1 - SHORT_LIFETIME_SHARE)
+    floor = MIN_RENEWAL_DELAY_S
+    if lifetime > 0:
+        floor = min(MIN_RENEWAL_DELAY_S, lifetime * SHORT_LIFETIME_SHARE)
+    return max(expires_at - timedelta(seconds=lead), issued_at + timedelta(seconds=floor))
 
 
 def next_check_at(

@@ -60,7 +60,9 @@ class ConnectionEvents:
         async def apply(tx: Tenant) -> None:
             await tx.connections.establish(
                 event,
-                next_refresh_at=domain.next_refresh_at(mode, event.token_expires_at),
+                next_refresh_at=domain.next_refresh_at(
+                    mode, event.token_expires_at, event.occurred_at
+                ),
                 next_check_at=domain.next_check_at(
                     datetime.now(UTC), self.check_interval_s, self.check_jitter
                 ),
@@ -77,7 +79,10 @@ class ConnectionEvents:
                 return
             mode = provider.auth_mode(row.auth_type)
             applied = await tx.connections.apply_refresh(
-                event, next_refresh_at=domain.next_refresh_at(mode, event.token_expires_at)
+                event,
+                next_refresh_at=domain.next_refresh_at(
+                    mode, event.token_expires_at, event.occurred_at
+                ),
             )
             if not applied:
                 log.info(
