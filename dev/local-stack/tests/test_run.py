@@ -5,6 +5,7 @@ from pathlib import Path
 from hub_catalog import load_catalog
 from hub_localstack.run import development_environment, development_key, procfile_names
 from hub_localstack.stack import Endpoints
+from provider_sandbox import platform_value
 
 ENDPOINTS = Endpoints("postgresql://postgres@127.0.0.1:1/hub", "127.0.0.1:2")
 
@@ -21,7 +22,7 @@ def test_every_platform_credential_gets_the_sandbox_value(tmp_path: Path) -> Non
     env = development_environment(ENDPOINTS, tmp_path, {})
     for provider in load_catalog().providers:
         for credential in provider.platform_credentials:
-            assert env[credential.env] == f"sandbox-{provider.id}-{credential.name}"
+            assert env[credential.env] == platform_value(provider.id, credential.name)
 
 
 def test_the_callers_environment_wins(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from hub_catalog import (
     render,
     value_at,
 )
+from hub_providers.calls import basic_authorization
 from provider_sandbox import SandboxSettings, create_app, example_value, platform_environment
 
 BASE = "http://sandbox.test"
@@ -101,9 +102,9 @@ class CatalogClient:
         oauth = mode.oauth
         assert oauth is not None
         client = (self.values["client_id"], self.values["client_secret"])
-        auth = None
-        if oauth.client_auth == "client_secret_basic":
-            auth = client
+        headers = {}
+        if oauth.client_auth == "client_secret_basic":  # as RFC 6749 §2.3.1 encodes the pair
+            headers["Authorization"] = basic_authorization(*client, form_encoded=True)
         else:
             fields = {
                 oauth.client_id_param: client[0],
@@ -111,8 +112,8 @@ class CatalogClient:
             } | fields
         url = self.url(oauth.token_url)
         if oauth.token_request_format == "json":
-            return await self.http.post(url, json=fields, auth=auth)
-        return await self.http.post(url, data=fields, auth=auth)
+            return await self.http.post(url, json=fields, headers=headers)
+        return await self.http.post(url, data=fields, headers=headers)
 
     async def exchange(
         self, mode: AuthMode, code: str, verifier: str | None = None, **overrides: str

@@ -23,6 +23,7 @@ from hub_contracts import (
 )
 from hub_keyring import Binding
 from oauth_gateway.domain import pkce_s256
+from provider_sandbox import platform_value
 
 from .conftest import GATEWAY, RETURN, Harness
 
@@ -397,7 +398,7 @@ async def test_the_person_still_gets_an_answer_when_the_broker_is_down(gateway: 
 def _resign(params: dict[str, str]) -> dict[str, str]:
     unsigned = {k: v for k, v in params.items() if k != "hmac"}
     message = "&".join(f"{k}={v}" for k, v in sorted(unsigned.items()))
-    secret = b"sandbox-shopify-client_secret"
+    secret = platform_value("shopify", "client_secret").encode()
     return unsigned | {"hmac": hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()}
 
 

@@ -134,6 +134,8 @@ async def test_sigkill_mid_batch_then_restart_refreshes_each_due_connection_once
                     tokens.refresh_token, Binding(org, "google_ads", "refresh_token")
                 ),
             ),
+            # Issued an hour ago, expiring within the lead: due at once.
+            occurred_at=datetime.now(UTC) - timedelta(minutes=58),
             token_expires_at=datetime.now(UTC) + timedelta(minutes=2),
             account=Account(name="Acme"),
         )

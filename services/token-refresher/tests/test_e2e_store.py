@@ -140,8 +140,10 @@ async def _establish(
     tokens: TokenSet,
     *,
     expires_in_s: float = 120,
+    issued_s_ago: float = 3480,
 ) -> ConnectionEstablishedV1:
-    """The gateway's ``connection.established``: a credential that expires within the lead."""
+    """The gateway's ``connection.established``: a credential that expires within the lead
+    (issued an hour ago by default, so it is due at once)."""
     org = uuid.uuid4()
     ring = ring_of(hub_env)
 
@@ -158,6 +160,7 @@ async def _establish(
             access_token=seal("access_token", tokens.access_token.get_secret_value()),
             refresh_token=seal("refresh_token", refresh.get_secret_value()) if refresh else None,
         ),
+        occurred_at=datetime.now(UTC) - timedelta(seconds=issued_s_ago),
         token_expires_at=datetime.now(UTC) + timedelta(seconds=expires_in_s),
         scopes=tokens.scopes,
         account=Account(id="acct-1", name="Acme"),
@@ -215,7 +218,9 @@ async def test_a_token_shorter_than_the_lead_is_refreshed_once_per_lifetime_not_
     try:
         tokens = await connect_at(http, sandbox_url, provider_id)
         before = token_calls(await sandbox_calls(sandbox_url), provider_id)
-        established = await _establish(bus, hub_env, provider_id, tokens, expires_in_s=12)
+        established = await _establish(
+            bus, hub_env, provider_id, tokens, expires_in_s=12, issued_s_ago=0
+        )
         org = established.organization_id
 
         async def refreshed_twice() -> dict[str, Any] | None:
@@ -328,7 +333,9 @@ async def test_long_lived_token_reminds_the_brand_to_reconnect_before_expiry(
     ``token.expiring`` without credentials and the refresher turns it into ``reauth_soon``."""
     before = (await sandbox_calls(sandbox_url)).get("meta_ads", {})
     token = TokenSet(access_token=SecretStr(f"sbx-meta_ads-at-{uuid.uuid4().hex}"))
-    established = await _establish(bus, hub_env, "meta_ads", token, expires_in_s=3 * 86400)
+    established = await _establish(  # a 60-day token issued 57 days ago
+        bus, hub_env, "meta_ads", token, expires_in_s=3 * 86400, issued_s_ago=57 * 86400
+    )
     org = established.organization_id
 
     async def reminded() -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub_catalog import load_catalog
+from provider_sandbox import platform_environment
 
 from hub_localstack.stack import Endpoints, LocalStack
 
@@ -56,11 +57,7 @@ def development_key(state_dir: Path) -> str:
 
 def sandbox_platform_credentials() -> dict[str, str]:
     """Every provider's platform credential, set to the value the sandbox accepts."""
-    return {
-        credential.env: f"sandbox-{provider.id}-{credential.name}"
-        for provider in load_catalog().providers
-        for credential in provider.platform_credentials
-    }
+    return platform_environment(load_catalog())
 
 
 def development_environment(

@@ -1,10 +1,10 @@
 """What the sandbox accepts: platform credential values and the API-key rule.
 
 A platform credential (OAuth client id and secret, Google Ads developer token) is valid when it
-equals ``sandbox-{provider_id}-{name}``; the local stack puts those values in the services'
-environment under the catalog's ``env`` names. A value an admin types for an API-key,
-client-credentials or token-exchange provider is accepted when it matches the field's
-``pattern`` and does not start with ``rejected``.
+equals ``sandbox-{provider_id}-{name}`` (a client secret ends in ``+/=%:``); the local stack puts
+those values in the services' environment under the catalog's ``env`` names. A value an admin
+types for an API-key, client-credentials or token-exchange provider is accepted when it matches
+the field's ``pattern`` and does not start with ``rejected``.
 """
 
 from __future__ import annotations
@@ -21,9 +21,15 @@ _parser: Any = importlib.import_module("re._parser")
 _constants: Any = importlib.import_module("re._constants")
 
 
+RESERVED = "+/=%:"
+"""Characters a form decoder would change: every sandbox client secret ends with them, so each
+client authentication is tested as RFC 6749 §2.3.1 encodes it (a ``+`` read as a space fails)."""
+
+
 def platform_value(provider_id: str, name: str) -> str:
     """The value the sandbox expects for a platform credential."""
-    return f"sandbox-{provider_id}-{name}"
+    value = f"sandbox-{provider_id}-{name}"
+    return value + RESERVED if name == "client_secret" else value
 
 
 def platform_environment(catalog: Catalog) -> dict[str, str]:
