@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -40,6 +41,14 @@ class ErrorBody(BaseModel):
 class Health(BaseModel):
     model_config = ConfigDict(frozen=True)
     status: str
+
+
+def error_responses(descriptions: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these statuses, each the JSON envelope with its description."""
+    return {
+        status: {"model": ErrorBody, "description": description}
+        for status, description in descriptions.items()
+    }
 
 
 def render(error: ApiError) -> JSONResponse:

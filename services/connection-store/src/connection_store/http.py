@@ -19,6 +19,7 @@ from hub_runtime.body_limit import BodyLimit
 from hub_runtime.http_api import (
     ErrorBody,
     Health,
+    error_responses,
     install_error_handlers,
     probes,
     render,
@@ -112,15 +113,14 @@ def _tenant(scope: str) -> Any:
 Reader = Annotated[Principal, _tenant(READ)]
 Writer = Annotated[Principal, _tenant(WRITE)]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in {
+_ERRORS = error_responses(
+    {
         401: "No valid bearer token",
         403: "The token lacks the scope",
         404: "Not this token's organization, or an unknown or platform-level provider",
         422: "The body does not fit",
-    }.items()
-}
+    }
+)
 router = APIRouter(responses=_ERRORS)
 ORG = "/v1/orgs/{org_id}"
 

@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
 from fastapi.responses import RedirectResponse
@@ -30,6 +30,7 @@ from hub_runtime.body_limit import BodyLimit
 from hub_runtime.http_api import (
     ErrorBody,
     Health,
+    error_responses,
     install_error_handlers,
     probes,
     render,
@@ -112,17 +113,16 @@ OrgId = Annotated[
 ]
 ProviderId = Annotated[str, Path(max_length=64, description="A catalog provider id.")]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in {
+_ERRORS = error_responses(
+    {
         401: "No valid bearer token",
         403: "The token lacks integrations:write",
         404: "Not this token's organization, or an unknown or platform-level provider",
         409: "The provider does not connect this way",
         422: "The body does not fit, or the provider refused",
         503: "The provider or the gateway is unavailable; retry",
-    }.items()
-}
+    }
+)
 router = APIRouter(responses=_ERRORS)
 ORG = "/v1/orgs/{org_id}/integrations/{provider}"
 
