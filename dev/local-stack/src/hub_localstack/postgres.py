@@ -11,10 +11,11 @@ import subprocess
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from hub_localstack.processes import (
+    ChildServer,
     check_port_free,
     free_port,
     stop_child,
@@ -38,7 +39,7 @@ class PostgresError(RuntimeError):
     """A PostgreSQL command failed."""
 
 
-class PostgresServer:
+class PostgresServer(ChildServer):
     """One `postgres` process on a data directory under `base_dir`, trust auth, TCP only."""
 
     def __init__(
@@ -55,18 +56,12 @@ class PostgresServer:
         self.port = port or free_port()
         self.bin_dir = bin_dir
         self.cache_dir = (cache_dir or StackSettings().postgres_cache).absolute()
-        self._process: subprocess.Popen[bytes] | None = None
         self._socket_dir: Path | None = None
 
     @property
     def dsn(self) -> str:
         """URL of the `postgres` maintenance database as the superuser."""
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
-
-    @property
-    def pid(self) -> int | None:
-        """The postmaster's pid while it runs."""
-        return self._process.pid if self._process and self._process.poll() is None else None
 
     def start(self, timeout: float = 30.0) -> None:
         """Initialise the data directory if needed, start, and wait until it accepts connections."""
@@ -127,13 +122,6 @@ class PostgresServer:
     def create_database(self, name: str, *, exist_ok: bool = False) -> str:
         """Create database `name` and return its URL."""
         return create_database(self.dsn, name, exist_ok=exist_ok)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def _ready(self) -> bool:
         pid_file = self.data_dir / "postmaster.pid"

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
+from typing import Self
 
 
 class StartError(RuntimeError):
@@ -97,3 +98,26 @@ def stop_pid(pid: int, program: str, argument: str, sig: signal.Signals, timeout
         if not _runs(pid, program, argument):
             break
     return True
+
+
+class ChildServer:
+    """A server process this one started: ``pid`` while it runs; ``with`` starts and stops it."""
+
+    _process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process and self._process.poll() is None else None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
