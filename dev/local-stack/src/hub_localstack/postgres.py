@@ -18,9 +18,7 @@ from hub_localstack.processes import (
     ChildServer,
     check_port_free,
     free_port,
-    stop_child,
     stop_pid,
-    wait_until_ready,
 )
 from hub_localstack.settings import StackSettings
 
@@ -78,32 +76,12 @@ class PostgresServer(ChildServer):
             _hand_over(self._socket_dir, account)
         command = [str(bin_dir / "postgres"), "-D", str(self.data_dir)]
         command += ["-p", str(self.port), "-h", "127.0.0.1", "-k", str(self._socket_dir)]
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                **_run_as(account),
-            )
-        try:
-            wait_until_ready(
-                self._ready,
-                self._process,
-                name="PostgreSQL",
-                log_path=self.log_path,
-                timeout=timeout,
-            )
-        except BaseException:
-            self.stop()
-            raise
+        self._spawn(command, self.log_path, **_run_as(account))
+        self._wait_ready(self._ready, name="PostgreSQL", log_path=self.log_path, timeout=timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Fast shutdown (SIGINT); kill after `timeout` seconds."""
-        if self._process:
-            stop_child(self._process, signal.SIGINT, timeout)
-            self._process = None
+        self._stop_child(signal.SIGINT, timeout)
         if self._socket_dir:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None

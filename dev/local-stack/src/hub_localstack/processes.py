@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 
 class StartError(RuntimeError):
@@ -114,6 +114,35 @@ class ChildServer:
 
     def stop(self) -> None:
         raise NotImplementedError
+
+    def _spawn(self, command: list[str], log_path: Path, **options: Any) -> subprocess.Popen[bytes]:
+        """Start ``command`` in its own session, its output appended to ``log_path``."""
+        with log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **options,
+            )
+        return self._process
+
+    def _wait_ready(
+        self, ready: Callable[[], bool], *, name: str, log_path: Path, timeout: float
+    ) -> None:
+        """Wait until ``ready()``; a server that never gets there is stopped."""
+        assert self._process is not None
+        try:
+            wait_until_ready(ready, self._process, name=name, log_path=log_path, timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _stop_child(self, sig: signal.Signals, timeout: float) -> None:
+        if self._process:
+            stop_child(self._process, sig, timeout)
+            self._process = None
 
     def __enter__(self) -> Self:
         self.start()
