@@ -99,7 +99,7 @@ def subscribe(
         group_id=group,
         ack_policy=AckPolicy.ACK,
         title=f"{topic.value}:{group}",
-        description=_description(topic, group),
+        description=consumer_description(topic, group),
         **consumer_options(settings),
     )(consume)
 
@@ -138,7 +138,7 @@ def subscribe_batch(
         max_records=max_records,
         batch_timeout_ms=batch_timeout_ms,
         title=f"{topic.value}:{group}",
-        description=_description(topic, group),
+        description=consumer_description(topic, group),
         **consumer_options(settings),
     )(consume)
 
@@ -198,7 +198,7 @@ def publishes(broker: KafkaBroker | KafkaRouter, *events: type[Event]) -> None:
         )
 
 
-def _description(topic: Topic, group: str) -> str:
+def consumer_description(topic: Topic, group: str) -> str:
     """A consumer in the AsyncAPI document: its event models, group and DLQ."""
     models = [m.__name__ for (t, _), m in EVENT_MODELS.items() if t == topic.value]
     return (

@@ -21,9 +21,8 @@ from hub_contracts import (
     dlq_topic,
     parse_event,
 )
-from hub_contracts.registry import EVENT_MODELS
 from hub_runtime import redact_text
-from hub_runtime.bus import consumer_options, dead_letter, publishes
+from hub_runtime.bus import consumer_description, consumer_options, dead_letter, publishes
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
@@ -99,11 +98,7 @@ def subscribe_partitioned(
         listener=partitions.listener,
         ack_policy=AckPolicy.MANUAL,
         title=f"{topic.value}:{group}",
-        description=(
-            f"Consumes {', '.join(m.__name__ for (t, _), m in EVENT_MODELS.items() if t == topic)} "
-            f"in group {group}, many records at once; undecodable or unhandleable records go to "
-            f"{dlq_topic(topic.value)}."
-        ),
+        description=consumer_description(topic, group),
         **consumer_options(settings),
     )
 
