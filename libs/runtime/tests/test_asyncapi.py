@@ -3,7 +3,10 @@ against hub_contracts, and the one dead-letter function."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
+import pytest
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker, KafkaRouter
 from hub_contracts import (
@@ -15,6 +18,7 @@ from hub_contracts import (
 )
 from hub_runtime import ServiceSettings, dead_letter, publishes, subscribe
 from hub_runtime.asyncapi import asyncapi_schema, contract_mismatches, serve_asyncapi
+from hub_runtime.bus import EventPublisher
 
 
 def _broker() -> KafkaBroker:
@@ -110,3 +114,31 @@ async def test_dead_letter_sends_the_record_as_it_came_with_where_and_why() -> N
         "dlq-source-offset": "41",
         "dlq-consumer-group": "r.h",
     }
+
+
+class _UnpublishedError(Exception):
+    pass
+
+
+class _Events(EventPublisher):
+    def failure(self, event: Event, error: Exception) -> Exception:
+        return _UnpublishedError(f"{event.event_type}: {type(error).__name__}")
+
+
+async def test_a_publish_that_fails_raises_the_services_own_error() -> None:
+    async def refuse(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionError("broker away")
+
+    broker = KafkaBroker("127.0.0.1:1")
+    broker.publish = refuse  # type: ignore[method-assign]
+    event = ConnectionRecoveredV1(
+        organization_id=uuid.uuid4(),
+        provider="slack",
+        connection_id=uuid.uuid4(),
+        credential_version=1,
+        detected_by="health-monitor",
+    )
+    with pytest.raises(_UnpublishedError) as raised:
+        await _Events(broker).publish(event)
+    assert str(raised.value) == "connection.recovered: ConnectionError"
+    assert isinstance(raised.value.__cause__, ConnectionError)

@@ -77,6 +77,27 @@ async def publish_event(
     )
 
 
+class EventPublisher:
+    """A service's publishing port on the broker: ``publish_event``, with a failure logged and
+    raised as the service's own error (``failure``), never as the client's."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self.broker = broker
+
+    def failure(self, event: Event, error: Exception) -> Exception:
+        raise NotImplementedError
+
+    async def publish(self, event: Event) -> None:
+        try:
+            await publish_event(self.broker, event)
+        except Exception as exc:
+            log.error(
+                "publish failed",
+                extra={"event_type": event.event_type, "error": type(exc).__name__},
+            )
+            raise self.failure(event, exc) from exc
+
+
 def subscribe(
     broker: KafkaBroker | KafkaRouter,
     settings: ServiceSettings,

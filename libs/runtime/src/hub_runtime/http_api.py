@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +24,8 @@ from hub_runtime.api_errors import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class ErrorDetail(BaseModel):
@@ -49,6 +51,17 @@ def error_responses(descriptions: Mapping[int, str]) -> dict[int | str, dict[str
         status: {"model": ErrorBody, "description": description}
         for status, description in descriptions.items()
     }
+
+
+def app_state(name: str, kind: type[T]) -> Callable[[Request], T]:
+    """A dependency for ``Depends``: the object the app's wiring put on ``app.state.<name>``."""
+
+    def dependency(request: Request) -> T:
+        value = getattr(request.app.state, name)
+        assert isinstance(value, kind), f"app.state.{name} is not a {kind.__name__}"
+        return value
+
+    return dependency
 
 
 def render(error: ApiError) -> JSONResponse:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from hub_catalog import Catalog, PlatformProviderError, UnknownProviderError
 from hub_runtime.api_errors import BodyTooLargeError, NotFoundError, UnauthenticatedError
@@ -19,6 +19,7 @@ from hub_runtime.body_limit import BodyLimit
 from hub_runtime.http_api import (
     ErrorBody,
     Health,
+    app_state,
     error_responses,
     install_error_handlers,
     probes,
@@ -65,9 +66,7 @@ class Api:
     """Readiness: set by the app's start once the pool is open, cleared at its stop."""
 
 
-def _api(request: Request) -> Api:
-    api: Api = request.app.state.api
-    return api
+_api = app_state("api", Api)
 
 
 ConnectionStore = Annotated[Api, Depends(_api)]

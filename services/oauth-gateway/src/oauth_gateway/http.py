@@ -30,6 +30,7 @@ from hub_runtime.body_limit import BodyLimit
 from hub_runtime.http_api import (
     ErrorBody,
     Health,
+    app_state,
     error_responses,
     install_error_handlers,
     probes,
@@ -91,9 +92,7 @@ class Api:
     """Readiness: set by the app's start once the flow store answers, cleared at its stop."""
 
 
-def _api(request: Request) -> Api:
-    api: Api = request.app.state.api
-    return api
+_api = app_state("api", Api)
 
 
 def _principal(
