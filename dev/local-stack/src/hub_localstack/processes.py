@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -100,7 +101,7 @@ def stop_pid(pid: int, program: str, argument: str, sig: signal.Signals, timeout
     return True
 
 
-class ChildServer:
+class ChildServer(ABC):
     """A server process this one started: ``pid`` while it runs; ``with`` starts and stops it."""
 
     _process: subprocess.Popen[bytes] | None = None
@@ -109,11 +110,13 @@ class ChildServer:
     def pid(self) -> int | None:
         return self._process.pid if self._process and self._process.poll() is None else None
 
+    @abstractmethod
     def start(self) -> None:
-        raise NotImplementedError
+        """Start the server and wait until it answers."""
 
+    @abstractmethod
     def stop(self) -> None:
-        raise NotImplementedError
+        """Stop the server (and what it leaves behind)."""
 
     def _spawn(self, command: list[str], log_path: Path, **options: Any) -> subprocess.Popen[bytes]:
         """Start ``command`` in its own session, its output appended to ``log_path``."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -77,15 +78,16 @@ async def publish_event(
     )
 
 
-class EventPublisher:
+class EventPublisher(ABC):
     """A service's publishing port on the broker: ``publish_event``, with a failure logged and
     raised as the service's own error (``failure``), never as the client's."""
 
     def __init__(self, broker: KafkaBroker) -> None:
         self.broker = broker
 
+    @abstractmethod
     def failure(self, event: Event, error: Exception) -> Exception:
-        raise NotImplementedError
+        """The service's own error for a publish of ``event`` that failed with ``error``."""
 
     async def publish(self, event: Event) -> None:
         try:

@@ -112,7 +112,8 @@ class Partitions:
             await handle(record)
             part.progress.finish(ticket)
         except asyncio.CancelledError:
-            pass  # revoked or stopping: unfinished, the next owner reads it again
+            # Revoked or stopping: its offset stays uncommitted, so the next owner reads it again.
+            log.debug("record left unfinished", extra={"offset": getattr(record, "offset", None)})
         except Exception:
             log.exception("record handler failed", extra={"offset": record.offset})
             part.progress.finish(ticket)
