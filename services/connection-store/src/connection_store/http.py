@@ -46,10 +46,12 @@ from connection_store.views import (
     NotificationContext,
     NotificationSettingsPatch,
     NotificationSettingsView,
+    OnboardingView,
     ProviderList,
     SettingsView,
     SyncAccepted,
-    provider_view,
+    onboarding_view,
+    provider_list,
 )
 
 
@@ -127,7 +129,14 @@ ORG = "/v1/orgs/{org_id}"
 @router.get("/v1/providers", tags=["catalog"], dependencies=[_scoped(READ)])
 async def list_providers(api: ConnectionStore) -> ProviderList:
     """Every provider of the catalog: how it connects, where it is configured, its settings."""
-    return ProviderList(providers=[provider_view(p) for p in api.catalog.providers])
+    return provider_list(api.catalog)
+
+
+@router.get("/v1/onboarding", tags=["catalog"], dependencies=[_scoped(READ)])
+async def onboarding(api: ConnectionStore) -> OnboardingView:
+    """The onboarding step "Connect Integrations": its categories and cards (also in
+    ``/v1/providers``), for the console and the platform's wizard."""
+    return onboarding_view(api.catalog)
 
 
 @router.get(f"{ORG}/integrations", tags=["integrations"])

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from hub_catalog import Provider, SettingField
+from hub_catalog import Catalog, Provider, SettingField
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from connection_store.domain import IntegrationStatus
@@ -57,8 +57,34 @@ class ProviderView(_View):
     """JSON Schema of the provider's settings (``PATCH .../settings``)."""
 
 
+class GroupView(_View):
+    name: str
+    description: str
+    platform: bool
+    """A group the catalog adds to the seed's hub."""
+
+
+class OnboardingCardView(_View):
+    provider: str
+    name: str
+    category: str
+    description: str
+    recommended: bool
+    auth_types: list[str]
+
+
+class OnboardingView(_View):
+    """The onboarding step "Connect Integrations": its categories in order, and its cards."""
+
+    categories: list[str]
+    cards: list[OnboardingCardView]
+
+
 class ProviderList(_View):
     providers: list[ProviderView]
+    groups: list[GroupView]
+    """The admin hub's groups in display order, with their descriptions."""
+    onboarding: OnboardingView
 
 
 class AttemptView(_View):
@@ -90,7 +116,9 @@ class IntegrationSummary(_View):
 class IntegrationList(_View):
     organization_id: uuid.UUID
     groups: dict[str, list[IntegrationSummary]]
-    """Admin-hub group name → its integrations, in catalog order."""
+    """Admin-hub group name → its integrations, groups in the catalog's group order."""
+    group_descriptions: dict[str, str] = Field(default_factory=dict)
+    """Admin-hub group name → the line shown under its title."""
 
 
 class IntegrationDetail(IntegrationSummary):
@@ -204,6 +232,35 @@ class NotificationContext(_View):
     connection: ConnectionFacts | None
     slack: SlackTarget | None
     resend: ResendTarget | None
+
+
+def provider_list(catalog: Catalog) -> ProviderList:
+    """``GET /v1/providers``: the catalog, the hub's groups and the onboarding step."""
+    return ProviderList(
+        providers=[provider_view(p) for p in catalog.providers],
+        groups=[
+            GroupView(name=g.name, description=g.description, platform=g.platform)
+            for g in catalog.groups
+        ],
+        onboarding=onboarding_view(catalog),
+    )
+
+
+def onboarding_view(catalog: Catalog) -> OnboardingView:
+    cards = []
+    for card in catalog.onboarding.cards:
+        provider = catalog.get(card.provider)
+        cards.append(
+            OnboardingCardView(
+                provider=provider.id,
+                name=provider.name,
+                category=card.category,
+                description=card.description,
+                recommended=card.recommended,
+                auth_types=[mode.type.value for mode in provider.auth_modes],
+            )
+        )
+    return OnboardingView(categories=list(catalog.onboarding.categories), cards=cards)
 
 
 def provider_view(provider: Provider) -> ProviderView:

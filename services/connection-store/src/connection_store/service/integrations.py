@@ -47,11 +47,13 @@ class Integrations:
     async def overview(self, org: uuid.UUID) -> IntegrationList:
         async with self.store.tenant(org) as tx:
             rows = {row.provider: row for row in await tx.connections.all()}
-        groups: dict[str, list[IntegrationSummary]] = {}
+        groups: dict[str, list[IntegrationSummary]] = {g.name: [] for g in self.catalog.groups}
         for provider in self.catalog.tenant_providers():
             summary = IntegrationSummary(**_summary(provider, rows.get(provider.id)))
             groups.setdefault(provider.group, []).append(summary)
-        return IntegrationList(organization_id=org, groups=groups)
+        groups = {name: items for name, items in groups.items() if items}
+        descriptions = {g.name: g.description for g in self.catalog.groups if g.name in groups}
+        return IntegrationList(organization_id=org, groups=groups, group_descriptions=descriptions)
 
     async def detail(self, org: uuid.UUID, provider_id: str) -> IntegrationDetail:
         provider = self.catalog.tenant_provider(provider_id)
