@@ -42,7 +42,8 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
 
 def check_page(page: Any, name: str) -> None:
     shoot(page, name)
-    assert axe_violations(page) == [], name
+    violations = axe_violations(page)
+    assert violations == [], (name, violations)
 
 
 def sandbox_tokens(stack: Stack, provider: str) -> list[dict[str, Any]]:

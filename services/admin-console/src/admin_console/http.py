@@ -483,6 +483,7 @@ async def connect(
     if problems:
         context["problems"] = problems
         return page(request, web, "connect.html", context, session=session, status=422)
+    await web.console.settle(session, entry["id"])  # the store hears of it by event
     return _flash(
         _redirect(_after_connect(back, entry, next_url)), web, f"{entry['name']} is connected."
     )

@@ -41,6 +41,7 @@ from connection_store.service.notifications import Notifications
 from connection_store.views import (
     FlagsUpdate,
     FlagsView,
+    HistoryPage,
     IntegrationDetail,
     IntegrationList,
     NotificationContext,
@@ -151,6 +152,21 @@ async def get_integration(
 ) -> IntegrationDetail:
     """One integration's state; credentials appear only as the names of the fields held."""
     return await api.integrations.detail(principal.organization_id, provider)
+
+
+@router.get(f"{ORG}/integrations/{{provider}}/history", tags=["integrations"])
+async def get_history(
+    provider: ProviderId,
+    principal: Reader,
+    api: ConnectionStore,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
+) -> HistoryPage:
+    """The integration's activity, newest first: requested, connected, failed, refreshed,
+    unhealthy, recovered, disconnected. Summaries are for people; no secret is ever here."""
+    return await api.integrations.history(
+        principal.organization_id, provider, limit=limit, cursor=cursor
+    )
 
 
 @router.patch(f"{ORG}/integrations/{{provider}}/settings", tags=["integrations"])

@@ -141,6 +141,22 @@ class IntegrationDetail(IntegrationSummary):
     """The integration feature flags of this provider and whether each is on."""
 
 
+class HistoryItem(_View):
+    at: datetime
+    kind: str
+    """requested, connected, failed, refreshed, unhealthy, recovered, disconnected (others may
+    be added: show unknown kinds as they come)."""
+    summary: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class HistoryPage(_View):
+    provider: str
+    items: list[HistoryItem]
+    next_cursor: str | None
+    """Pass as ``cursor`` for the next (older) page; ``null`` on the last page."""
+
+
 class SettingsView(_View):
     provider: str
     settings: dict[str, Any]

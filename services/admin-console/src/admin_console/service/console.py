@@ -180,7 +180,7 @@ class Console:
 
     def _history(self, history: Json | None, now: datetime) -> Json:
         if history is None:
-            return {"available": False, "items": [], "next_cursor": None}
+            return {"available": False, "entries": [], "next_cursor": None}
         items = []
         for item in history.get("items") or []:
             at = domain.parse_time(item.get("at"))
@@ -192,7 +192,7 @@ class Console:
                     "at": at.isoformat(timespec="seconds") if at else "",
                 }
             )
-        return {"available": True, "items": items, "next_cursor": history.get("next_cursor")}
+        return {"available": True, "entries": items, "next_cursor": history.get("next_cursor")}
 
     async def save_settings(
         self,

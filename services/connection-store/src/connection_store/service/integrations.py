@@ -20,6 +20,8 @@ from connection_store.views import (
     AttemptView,
     FlagsView,
     FlagView,
+    HistoryItem,
+    HistoryPage,
     IntegrationDetail,
     IntegrationList,
     IntegrationSummary,
@@ -145,6 +147,31 @@ class Integrations:
                 credentials=row.credentials(),
             )
             await tx.outbox.add([OutboxMessage.of(event)])
+            entry = domain.history_entry(event, provider)
+            if entry is not None:
+                await tx.history.record(entry)
+
+    async def history(
+        self, org: uuid.UUID, provider_id: str, *, limit: int, cursor: str | None
+    ) -> HistoryPage:
+        """The integration's timeline, newest first; ``cursor`` is the last page's
+        ``next_cursor``."""
+        provider = self.catalog.tenant_provider(provider_id)
+        try:
+            before = domain.history_cursor(cursor)
+        except ValueError:
+            raise errors.InvalidCursorError() from None
+        async with self.store.tenant(org) as tx:
+            records = await tx.history.page(provider.id, limit=limit + 1, before=before)
+        shown = records[:limit]
+        return HistoryPage(
+            provider=provider.id,
+            items=[
+                HistoryItem(at=r.at, kind=r.kind, summary=r.summary, details=r.details)
+                for r in shown
+            ],
+            next_cursor=str(shown[-1].id) if len(records) > limit else None,
+        )
 
     async def flags(self, org: uuid.UUID) -> FlagsView:
         async with self.store.tenant(org) as tx:
