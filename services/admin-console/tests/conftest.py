@@ -31,6 +31,7 @@ def chromium_path() -> str:
     install (the Playwright browser download cannot work on these machines)."""
     found = shutil.which(CHROMIUM)
     if found is None and os.geteuid() == 0:
+        subprocess.run(["apt-get", "update", "-q"], check=False, capture_output=True)
         subprocess.run(["apt-get", "install", "-y", "-q", CHROMIUM], check=False)
         found = shutil.which(CHROMIUM)
     if found is None:

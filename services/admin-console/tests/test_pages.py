@@ -214,7 +214,7 @@ def test_the_integration_page_shows_status_flags_activity_and_slack_routing(
     _connect_slack(page, stack)
     page.goto(f"{stack.console}{HUB}/slack")
     expect(page.locator(".facts")).to_contain_text("Connected to ")
-    expect(page.get_by_role("group", name=re.compile("channel routing"))).to_be_visible()
+    expect(page.get_by_role("group", name="Channel per notification type")).to_be_visible()
     page.get_by_role("button", name="Turn on").click()
     expect(page.get_by_role("status")).to_contain_text("integrations.slack is on")
     page.get_by_label("Connection needs attention").fill("#alerts")
