@@ -159,11 +159,11 @@ def test_sync_now_moves_last_checked(signed_in: Any, stack: Stack) -> None:
     before = checked.inner_text() if checked.count() else None
     row(page, "slack").get_by_role("button", name="Sync Now: Slack").click()
     expect(page.get_by_role("status")).to_contain_text("Checking Slack now")
-    for _ in range(50):
+    for _ in range(20):
         page.reload()
         if checked.count() and checked.inner_text() != before:
             break
-        page.wait_for_timeout(200)
+        page.wait_for_timeout(250)
     expect(checked).to_contain_text("Last checked: just now")
 
 
@@ -325,3 +325,51 @@ def _now() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def test_a_declined_oauth_lands_on_the_integration_page_with_try_again(
+    signed_in: Any, stack: Stack
+) -> None:
+    page = signed_in
+    faults = f"{stack.sandbox}/_sandbox/slack/faults"
+    httpx.post(faults, json={"mode": "access_denied"}, timeout=5).raise_for_status()
+    try:
+        connect_by_oauth(page, stack, "slack")
+    finally:
+        httpx.post(faults, json={"mode": "ok"}, timeout=5).raise_for_status()
+    expect(page).to_have_url(re.compile(rf"{HUB}/slack\?error=access_denied$"))
+    expect(page.get_by_role("alert")).to_contain_text("You declined access on Slack")
+    page.get_by_role("link", name="Try again").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Connect Slack")
+    page.get_by_role("button", name="Continue to Slack").click()
+    expect(page.get_by_role("status")).to_contain_text("Slack is connected")
+    expect(page.locator(".facts .badge")).to_have_text("Connected")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", f"{HUB}/%2e%2e%2fetc", None),
+        ("GET", f"{HUB}/{'x' * 300}", None),
+        ("GET", f"{HUB}/slack?cursor={'9' * 40}", None),
+        ("GET", "/dev/sign-in?org=not-a-uuid", None),
+        ("POST", "/sign-in", "token=not.a.jwt&marker=x"),
+        ("POST", f"{HUB}/slack/flags", "csrf=x&flag=" + "%ff" * 10),
+        ("POST", f"{HUB}/slack/settings", "a=" + "b" * 70_000),
+        ("GET", "/onboarding/integrations?next=%0d%0aSet-Cookie:x", None),
+    ],
+)
+def test_malformed_input_is_a_friendly_page_never_a_500(
+    signed_in: Any, stack: Stack, method: str, path: str, body: str | None
+) -> None:
+    answer = signed_in.request.fetch(
+        f"{stack.console}{path}",
+        method=method,
+        data=body,
+        headers={"content-type": "application/x-www-form-urlencoded"} if body else {},
+        max_redirects=0,
+    )
+    assert answer.status < 500, (path, answer.status)
+    if answer.status >= 400:
+        assert "<h1>" in answer.text()
+        assert "Traceback" not in answer.text()

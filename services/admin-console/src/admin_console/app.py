@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 from fastapi import FastAPI
@@ -17,6 +18,12 @@ from admin_console.service.console import Console
 from admin_console.settings import ConsoleSettings
 
 
+def _no_cookies() -> CookieJar:
+    """A jar that keeps nothing: the clients are shared by every admin, so a cookie an API
+    sets (the gateway's browser binding) must never ride on another admin's request."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
 def create_app(
     settings: ConsoleSettings,
     *,
@@ -25,10 +32,16 @@ def create_app(
 ) -> FastAPI:
     timeout = httpx.Timeout(settings.request_timeout_s, connect=3.0)
     store_http = httpx.AsyncClient(
-        base_url=settings.store_url, timeout=timeout, transport=store_transport
+        base_url=settings.store_url,
+        timeout=timeout,
+        transport=store_transport,
+        cookies=_no_cookies(),
     )
     gateway_http = httpx.AsyncClient(
-        base_url=settings.gateway_url, timeout=timeout, transport=gateway_transport
+        base_url=settings.gateway_url,
+        timeout=timeout,
+        transport=gateway_transport,
+        cookies=_no_cookies(),
     )
     store = StoreClient(store_http)
     gateway = GatewayClient(gateway_http, settings.oauth_cookie_name)

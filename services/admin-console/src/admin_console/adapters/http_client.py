@@ -3,6 +3,7 @@ gateway's JSON error envelope turned into the console's errors."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +19,7 @@ from admin_console.errors import (
 )
 from admin_console.service.ports import Json
 
+log = logging.getLogger(__name__)
 _DOWN = "The integrations service is not answering right now. Please try again in a minute."
 
 
@@ -48,7 +50,11 @@ class Client:
             response = await self.client.request(
                 method, path, json=json, params=params, headers=headers
             )
-        except httpx.HTTPError:
+        except httpx.HTTPError as error:
+            log.warning(
+                "API call failed",
+                extra={"api": self.name, "path": path.split("?")[0], "error": type(error).__name__},
+            )
             raise UnavailableError(_DOWN) from None
         if response.status_code < 400:
             return response
