@@ -16,7 +16,13 @@ from health_monitor.app import Components, build, create_app
 from health_monitor.handlers import GROUP
 from health_monitor.settings import MonitorSettings
 from hub_catalog import Catalog, PlatformCredentials
-from hub_contracts import ConnectionRecoveredV1, ConnectionUnhealthyV1, Topic, parse_event
+from hub_contracts import (
+    ConnectionCheckedV1,
+    ConnectionRecoveredV1,
+    ConnectionUnhealthyV1,
+    Topic,
+    parse_event,
+)
 from hub_keyring import KeyRing
 from hub_runtime import publish_event
 from hub_runtime.asyncapi import asyncapi_schema, contract_mismatches
@@ -135,7 +141,7 @@ async def test_the_asyncapi_document_matches_the_contracts(
         contract_mismatches(
             document,
             consumes={Topic.CONNECTION_CHECK_DUE},
-            publishes={ConnectionUnhealthyV1, ConnectionRecoveredV1},
+            publishes={ConnectionUnhealthyV1, ConnectionRecoveredV1, ConnectionCheckedV1},
         )
         == []
     )

@@ -76,6 +76,8 @@ class Integrations:
             connected_at=row.connected_at if row else None,
             disconnected_at=row.disconnected_at if row else None,
             last_checked_at=row.last_checked_at if row else None,
+            last_check_outcome=row.last_check_outcome if row else None,
+            last_check_id=row.last_check_id if row else None,
             last_error_code=row.last_error_code if row else None,
             metadata=row.metadata if row else {},
             settings=row.settings if row else {},
@@ -129,7 +131,11 @@ class Integrations:
             await tx.connections.reschedule(
                 row.id, next_check_at=check.next_at, next_refresh_at=next_refresh_at
             )
-        return SyncAccepted(provider=provider.id, queued=[e.event_type for e in events])
+        return SyncAccepted(
+            provider=provider.id,
+            check_id=check.event.event_id,
+            queued=[e.event_type for e in events],
+        )
 
     async def disconnect(self, org: uuid.UUID, provider_id: str, *, by: str) -> None:
         provider = self.catalog.tenant_provider(provider_id)
