@@ -24,6 +24,7 @@ from hub_contracts.registry import EVENT_MODELS
 from opentelemetry.sdk.trace import TracerProvider
 
 from hub_runtime.logging import redact_text
+from hub_runtime.metrics import dead_letters
 from hub_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,7 @@ async def dead_letter(
             "dlq-consumer-group": group,
         },
     )
+    dead_letters.labels(record.topic, reason).inc()
 
 
 def publishes(broker: KafkaBroker | KafkaRouter, *events: type[Event]) -> None:
