@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +17,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCED = re.compile(
+    r"\b(?:connection_store|oauth_gateway|token_refresher|health_monitor|notifier|hub)_[a-z_]+\b"
+)
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 EXPECTED = {
@@ -115,3 +120,18 @@ async def test_every_service_serves_parseable_bounded_metrics(
         if labels
     }
     assert callbacks.get(("slack", "refused", "invalid_state")) == 1, callbacks
+
+    # Every metric the dashboard and the alert rules read is one a service exports.
+    exported = {
+        name
+        for text in texts.values()
+        for family in text_string_to_metric_families(text)
+        for name in (family.name, f"{family.name}_total", *(s.name for s in family.samples))
+    }
+    deploy = ROOT / "deploy"
+    referenced = set(
+        REFERENCED.findall((deploy / "prometheus" / "alerts.yaml").read_text())
+        + REFERENCED.findall((deploy / "grafana" / "integrations-hub.json").read_text())
+    )
+    assert len(referenced) >= 10, referenced
+    assert referenced <= exported, referenced - exported
