@@ -276,8 +276,10 @@ def load_catalog(
     ``environ`` (the process environment by default) and picks its hosts."""
     raw = _raw(path)
     source = os.environ if environ is None else environ
-    raw["providers"] = [_choose_hosts(entry, source) for entry in raw.get("providers", [])]
-    return Catalog.model_validate({**raw, "base_url_override": base_url_override})
+    providers = [_choose_hosts(entry, source) for entry in raw.get("providers", [])]
+    return Catalog.model_validate(
+        {**raw, "providers": providers, "base_url_override": base_url_override}
+    )
 
 
 def _choose_hosts(entry: Any, environ: Mapping[str, str]) -> Any:
