@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
-from hub_catalog import Catalog, load_catalog
+from hub_catalog import Catalog, PlatformCredentials, load_catalog
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
 from hub_runtime.lag import watch_consumer_lag
@@ -41,13 +41,15 @@ def create_app(
     settings: StoreSettings,
     *,
     catalog: Catalog | None = None,
+    platform: PlatformCredentials | None = None,
     tracer_provider: TracerProvider | None = None,
     run_consumers: bool = True,
     run_background: bool = True,
     start_broker: bool = True,
 ) -> FastAPI:
     """``start_broker=False`` (with ``run_consumers`` and ``run_background`` off) serves the API
-    with PostgreSQL alone: events still go to the outbox, nothing publishes them."""
+    with PostgreSQL alone: events still go to the outbox, nothing publishes them. ``platform``
+    (the environment's by default) says which shared platform accounts are configured."""
     tracing = tracer_provider or create_tracer_provider(
         settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
     )
@@ -63,7 +65,8 @@ def create_app(
     )
     if run_consumers:
         broker.include_router(handlers.router(settings, _events(settings, catalog, store)))
-    api = _api(settings, catalog, store, due)
+    platform = platform or PlatformCredentials.from_environment(catalog)
+    api = _api(settings, catalog, store, due, platform.shared_providers(catalog))
     background = _background(settings, db, store, due, broker, tracing) if run_background else []
 
     app = FastAPI(
@@ -114,13 +117,19 @@ def _events(settings: StoreSettings, catalog: Catalog, store: PostgresStore) -> 
     )
 
 
-def _api(settings: StoreSettings, catalog: Catalog, store: PostgresStore, due: DueWork) -> http.Api:
+def _api(
+    settings: StoreSettings,
+    catalog: Catalog,
+    store: PostgresStore,
+    due: DueWork,
+    shared: frozenset[str],
+) -> http.Api:
     """What the routes call: the token verifier and the REST use cases."""
     return http.Api(
         catalog=catalog,
         verifier=user_verifier(settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer),
         service_token_secret=settings.service_token_secret,
-        integrations=Integrations(store, catalog, due),
+        integrations=Integrations(store, catalog, due, shared=shared),
         notifications=Notifications(store, catalog),
     )
 

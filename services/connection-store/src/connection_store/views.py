@@ -106,6 +106,9 @@ class IntegrationSummary(_View):
     connected: bool
     """Whether a credential is held (active, expired or error)."""
     account_name: str | None
+    account_source: Literal["platform", "brand"] | None = None
+    """Whose account is in use: the brand's own, the platform's shared one ("Using the
+    platform's account"), or none."""
     last_sync_at: datetime | None
     last_error: str | None
     next_step: str | None

@@ -324,7 +324,7 @@ class OAuthFlows:
             token_expires_at=tokens.expires_at,
             scopes=tokens.scopes or list(mode.oauth.scopes),
             account=domain.account(facts.id, facts.name),
-            metadata=domain.metadata(flow.tenant_params, tokens.extra),
+            metadata=domain.metadata(flow.tenant_params, {**tokens.extra, **facts.metadata}),
         )
 
     async def _failed(
