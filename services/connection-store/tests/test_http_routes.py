@@ -378,13 +378,19 @@ async def test_sync_now_queues_a_health_check_with_the_stored_ciphertext(
     )
     response = await client.post(f"/v1/orgs/{org}/integrations/google_ads/sync", headers=auth)
     assert response.status_code == 202
-    assert response.json() == {"provider": "google_ads", "queued": ["connection.check_due"]}
+    body = response.json()
+    assert body == {
+        "provider": "google_ads",
+        "check_id": body["check_id"],
+        "queued": ["connection.check_due"],
+    }
     [written] = await outbox(db, org)
     assert (written["topic"], written["message_key"]) == (
         "connection.check_due",
         f"{org}:google_ads",
     )
     event = ConnectionCheckDueV1.model_validate(written["payload"])
+    assert str(event.event_id) == body["check_id"]  # what connection.checked will name
     assert (event.trigger, event.status, event.last_error_code) == (
         "sync_now",
         "error",

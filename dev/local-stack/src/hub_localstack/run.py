@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub_catalog import load_catalog
-from provider_sandbox import platform_environment
+from provider_sandbox import platform_environment, shared_account_environment
 
 from hub_localstack.stack import Endpoints, LocalStack
 
@@ -56,8 +56,9 @@ def development_key(state_dir: Path) -> str:
 
 
 def sandbox_platform_credentials() -> dict[str, str]:
-    """Every provider's platform credential, set to the value the sandbox accepts."""
-    return platform_environment(load_catalog())
+    """Every provider's platform credential and shared account, as the sandbox accepts them."""
+    catalog = load_catalog()
+    return platform_environment(catalog) | shared_account_environment(catalog)
 
 
 def development_environment(

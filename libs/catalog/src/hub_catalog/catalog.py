@@ -3,6 +3,8 @@ values, URLs, templates."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -286,6 +288,34 @@ def _raw(path: Path | None) -> dict[str, Any]:
     return data
 
 
-def load_catalog(path: Path | None = None, *, base_url_override: str | None = None) -> Catalog:
-    """Load and validate the catalog (the packaged ``providers.yaml`` unless ``path`` is given)."""
-    return Catalog.model_validate({**_raw(path), "base_url_override": base_url_override})
+def load_catalog(
+    path: Path | None = None,
+    *,
+    base_url_override: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Catalog:
+    """Load and validate the catalog (the packaged ``providers.yaml`` unless ``path`` is given).
+    A provider's ``host_choice`` variable (``PLAID_ENV``, ``PAYPAL_MODE``) is read from
+    ``environ`` (the process environment by default) and picks its hosts."""
+    raw = _raw(path)
+    source = os.environ if environ is None else environ
+    providers = [_choose_hosts(entry, source) for entry in raw.get("providers", [])]
+    return Catalog.model_validate(
+        {**raw, "providers": providers, "base_url_override": base_url_override}
+    )
+
+
+def _choose_hosts(entry: Any, environ: Mapping[str, str]) -> Any:
+    """The provider's entry with its chosen host in place of the default one everywhere."""
+    choice = entry.get("host_choice") if isinstance(entry, dict) else None
+    if not isinstance(choice, dict):
+        return entry
+    hosts, default = choice.get("hosts", {}), choice.get("default")
+    chosen = environ.get(str(choice.get("env")), "") or default
+    if chosen not in hosts or default not in hosts:
+        known = ", ".join(sorted(hosts))
+        raise CatalogError(f"{choice.get('env')}={chosen!r} is not one of: {known}")
+    rest = {key: value for key, value in entry.items() if key != "host_choice"}
+    text = json.dumps(rest).replace(f'"{hosts[default]}"', f'"{hosts[chosen]}"')
+    text = text.replace(f"//{hosts[default]}/", f"//{hosts[chosen]}/")
+    return {**json.loads(text), "host_choice": choice}

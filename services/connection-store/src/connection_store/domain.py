@@ -69,6 +69,8 @@ class ConnectionRow:
     attempt_message: str | None = None
     attempt_at: datetime | None = None
     next_refresh_at: datetime | None = None
+    last_check_outcome: str | None = None
+    last_check_id: uuid.UUID | None = None
 
     @property
     def connected(self) -> bool:

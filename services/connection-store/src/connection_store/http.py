@@ -22,6 +22,7 @@ from hub_runtime.http_api import (
     app_state,
     error_responses,
     install_error_handlers,
+    metrics_router,
     probes,
     render,
     require_ready,
@@ -36,6 +37,7 @@ from connection_store.auth import (
     verify_service_token,
 )
 from connection_store.errors import REALM
+from connection_store.metrics import StoreMetrics
 from connection_store.service.integrations import Integrations
 from connection_store.service.notifications import Notifications
 from connection_store.views import (
@@ -271,11 +273,12 @@ async def notification_context(
     return await api.notifications.context(org, provider)
 
 
-def install(app: FastAPI, api: Api, *, max_body_bytes: int) -> None:
-    """The routes over ``api``, every error as JSON, and the body-size limit."""
+def install(app: FastAPI, api: Api, metrics: StoreMetrics, *, max_body_bytes: int) -> None:
+    """The routes over ``api``, ``/metrics``, every error as JSON, and the body-size limit."""
     app.state.api = api
     app.include_router(router)
     app.include_router(internal)
+    app.include_router(metrics_router(metrics))
     install_error_handlers(
         app,
         not_found=(UnknownProviderError, PlatformProviderError),

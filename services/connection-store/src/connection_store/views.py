@@ -106,6 +106,9 @@ class IntegrationSummary(_View):
     connected: bool
     """Whether a credential is held (active, expired or error)."""
     account_name: str | None
+    account_source: Literal["platform", "brand"] | None = None
+    """Whose account is in use: the brand's own, the platform's shared one ("Using the
+    platform's account"), or none."""
     last_sync_at: datetime | None
     last_error: str | None
     next_step: str | None
@@ -134,6 +137,12 @@ class IntegrationDetail(IntegrationSummary):
     connected_at: datetime | None
     disconnected_at: datetime | None
     last_checked_at: datetime | None
+    """When the last health check finished (every check, healthy too)."""
+    last_check_outcome: str | None
+    """What it found: ``healthy``, ``revoked``, ``rate_limited``, ``error``... (the
+    ``outcome`` of ``connection.checked``)."""
+    last_check_id: uuid.UUID | None
+    """Which check that was: the ``check_id`` "Sync now" answered with."""
     last_error_code: str | None
     metadata: dict[str, Any]
     settings: dict[str, Any]
@@ -164,6 +173,8 @@ class SettingsView(_View):
 
 class SyncAccepted(_View):
     provider: str
+    check_id: uuid.UUID
+    """The check just queued; the integration's ``last_check_id`` shows it once it finished."""
     queued: list[str]
     """Events written: ``connection.check_due``, and ``token.expiring`` when a refresh is due."""
 

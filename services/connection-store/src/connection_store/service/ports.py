@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from hub_contracts import (
+    ConnectionCheckedV1,
     ConnectionEstablishedV1,
     ConnectionFailedV1,
     ConnectionRequestedV1,
@@ -95,6 +96,11 @@ class Connections(Protocol):
         error_code: str | None,
         checked_at: datetime,
     ) -> None: ...
+
+    async def record_check(self, row_id: uuid.UUID, event: ConnectionCheckedV1) -> bool:
+        """Record a finished health check (``last_checked_at``, outcome, check id; a healthy
+        check also moves ``last_sync_at``) unless a later check is already recorded."""
+        ...
 
 
 class Flags(Protocol):
