@@ -147,11 +147,6 @@ def _connect_slack(page: Any, stack: Stack) -> None:
     expect(row(page, "slack").locator(".badge")).to_have_text("Connected")
 
 
-@pytest.mark.xfail(
-    reason="needs connection.checked (issue 13, lifecycle): the store keeps last_checked_at "
-    "for healthy checks only once it lands",
-    strict=False,
-)
 def test_sync_now_moves_last_checked(signed_in: Any, stack: Stack) -> None:
     page = signed_in
     _connect_slack(page, stack)

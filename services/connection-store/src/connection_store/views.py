@@ -114,6 +114,11 @@ class IntegrationSummary(_View):
     next_step: str | None
     """What a person should do now, when the integration needs attention."""
     attempt: AttemptView | None
+    last_checked_at: datetime | None = None
+    """When the last health check finished (every check, healthy too)."""
+    last_check_outcome: str | None = None
+    """What it found: ``healthy``, ``revoked``, ``rate_limited``, ``error``... (the
+    ``outcome`` of ``connection.checked``)."""
 
 
 class IntegrationList(_View):
@@ -136,11 +141,6 @@ class IntegrationDetail(IntegrationSummary):
     """Names of the credential fields held (``access_token``, ``api_key``...), never values."""
     connected_at: datetime | None
     disconnected_at: datetime | None
-    last_checked_at: datetime | None
-    """When the last health check finished (every check, healthy too)."""
-    last_check_outcome: str | None
-    """What it found: ``healthy``, ``revoked``, ``rate_limited``, ``error``... (the
-    ``outcome`` of ``connection.checked``)."""
     last_check_id: uuid.UUID | None
     """Which check that was: the ``check_id`` "Sync now" answered with."""
     last_error_code: str | None

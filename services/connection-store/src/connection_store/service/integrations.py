@@ -78,8 +78,6 @@ class Integrations:
             credentials_present=row.credential_names if row else [],
             connected_at=row.connected_at if row else None,
             disconnected_at=row.disconnected_at if row else None,
-            last_checked_at=row.last_checked_at if row else None,
-            last_check_outcome=row.last_check_outcome if row else None,
             last_check_id=row.last_check_id if row else None,
             last_error_code=row.last_error_code if row else None,
             metadata=row.metadata if row else {},
@@ -301,4 +299,6 @@ def _summary(
         "last_error": row.last_error if row else None,
         "next_step": step,
         "attempt": attempt,
+        "last_checked_at": row.last_checked_at if row else None,
+        "last_check_outcome": row.last_check_outcome if row else None,
     }
