@@ -181,6 +181,19 @@ async def test_every_oauth_provider_connects(provider_id: str, gateway: Harness)
         assert calls["token.fb_exchange_token"] == 1
 
 
+async def test_meta_is_connected_to_its_ad_account_and_keeps_the_ad_accounts(
+    gateway: Harness,
+) -> None:
+    await gateway.connect("meta_ads")
+    (event,) = gateway.events.of(ConnectionEstablishedV1)
+    assert (event.account.name, event.account.id) == ("Sandbox Meta Ads account", "act_1000000001")
+    accounts = event.metadata["ad_accounts"]
+    assert isinstance(accounts, list)
+    assert [a["id"] for a in accounts] == ["act_1000000001", "act_1000000002"]  # type: ignore[index]
+    assert event.metadata["business"] == {"id": "3000000001", "name": "Sandbox business"}
+    assert set(event.scopes) >= {"public_profile", "ads_management"}
+
+
 async def test_established_carries_expiry_refresh_token_scopes_and_shop(
     gateway: Harness,
 ) -> None:
