@@ -392,9 +392,26 @@ async def test_undecodable_event_goes_to_the_dlq_with_the_reason(
     )
 
 
-def test_no_credential_reached_the_refresher_log(services: dict[str, ServiceProcess]) -> None:
-    """SECURITY.md 14 over everything the tests above made the process do: sandbox-issued access
-    and refresh tokens look like ``sbx-<provider>-at-…`` / ``sbx-<provider>-rt-…``."""
+async def test_no_credential_reached_the_refresher_log(
+    services: dict[str, ServiceProcess],
+    view: StoreView,
+    http: OutboundHttp,
+    bus: KafkaBroker,
+    hub_env: dict[str, str],
+    sandbox_url: str,
+) -> None:
+    """SECURITY.md 14: this test refreshes a token itself (whatever ran before), then
+    reads the process's log. Sandbox-issued access and refresh tokens look like
+    ``sbx-<provider>-at-…`` / ``sbx-<provider>-rt-…``."""
+    tokens = await connect_at(http, sandbox_url, "google_ads")
+    established = await _establish(bus, hub_env, "google_ads", tokens)
+    org = established.organization_id
+
+    async def refreshed() -> dict[str, Any] | None:
+        body = await view.detail(org, "google_ads")
+        return body if body.get("credential_version") == 2 else None
+
+    await eventually(refreshed, timeout_s=30)
     log = services["refresher"].log_path.read_text()
     assert "token.expiring handled" in log
     assert re.search(r"sbx-[a-z_]+-(at|rt)-", log) is None
