@@ -32,9 +32,10 @@ if TYPE_CHECKING:
     from hub_providers.checks import CheckResult, check, mint
     from hub_providers.oauth import OAuthClient
     from hub_providers.outbound import GuardedTransport, OutboundHttp, OutboundPolicy, policy_for
+    from hub_providers.resources import list_resources
     from hub_providers.tokens import TokenSet
 
-_HTTP_MODULES = ("calls", "checks", "oauth", "outbound", "tokens")
+_HTTP_MODULES = ("calls", "checks", "oauth", "outbound", "resources", "tokens")
 
 
 def __getattr__(name: str) -> Any:
@@ -64,6 +65,7 @@ __all__ = [
     "apply_placements",
     "build_request",
     "check",
+    "list_resources",
     "mint",
     "policy_for",
     "raise_for_answer",

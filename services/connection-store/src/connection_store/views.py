@@ -267,6 +267,9 @@ def _setting_schema(setting: SettingField) -> dict[str, Any]:
     schema["title"] = setting.label
     if setting.default is not None:
         schema["default"] = setting.default
+    if setting.resource is not None:
+        # GET /v1/orgs/{org}/integrations/{provider}/resources/{kind} (oauth-gateway) lists it.
+        schema["x-resource"] = setting.resource
     return schema
 
 
@@ -283,3 +286,13 @@ def describe_setting(setting: SettingField) -> str:
         qualifier = "each matching" if setting.type != "string" else "matching"
         shape += f" {qualifier} {setting.pattern}"
     return shape
+
+
+class SealedCredentialView(_View):
+    """One connection's credential exactly as stored (ciphertext), for a hub service."""
+
+    provider: str
+    auth_type: str | None
+    credential_version: int
+    sealed: dict[str, Any]
+    metadata: dict[str, Any]
