@@ -43,5 +43,7 @@ create connection.recovered default
 create connection.recovered.dlq default
 create connection.disconnected bounded
 create connection.disconnected.dlq bounded
+create connection.checked default
+create connection.checked.dlq default
 
 echo "hub topics ready"

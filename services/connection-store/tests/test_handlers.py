@@ -54,6 +54,7 @@ def test_asyncapi_document_matches_the_contracts() -> None:
         Topic.TOKEN_REFRESHED,
         Topic.CONNECTION_UNHEALTHY,
         Topic.CONNECTION_RECOVERED,
+        Topic.CONNECTION_CHECKED,
     }
     publishes = {TokenExpiringV1, ConnectionCheckDueV1, ConnectionDisconnectedV1}
     assert contract_mismatches(document, consumes=consumes, publishes=publishes) == []

@@ -17,7 +17,7 @@ from health_monitor.adapters.prober import ProviderProber
 from health_monitor.domain import Plan, plan
 from health_monitor.service import HealthMonitor, Policy
 from hub_catalog import AuthMode, Catalog, PlatformCredentials, Provider, load_catalog
-from hub_contracts import ConnectionCheckDueV1, Credentials, Event
+from hub_contracts import ConnectionCheckDueV1, ConnectionCheckedV1, Credentials, Event
 from hub_keyring import Binding, KeyRing
 from hub_providers import OAuthClient, OutboundHttp
 from provider_sandbox import SandboxSettings, create_app, example_value, platform_environment
@@ -33,12 +33,17 @@ BEST_EFFORT = [p.id for p in CATALOG.tenant_providers() if plan(p, p.auth) == Pl
 
 @dataclass
 class Recorder:
-    """The publisher port: keeps every reported event."""
+    """The publisher port: keeps every reported transition in ``events``, every
+    ``connection.checked`` in ``checked``."""
 
     events: list[Event] = field(default_factory=list)
+    checked: list[ConnectionCheckedV1] = field(default_factory=list)
 
     async def publish(self, event: Event) -> None:
-        self.events.append(event)
+        if isinstance(event, ConnectionCheckedV1):
+            self.checked.append(event)
+        else:
+            self.events.append(event)
 
 
 @dataclass

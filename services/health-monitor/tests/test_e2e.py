@@ -168,7 +168,23 @@ async def test_revoked_then_reconnected_end_to_end(
                 credentials=Credentials(fields={"api_key": sealed}),
             ),
         )
-        await _wait(lambda: status_is("active"), what="the connection to be active")
+        established = await _wait(lambda: status_is("active"), what="the connection to be active")
+
+        # A healthy Sync now of an API-key provider: 202 with a check id; the detail then shows
+        # that check, what it found, and the sync time moved (no status change, no transition).
+        answer = await http.post(f"{detail_url}/sync", headers=headers)
+        assert answer.status_code == 202, answer.text
+        check_id = answer.json()["check_id"]
+
+        async def check_shown() -> dict[str, Any] | None:
+            body = await detail()
+            return body if body["last_check_id"] == check_id else None
+
+        synced = await _wait(check_shown, within=10, what="the Sync now check in the detail")
+        assert synced["last_check_outcome"] == "healthy"
+        assert synced["last_checked_at"] is not None
+        assert synced["last_sync_at"] > established["last_sync_at"]
+        assert synced["status"] == "active"
 
         # Revoked at the provider: the next due check finds it, the store shows expired.
         await sandbox_fault("revoked")
@@ -186,7 +202,11 @@ async def test_revoked_then_reconnected_end_to_end(
         before = await health_calls()
         answer = await http.post(f"{detail_url}/sync", headers=headers)
         assert answer.status_code == 202, answer.text
+        check_id = answer.json()["check_id"]
         await _wait(lambda: _more(health_calls, before), what="the Sync now check")
+        shown = await _wait(check_shown, within=10, what="the failed check in the detail")
+        assert shown["last_check_outcome"] == "revoked"
+        assert shown["last_sync_at"] == synced["last_sync_at"]  # a failed check is no sync
         await asyncio.sleep(1.0)
         unhealthy = await _events(kafka_bootstrap, Topic.CONNECTION_UNHEALTHY, org)
         assert [e.reason for e in unhealthy] == ["revoked"]

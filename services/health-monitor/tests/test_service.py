@@ -104,6 +104,39 @@ async def test_one_blip_never_alarms(
     assert sleeps.delays[1] > sleeps.delays[0] / 3  # doubling backoff, jittered
 
 
+async def test_every_check_reports_what_it_found_healthy_too(
+    catalog: Catalog,
+    keyring: KeyRing,
+    platform: PlatformCredentials,
+    recorder: Recorder,
+    sleeps: Sleeps,
+) -> None:
+    prober = Scripted(None, _revoked())
+    monitor = _monitor(catalog, keyring, platform, prober, recorder, sleeps, attempts=1)
+    healthy, revoked = due(keyring, SLACK, TOKEN), due(keyring, SLACK, TOKEN)
+
+    await monitor.check(healthy)
+    await monitor.check(revoked)
+
+    assert [(c.check_id, c.outcome) for c in recorder.checked] == [
+        (healthy.event_id, "healthy"),
+        (revoked.event_id, "revoked"),
+    ]
+    assert recorder.checked[1].provider_status == 401
+    assert all(c.credential_version == healthy.credential_version for c in recorder.checked)
+    assert [e.event_type for e in recorder.events] == ["connection.unhealthy"]
+
+
+async def test_a_check_that_cannot_be_made_still_reports_an_error(
+    monitor: HealthMonitor, keyring: KeyRing, recorder: Recorder
+) -> None:
+    other = KeyRing([("test1", os.urandom(32))])
+    event = due(other, SLACK, TOKEN)
+    with pytest.raises(UndecryptableCredentialError):
+        await monitor.check(event)
+    assert [(c.check_id, c.outcome) for c in recorder.checked] == [(event.event_id, "error")]
+
+
 async def test_n_is_a_setting(
     catalog: Catalog,
     keyring: KeyRing,
@@ -367,5 +400,9 @@ async def test_no_secret_reaches_an_event_a_log_line_or_a_message(
     lines = [formatter.format(record) for record in caplog.records]
     assert any(json.loads(line).get("outcome") == "revoked" for line in lines)
     assert [e.reason for e in recorder.events] == ["revoked", "provider_unavailable"]
-    outputs = [*lines, *(e.model_dump_json() for e in recorder.events), monitor.metrics.render()]
+    outputs = [
+        *lines,
+        *(e.model_dump_json() for e in recorder.events),
+        monitor.metrics.render().decode(),
+    ]
     assert not [text for text in outputs if canary in text]

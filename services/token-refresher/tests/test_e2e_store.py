@@ -33,6 +33,7 @@ from hub_keyring import Binding
 from hub_localstack.services import ServiceProcess
 from hub_providers import OutboundHttp, TokenSet
 from hub_runtime import publish_event
+from hub_runtime.metrics import sample
 from pydantic import SecretStr
 
 from .stack import (
@@ -191,8 +192,13 @@ async def test_sweep_refreshes_a_token_within_its_lead_time_without_anyone(
     new_expiry = datetime.fromisoformat(body["token_expires_at"])
     assert new_expiry > established.token_expires_at + timedelta(minutes=30)
     assert body["last_error"] is None
-    refreshed_ok = 'token_refresher_events_total{provider="google_ads",outcome="refreshed"}'
-    assert refreshed_ok in await metrics_of(services["refresher"])
+
+    async def counted() -> float:  # counted once the outcome is published: read until then
+        text = await metrics_of(services["refresher"])
+        events = "token_refresher_events_total"
+        return sample(text, events, provider="google_ads", outcome="refreshed")
+
+    assert await eventually(counted, timeout_s=10) >= 1
 
 
 async def _lifetime(sandbox_url: str, provider_id: str, seconds: int | None) -> None:

@@ -20,6 +20,8 @@ from hub_catalog.model import (
     PLACEHOLDER,
     AuthType,
     FeatureFlag,
+    HubGroup,
+    Onboarding,
     Placement,
     Provider,
     RequestSpec,
@@ -87,6 +89,9 @@ class Catalog(_Model):
     version: int
     providers: list[Provider]
     feature_flags: dict[str, FeatureFlag] = Field(default_factory=dict)
+    groups: list[HubGroup] = Field(default_factory=list)
+    """The admin hub's groups in display order; every provider's ``group`` is one of them."""
+    onboarding: Onboarding = Field(default_factory=Onboarding)
     base_url_override: str | None = None
     """When set (sandbox), every provider URL ``https://host/path`` is sent to
     ``{override}/p/{provider}/{host}/path`` instead. Code paths do not change."""
@@ -103,7 +108,25 @@ class Catalog(_Model):
         for key, flag in self.feature_flags.items():
             if flag.provider is not None and flag.provider not in ids:
                 raise ValueError(f"feature flag {key} names unknown provider {flag.provider}")
+        self._check_groups_and_cards()
         return self
+
+    def _check_groups_and_cards(self) -> None:
+        names = [group.name for group in self.groups]
+        if len(names) != len(set(names)):
+            raise ValueError("duplicate hub group names")
+        if self.groups:
+            ungrouped = sorted({p.group for p in self.providers} - set(names))
+            if ungrouped:
+                raise ValueError(f"providers name groups not in groups: {ungrouped}")
+        tenant = {p.id for p in self.providers if p.scope == Scope.TENANT}
+        for card in self.onboarding.cards:
+            if card.provider not in tenant:
+                raise ValueError(f"onboarding card {card.provider} is not a tenant provider")
+
+    def group(self, name: str) -> HubGroup | None:
+        """The hub group called ``name``, or ``None``."""
+        return next((group for group in self.groups if group.name == name), None)
 
     def get(self, provider_id: str) -> Provider:
         for provider in self.providers:

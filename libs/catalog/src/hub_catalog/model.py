@@ -447,6 +447,44 @@ class FeatureFlag(_Model):
         return self
 
 
+class HubGroup(_Model):
+    """One group of the admin hub: its title and the line under it."""
+
+    name: str
+    description: str
+    platform: bool = False
+    """A group the catalog adds to the seed's (providers the seed's hub does not list)."""
+
+
+class OnboardingCard(_Model):
+    """One card of the onboarding step "Connect Integrations" (seed Part 1, step 5)."""
+
+    provider: ProviderId
+    category: str
+    description: str
+    recommended: bool = False
+    """Shown with a "Recommended" badge while not connected."""
+
+
+class Onboarding(_Model):
+    categories: list[str] = Field(default_factory=list)
+    """The step's sections, in order; each card names one."""
+    cards: list[OnboardingCard] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Onboarding:
+        providers = [card.provider for card in self.cards]
+        if len(providers) != len(set(providers)):
+            raise ValueError("onboarding: a provider has two cards")
+        unknown = {card.category for card in self.cards} - set(self.categories)
+        if unknown:
+            raise ValueError(f"onboarding: cards name unknown categories {sorted(unknown)}")
+        return self
+
+    def in_category(self, category: str) -> list[OnboardingCard]:
+        return [card for card in self.cards if card.category == category]
+
+
 class Provider(_Model):
     id: ProviderId
     name: str

@@ -11,7 +11,9 @@ from hub_contracts.errors import (
 )
 from hub_contracts.events import (
     Account,
+    CheckOutcome,
     ConnectionCheckDueV1,
+    ConnectionCheckedV1,
     ConnectionDisconnectedV1,
     ConnectionEstablishedV1,
     ConnectionFailedV1,
@@ -39,7 +41,9 @@ __all__ = [
     "EVENT_MODELS",
     "NONCE_BYTES",
     "Account",
+    "CheckOutcome",
     "ConnectionCheckDueV1",
+    "ConnectionCheckedV1",
     "ConnectionDisconnectedV1",
     "ConnectionEstablishedV1",
     "ConnectionFailedV1",

@@ -194,6 +194,43 @@ class ConnectionRecoveredV1(Event):
     detected_by: ServiceName
 
 
+CheckOutcome = Literal[
+    "healthy",
+    "revoked",
+    "permission",
+    "misconfigured",
+    "malformed",
+    "rate_limited",
+    "provider_unavailable",
+    "unverifiable",
+    "error",
+]
+"""What one health check found; ``error``: the check itself could not be made (undecryptable
+credential, unknown provider...)."""
+
+
+class ConnectionCheckedV1(Event):
+    """A health check finished, whatever it found (healthy too): the store shows when and what.
+
+    ``check_id`` is the ``event_id`` of the ``connection.check_due`` it answers, so "Sync now"
+    can name its check before it runs.
+    """
+
+    topic = Topic.CONNECTION_CHECKED
+    event_type: Literal["connection.checked"] = "connection.checked"
+    schema_version: Literal[1] = 1
+
+    connection_id: uuid.UUID
+    credential_version: Annotated[int, Field(ge=1)]
+    check_id: uuid.UUID
+    trigger: Literal["scheduled", "sync_now"]
+    outcome: CheckOutcome
+    checked_at: AwareDatetime
+    detected_by: ServiceName
+    provider_status: int | None = None
+    provider_code: Annotated[str, Field(max_length=200)] | None = None
+
+
 class ConnectionDisconnectedV1(Event):
     """A connection was disconnected; its credentials are wiped."""
 

@@ -93,6 +93,15 @@ EXAMPLES: list[events.Event] = [
         credential_version=5,
         detected_by="health-monitor",
     ),
+    events.ConnectionCheckedV1(
+        **GOOGLE_ADS,
+        credential_version=4,
+        check_id=uuid.uuid4(),
+        trigger="sync_now",
+        outcome="healthy",
+        checked_at=EXPIRES,
+        detected_by="health-monitor",
+    ),
     events.ConnectionDisconnectedV1(
         **GOOGLE_ADS,
         disconnected_by="user-1",

@@ -20,6 +20,7 @@ class Topic(StrEnum):
     CONNECTION_UNHEALTHY = "connection.unhealthy"
     CONNECTION_RECOVERED = "connection.recovered"
     CONNECTION_DISCONNECTED = "connection.disconnected"
+    CONNECTION_CHECKED = "connection.checked"
 
 
 ALL_TOPICS: tuple[str, ...] = tuple(topic.value for topic in Topic)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,16 +14,19 @@ from faststream.kafka import KafkaBroker
 from hub_catalog import Catalog, PlatformCredentials, load_catalog
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
+from hub_runtime.lag import watch_consumer_lag
 from opentelemetry.sdk.trace import TracerProvider
 
 from connection_store import handlers, http
 from connection_store.adapters.database import Database
 from connection_store.adapters.listings import GatewayListings
 from connection_store.adapters.loop import repeat
+from connection_store.adapters.measurements import measure
 from connection_store.adapters.migrations import migrate
 from connection_store.adapters.relay import Relay
 from connection_store.adapters.store import PostgresStore
 from connection_store.auth import user_verifier
+from connection_store.metrics import BACKLOG_CAP, OVERDUE_AFTER_S, StoreMetrics
 from connection_store.service.connections import ConnectionEvents
 from connection_store.service.due import DueWork
 from connection_store.service.integrations import Integrations
@@ -78,9 +82,33 @@ def create_app(
         ),
     )
     app.state.db = db  # tests reach the database through the app they started
-    http.install(app, api, max_body_bytes=settings.max_body_bytes)
+    http.install(app, api, _metrics(db, broker), max_body_bytes=settings.max_body_bytes)
     serve_asyncapi(app, broker, title=TITLE)
     return app
+
+
+def _metrics(db: Database, broker: KafkaBroker) -> StoreMetrics:
+    """The families, with the PostgreSQL readings and the consumer lag refreshed per scrape."""
+    metrics = StoreMetrics()
+
+    async def refresh() -> None:
+        if not db.is_open:
+            return
+        now = datetime.now(UTC)
+        read = await measure(db, now, overdue_after_s=OVERDUE_AFTER_S, cap=BACKLOG_CAP)
+        metrics.due.labels("refresh").set(read.refresh_due)
+        metrics.due.labels("check").set(read.check_due)
+        metrics.overdue.labels("refresh").set(read.refresh_overdue)
+        metrics.overdue.labels("check").set(read.check_overdue)
+        metrics.outbox_depth.set(read.outbox_unsent)
+        metrics.outbox_age.set(read.outbox_oldest_age_s)
+        metrics.connections.clear()
+        for (provider, status), count in read.connections.items():
+            metrics.connections.labels(provider, status).set(count)
+
+    metrics.on_scrape(refresh)
+    watch_consumer_lag(metrics, broker)
+    return metrics
 
 
 def _events(settings: StoreSettings, catalog: Catalog, store: PostgresStore) -> ConnectionEvents:

@@ -26,6 +26,7 @@ ESTABLISHED = "connection-store.on_established"
 REFRESHED = "connection-store.on_refreshed"
 UNHEALTHY = "connection-store.on_unhealthy"
 RECOVERED = "connection-store.on_recovered"
+CHECKED = "connection-store.on_checked"
 
 PUBLISHES: tuple[type[Event], ...] = (
     TokenExpiringV1,
@@ -45,6 +46,7 @@ def router(settings: StoreSettings, events: ConnectionEvents) -> KafkaRouter:
         (Topic.TOKEN_REFRESHED, REFRESHED, events.refreshed),
         (Topic.CONNECTION_UNHEALTHY, UNHEALTHY, events.unhealthy),
         (Topic.CONNECTION_RECOVERED, RECOVERED, events.recovered),
+        (Topic.CONNECTION_CHECKED, CHECKED, events.checked),
     ]
     for topic, group, apply in entry_points:
         subscribe(router, settings, topic=topic, group=group, handler=_handler(group, apply))

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from hub_catalog import Provider, SettingField
+from hub_catalog import Catalog, Provider, SettingField
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from connection_store.domain import IntegrationStatus
@@ -57,8 +57,34 @@ class ProviderView(_View):
     """JSON Schema of the provider's settings (``PATCH .../settings``)."""
 
 
+class GroupView(_View):
+    name: str
+    description: str
+    platform: bool
+    """A group the catalog adds to the seed's hub."""
+
+
+class OnboardingCardView(_View):
+    provider: str
+    name: str
+    category: str
+    description: str
+    recommended: bool
+    auth_types: list[str]
+
+
+class OnboardingView(_View):
+    """The onboarding step "Connect Integrations": its categories in order, and its cards."""
+
+    categories: list[str]
+    cards: list[OnboardingCardView]
+
+
 class ProviderList(_View):
     providers: list[ProviderView]
+    groups: list[GroupView]
+    """The admin hub's groups in display order, with their descriptions."""
+    onboarding: OnboardingView
 
 
 class AttemptView(_View):
@@ -93,7 +119,9 @@ class IntegrationSummary(_View):
 class IntegrationList(_View):
     organization_id: uuid.UUID
     groups: dict[str, list[IntegrationSummary]]
-    """Admin-hub group name → its integrations, in catalog order."""
+    """Admin-hub group name → its integrations, groups in the catalog's group order."""
+    group_descriptions: dict[str, str] = Field(default_factory=dict)
+    """Admin-hub group name → the line shown under its title."""
 
 
 class IntegrationDetail(IntegrationSummary):
@@ -109,11 +137,33 @@ class IntegrationDetail(IntegrationSummary):
     connected_at: datetime | None
     disconnected_at: datetime | None
     last_checked_at: datetime | None
+    """When the last health check finished (every check, healthy too)."""
+    last_check_outcome: str | None
+    """What it found: ``healthy``, ``revoked``, ``rate_limited``, ``error``... (the
+    ``outcome`` of ``connection.checked``)."""
+    last_check_id: uuid.UUID | None
+    """Which check that was: the ``check_id`` "Sync now" answered with."""
     last_error_code: str | None
     metadata: dict[str, Any]
     settings: dict[str, Any]
     flags: dict[str, bool]
     """The integration feature flags of this provider and whether each is on."""
+
+
+class HistoryItem(_View):
+    at: datetime
+    kind: str
+    """requested, connected, failed, refreshed, unhealthy, recovered, disconnected (others may
+    be added: show unknown kinds as they come)."""
+    summary: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class HistoryPage(_View):
+    provider: str
+    items: list[HistoryItem]
+    next_cursor: str | None
+    """Pass as ``cursor`` for the next (older) page; ``null`` on the last page."""
 
 
 class SettingsView(_View):
@@ -123,6 +173,8 @@ class SettingsView(_View):
 
 class SyncAccepted(_View):
     provider: str
+    check_id: uuid.UUID
+    """The check just queued; the integration's ``last_check_id`` shows it once it finished."""
     queued: list[str]
     """Events written: ``connection.check_due``, and ``token.expiring`` when a refresh is due."""
 
@@ -207,6 +259,35 @@ class NotificationContext(_View):
     connection: ConnectionFacts | None
     slack: SlackTarget | None
     resend: ResendTarget | None
+
+
+def provider_list(catalog: Catalog) -> ProviderList:
+    """``GET /v1/providers``: the catalog, the hub's groups and the onboarding step."""
+    return ProviderList(
+        providers=[provider_view(p) for p in catalog.providers],
+        groups=[
+            GroupView(name=g.name, description=g.description, platform=g.platform)
+            for g in catalog.groups
+        ],
+        onboarding=onboarding_view(catalog),
+    )
+
+
+def onboarding_view(catalog: Catalog) -> OnboardingView:
+    cards = []
+    for card in catalog.onboarding.cards:
+        provider = catalog.get(card.provider)
+        cards.append(
+            OnboardingCardView(
+                provider=provider.id,
+                name=provider.name,
+                category=card.category,
+                description=card.description,
+                recommended=card.recommended,
+                auth_types=[mode.type.value for mode in provider.auth_modes],
+            )
+        )
+    return OnboardingView(categories=list(catalog.onboarding.categories), cards=cards)
 
 
 def provider_view(provider: Provider) -> ProviderView:

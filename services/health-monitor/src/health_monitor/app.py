@@ -16,6 +16,7 @@ from hub_providers import OutboundHttp
 from hub_providers.outbound import Resolver, resolve
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
+from hub_runtime.lag import watch_consumer_lag
 from opentelemetry.sdk.trace import TracerProvider
 
 from health_monitor import handlers, http
@@ -78,6 +79,7 @@ def create_app(settings: MonitorSettings, *, components: Components | None = Non
         description="Health checks of every brand's connections; transitions to the bus.",
         lifespan=_lifespan(parts),
     )
+    watch_consumer_lag(parts.monitor.metrics, parts.broker)
     app.include_router(http.router(parts.broker, parts.monitor.metrics))
     serve_asyncapi(app, parts.broker, title=TITLE)
     return app

@@ -7,7 +7,13 @@ What cannot be decoded or checked goes to ``connection.check_due.dlq`` with the 
 from __future__ import annotations
 
 from faststream.kafka import KafkaRouter
-from hub_contracts import ConnectionCheckDueV1, ConnectionRecoveredV1, ConnectionUnhealthyV1, Topic
+from hub_contracts import (
+    ConnectionCheckDueV1,
+    ConnectionCheckedV1,
+    ConnectionRecoveredV1,
+    ConnectionUnhealthyV1,
+    Topic,
+)
 from hub_runtime.bus import PermanentHandlerError, publishes, subscribe_batch
 
 from health_monitor.errors import MonitorError, PermanentCheckError
@@ -40,5 +46,5 @@ def router(settings: MonitorSettings, monitor: HealthMonitor) -> KafkaRouter:
         max_records=settings.batch_size,
         batch_timeout_ms=settings.batch_timeout_ms,
     )
-    publishes(router, ConnectionUnhealthyV1, ConnectionRecoveredV1)
+    publishes(router, ConnectionUnhealthyV1, ConnectionRecoveredV1, ConnectionCheckedV1)
     return router

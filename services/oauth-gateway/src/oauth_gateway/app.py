@@ -25,6 +25,7 @@ from hub_providers.outbound import Resolver, resolve
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
 from hub_runtime.bearer import TokenVerifier
+from hub_runtime.lag import watch_consumer_lag
 from opentelemetry.sdk.trace import TracerProvider
 
 from oauth_gateway import domain, handlers, http
@@ -34,6 +35,7 @@ from oauth_gateway.adapters.listings import CatalogListings
 from oauth_gateway.adapters.pending_flows import PostgresPendingFlows, migrate
 from oauth_gateway.adapters.providers import CatalogProviders
 from oauth_gateway.errors import REALM
+from oauth_gateway.metrics import GatewayMetrics
 from oauth_gateway.service import (
     Events,
     KeyConnections,
@@ -94,6 +96,9 @@ def create_app(
         retry_attempts=settings.provider_retry_attempts,
         retry_max_delay_s=settings.provider_retry_max_delay_s,
     )
+    metrics = GatewayMetrics()
+    if broker is not None:
+        watch_consumer_lag(metrics, broker)
     oauth = OAuthFlows(
         catalog=catalog,
         platform=platform,
@@ -106,6 +111,7 @@ def create_app(
         redirect_base=settings.redirect_base,
         flow_ttl=timedelta(seconds=settings.flow_ttl_s),
         now=now,
+        metrics=metrics,
     )
     owned_store = None
     store = credentials
@@ -134,7 +140,7 @@ def create_app(
             owned_tracer=tracer if tracer_provider is None else None,
         ),
     )
-    http.install(app, api, tracer_provider=tracer)
+    http.install(app, api, metrics, tracer_provider=tracer)
     if broker is not None:
         revocations = Revocations(
             catalog=catalog, platform=platform, ring=ring, providers=providers

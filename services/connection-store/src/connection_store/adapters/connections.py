@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 from hub_contracts import (
+    ConnectionCheckedV1,
     ConnectionEstablishedV1,
     ConnectionFailedV1,
     ConnectionRequestedV1,
@@ -26,7 +27,7 @@ COLUMNS = """id, organization_id, provider, status, auth_type, access_token_encr
     refresh_token_encrypted, credential_fields_encrypted, credential_version, token_expires_at,
     scopes, account_id, account_name, metadata, settings, last_error, last_error_code,
     last_sync_at, last_checked_at, connected_at, disconnected_at, attempt_state, attempt_reason,
-    attempt_message, attempt_at, next_refresh_at"""
+    attempt_message, attempt_at, next_refresh_at, last_check_outcome, last_check_id"""
 
 
 def connection_row(record: asyncpg.Record) -> ConnectionRow:
@@ -293,3 +294,24 @@ class PostgresConnections:
             error_code,
             checked_at,
         )
+
+    async def record_check(self, row_id: uuid.UUID, event: ConnectionCheckedV1) -> bool:
+        """Record a finished check unless a newer one is recorded; a healthy one is a sync."""
+        result: str = await self.tx.execute(
+            """UPDATE integration_connections SET
+                   last_checked_at = GREATEST(last_checked_at, $3),
+                   last_check_outcome = $4::text,
+                   last_check_id = $5,
+                   last_sync_at = CASE WHEN $4::text = 'healthy'
+                       THEN GREATEST(last_sync_at, $3) ELSE last_sync_at END,
+                   updated_at = now()
+               WHERE organization_id = $1 AND id = $2
+                 AND (last_checked_at IS NULL OR last_checked_at <= $3
+                      OR last_check_id IS NULL)""",
+            self.org,
+            row_id,
+            event.checked_at,
+            event.outcome,
+            event.check_id,
+        )
+        return result.endswith(" 1")

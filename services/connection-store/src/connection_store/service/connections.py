@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from hub_catalog import Catalog, Provider
 from hub_contracts import (
+    ConnectionCheckedV1,
     ConnectionEstablishedV1,
     ConnectionFailedV1,
     ConnectionRecoveredV1,
@@ -104,6 +105,17 @@ class ConnectionEvents:
     async def recovered(self, consumer: str, event: ConnectionRecoveredV1) -> None:
         await self._verdict(consumer, event, lambda row: "active", error=None, error_code=None)
 
+    async def checked(self, consumer: str, event: ConnectionCheckedV1) -> None:
+        """A finished check, whatever it found: when, what, and which (Sync now's check id)."""
+
+        async def apply(tx: Tenant) -> None:
+            row = await tx.connections.get(event.provider, lock=True)
+            if row is None or domain.stale_verdict(row, event.credential_version):
+                return
+            await tx.connections.record_check(row.id, event)
+
+        await self._once(consumer, event, apply)
+
     async def _verdict(
         self,
         consumer: str,
@@ -138,9 +150,12 @@ class ConnectionEvents:
     async def _once(
         self, consumer: str, event: Event, apply: Callable[[Tenant], Awaitable[None]]
     ) -> None:
-        self._provider(event)
+        provider = self._provider(event)
         async with self.store.tenant(event.organization_id) as tx:
             if not await tx.inbox.first_time(consumer, event):
                 log.info("duplicate event ignored", extra={"event_id": str(event.event_id)})
                 return
             await apply(tx)
+            entry = domain.history_entry(event, provider)
+            if entry is not None:
+                await tx.history.record(entry)

@@ -20,6 +20,8 @@ from connection_store.views import (
     AttemptView,
     FlagsView,
     FlagView,
+    HistoryItem,
+    HistoryPage,
     IntegrationDetail,
     IntegrationList,
     IntegrationSummary,
@@ -53,11 +55,13 @@ class Integrations:
     async def overview(self, org: uuid.UUID) -> IntegrationList:
         async with self.store.tenant(org) as tx:
             rows = {row.provider: row for row in await tx.connections.all()}
-        groups: dict[str, list[IntegrationSummary]] = {}
+        groups: dict[str, list[IntegrationSummary]] = {g.name: [] for g in self.catalog.groups}
         for provider in self.catalog.tenant_providers():
             summary = IntegrationSummary(**_summary(provider, rows.get(provider.id), self.shared))
             groups.setdefault(provider.group, []).append(summary)
-        return IntegrationList(organization_id=org, groups=groups)
+        groups = {name: items for name, items in groups.items() if items}
+        descriptions = {g.name: g.description for g in self.catalog.groups if g.name in groups}
+        return IntegrationList(organization_id=org, groups=groups, group_descriptions=descriptions)
 
     async def detail(self, org: uuid.UUID, provider_id: str) -> IntegrationDetail:
         provider = self.catalog.tenant_provider(provider_id)
@@ -78,6 +82,8 @@ class Integrations:
             connected_at=row.connected_at if row else None,
             disconnected_at=row.disconnected_at if row else None,
             last_checked_at=row.last_checked_at if row else None,
+            last_check_outcome=row.last_check_outcome if row else None,
+            last_check_id=row.last_check_id if row else None,
             last_error_code=row.last_error_code if row else None,
             metadata=row.metadata if row else {},
             settings=row.settings if row else {},
@@ -184,7 +190,11 @@ class Integrations:
             await tx.connections.reschedule(
                 row.id, next_check_at=check.next_at, next_refresh_at=next_refresh_at
             )
-        return SyncAccepted(provider=provider.id, queued=[e.event_type for e in events])
+        return SyncAccepted(
+            provider=provider.id,
+            check_id=check.event.event_id,
+            queued=[e.event_type for e in events],
+        )
 
     async def disconnect(self, org: uuid.UUID, provider_id: str, *, by: str) -> None:
         provider = self.catalog.tenant_provider(provider_id)
@@ -202,6 +212,31 @@ class Integrations:
                 credentials=row.credentials(),
             )
             await tx.outbox.add([OutboxMessage.of(event)])
+            entry = domain.history_entry(event, provider)
+            if entry is not None:
+                await tx.history.record(entry)
+
+    async def history(
+        self, org: uuid.UUID, provider_id: str, *, limit: int, cursor: str | None
+    ) -> HistoryPage:
+        """The integration's timeline, newest first; ``cursor`` is the last page's
+        ``next_cursor``."""
+        provider = self.catalog.tenant_provider(provider_id)
+        try:
+            before = domain.history_cursor(cursor)
+        except ValueError:
+            raise errors.InvalidCursorError() from None
+        async with self.store.tenant(org) as tx:
+            records = await tx.history.page(provider.id, limit=limit + 1, before=before)
+        shown = records[:limit]
+        return HistoryPage(
+            provider=provider.id,
+            items=[
+                HistoryItem(at=r.at, kind=r.kind, summary=r.summary, details=r.details)
+                for r in shown
+            ],
+            next_cursor=str(shown[-1].id) if len(records) > limit else None,
+        )
 
     async def flags(self, org: uuid.UUID) -> FlagsView:
         async with self.store.tenant(org) as tx:

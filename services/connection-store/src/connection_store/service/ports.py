@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from hub_contracts import (
+    ConnectionCheckedV1,
     ConnectionEstablishedV1,
     ConnectionFailedV1,
     ConnectionRequestedV1,
@@ -19,7 +20,7 @@ from hub_contracts import (
 )
 from opentelemetry import propagate
 
-from connection_store.domain import ConnectionRow
+from connection_store.domain import ConnectionRow, HistoryEntry, HistoryRecord
 
 Due = Literal["refresh", "check"]
 """The two kinds of scheduled work: ``next_refresh_at`` (token.expiring) and ``next_check_at``
@@ -96,6 +97,11 @@ class Connections(Protocol):
         checked_at: datetime,
     ) -> None: ...
 
+    async def record_check(self, row_id: uuid.UUID, event: ConnectionCheckedV1) -> bool:
+        """Record a finished health check (``last_checked_at``, outcome, check id; a healthy
+        check also moves ``last_sync_at``) unless a later check is already recorded."""
+        ...
+
 
 class Flags(Protocol):
     """One organization's changes to the catalog's integration flags."""
@@ -111,6 +117,19 @@ class NotificationSettings(Protocol):
     async def get(self) -> dict[str, Any] | None: ...
 
     async def save(self, values: Mapping[str, Any], *, by: str) -> None: ...
+
+
+class History(Protocol):
+    """One organization's integration timeline (issue 11): what consumers and use cases record,
+    newest first by id."""
+
+    async def record(self, entry: HistoryEntry) -> None:
+        """Append ``entry``; the same event recorded twice is kept once."""
+        ...
+
+    async def page(
+        self, provider: str, *, limit: int, before: int | None
+    ) -> list[HistoryRecord]: ...
 
 
 class Inbox(Protocol):
@@ -186,6 +205,9 @@ class Tenant(Protocol):
 
     @property
     def inbox(self) -> Inbox: ...
+
+    @property
+    def history(self) -> History: ...
 
     @property
     def outbox(self) -> Outbox: ...

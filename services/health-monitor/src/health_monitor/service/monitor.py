@@ -8,12 +8,15 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import hub_catalog
 from hub_catalog import AuthMode, Catalog, PlatformCredentials, Provider, tenant_values
 from hub_contracts import (
+    CheckOutcome,
     ConnectionCheckDueV1,
+    ConnectionCheckedV1,
     ConnectionRecoveredV1,
     ConnectionUnhealthyV1,
     Event,
@@ -26,6 +29,7 @@ from opentelemetry.trace import TracerProvider
 from health_monitor import domain
 from health_monitor.domain import Outcome, Plan, Previous, Transition, Verdict
 from health_monitor.errors import (
+    PermanentCheckError,
     UndecryptableCredentialError,
     UnknownAuthModeError,
     UnknownProviderError,
@@ -59,6 +63,7 @@ class Report:
     previous: Previous
     transition: Transition | None
     event: Event | None
+    checked: ConnectionCheckedV1 | None = None
 
 
 class HealthMonitor:
@@ -98,15 +103,22 @@ class HealthMonitor:
                 "hub.trigger": event.trigger,
             },
         ) as span:
-            provider, mode = self._resolve(event)
-            verdict = await self._verdict(event, provider, mode)
+            try:
+                provider, mode = self._resolve(event)
+                verdict = await self._verdict(event, provider, mode)
+            except PermanentCheckError:
+                # The check could not be made: still reported, so "Sync now" ends visibly.
+                await self.publisher.publish(_checked(event, "error"))
+                raise
             previous = self.memory.previous(event)
             kind = domain.transition(previous, verdict)
             reported = await self._report(event, provider, mode, verdict, kind)
+            checked = _checked(event, verdict.outcome.value, verdict)
+            await self.publisher.publish(checked)
             span.set_attribute("hub.outcome", verdict.outcome.value)
             if kind is not None:
                 span.set_attribute("hub.reported", kind.value)
-        report = Report(verdict, previous, kind, reported)
+        report = Report(verdict, previous, kind, reported, checked)
         self._finished(event, provider, report, time.monotonic() - started)
         return report
 
@@ -247,6 +259,25 @@ class HealthMonitor:
                 "duration_ms": round(seconds * 1000, 1),
             },
         )
+
+
+def _checked(
+    event: ConnectionCheckDueV1, outcome: CheckOutcome, verdict: Verdict | None = None
+) -> ConnectionCheckedV1:
+    """What one check found, answering ``event`` (its ``event_id`` is the check id)."""
+    return ConnectionCheckedV1(
+        organization_id=event.organization_id,
+        provider=event.provider,
+        connection_id=event.connection_id,
+        credential_version=event.credential_version,
+        check_id=event.event_id,
+        trigger=event.trigger,
+        outcome=outcome,
+        checked_at=datetime.now(UTC),
+        detected_by=DETECTED_BY,
+        provider_status=verdict.status_code if verdict else None,
+        provider_code=verdict.code if verdict else None,
+    )
 
 
 def _transition_event(

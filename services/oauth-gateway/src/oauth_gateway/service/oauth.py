@@ -12,7 +12,7 @@ import hmac
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from hub_catalog import (
@@ -38,6 +38,7 @@ from pydantic import SecretStr
 
 from oauth_gateway import domain
 from oauth_gateway.errors import BrowserMismatchError, GatewayError, StateRefusedError
+from oauth_gateway.metrics import GatewayMetrics
 from oauth_gateway.service.ports import (
     AccountFacts,
     Events,
@@ -84,6 +85,7 @@ class OAuthFlows:
     """``OAUTH_GATEWAY_PUBLIC_BASE_URL``, no trailing slash."""
     flow_ttl: timedelta
     now: Callable[[], datetime]
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
 
     def redirect_uri(self, provider: Provider) -> str:
         """The registered redirect URI, byte for byte the same at authorize and token time."""
@@ -156,11 +158,17 @@ class OAuthFlows:
     ) -> CallbackOutcome:
         provider = self._callback_provider(provider_id)
         params = domain.single_valued(query)
-        flow = await self._claim(provider, params.get("state"), browser_id)
+        try:
+            flow = await self._claim(provider, params.get("state"), browser_id)
+        except GatewayError as error:
+            self.metrics.callback(provider.id, "refused", error.code)
+            raise
         try:
             await self._finish(provider, domain.oauth_mode(provider), flow, params)
         except GatewayError as error:
+            self.metrics.callback(provider.id, "failed", error.code)
             return await self._failed(provider, flow, error)
+        self.metrics.callback(provider.id, "connected")
         return self._outcome(provider, flow, None)
 
     def _callback_provider(self, provider_id: str) -> Provider:
