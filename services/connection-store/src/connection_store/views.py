@@ -320,9 +320,23 @@ def settings_schema(provider: Provider) -> dict[str, Any]:
     return {
         "type": "object",
         "additionalProperties": False,
-        "properties": {setting.name: _setting_schema(setting) for setting in provider.settings},
+        "properties": {
+            setting.name: _with_params(provider, setting, _setting_schema(setting))
+            for setting in provider.settings
+        },
         "required": [setting.name for setting in provider.settings if setting.required],
     }
+
+
+def _with_params(
+    provider: Provider, setting: SettingField, schema: dict[str, Any]
+) -> dict[str, Any]:
+    """A picker whose listing depends on other settings names them (``x-resource-params``: Meta
+    pixels take the ``ad_account_id``), so a page can ask for the right list."""
+    listing = provider.resources.get(setting.resource or "")
+    if listing is not None and listing.params:
+        schema["x-resource-params"] = list(listing.params)
+    return schema
 
 
 def _setting_schema(setting: SettingField) -> dict[str, Any]:
