@@ -31,7 +31,13 @@ if TYPE_CHECKING:
     )
     from hub_providers.checks import CheckResult, check, mint
     from hub_providers.oauth import OAuthClient
-    from hub_providers.outbound import GuardedTransport, OutboundHttp, OutboundPolicy, policy_for
+    from hub_providers.outbound import (
+        GuardedTransport,
+        OutboundHttp,
+        OutboundPolicy,
+        PinnedTransport,
+        policy_for,
+    )
     from hub_providers.resources import list_resources
     from hub_providers.tokens import TokenSet
 
@@ -55,6 +61,7 @@ __all__ = [
     "OAuthClient",
     "OutboundHttp",
     "OutboundPolicy",
+    "PinnedTransport",
     "ProviderError",
     "ProviderRejectedError",
     "ProviderUnavailableError",
