@@ -6,6 +6,8 @@ fails, the catalog misreads the provider and the catalog is what gets fixed (nev
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,7 +19,10 @@ from hub_catalog import (
     Provider,
     RefreshStrategy,
     RequestSpec,
+    ResourceListing,
     classify,
+    load_catalog,
+    resource_items,
     succeeded,
     value_at,
 )
@@ -52,6 +57,10 @@ def _requests(provider: Provider, name: str) -> list[RequestSpec]:
             f"{provider.id}'s identity shares health's URL: record it once, as health"
         )
         return [identity]
+    if name.startswith("resource."):
+        kind = name.removeprefix("resource.")
+        assert kind in provider.resources, f"{provider.id} lists no {kind}"
+        return [provider.resources[kind]]
     if name == "mint":
         mints = [mode.mint for mode in provider.auth_modes if mode.mint is not None]
         assert mints, f"{provider.id} mints no token"
@@ -98,6 +107,14 @@ def test_the_catalog_reads_each_recorded_answer_as_documented(
                 assert _scalar(body, path), f"{provider_id} {name}: nothing at {path!r}"
         if request.expires_in_path is not None:
             assert isinstance(value_at(body, request.expires_in_path), int), provider_id
+        if isinstance(request, ResourceListing):
+            items = resource_items(request, body)
+            assert items, f"{provider_id} {name}: no items at {request.items_path!r}"
+            assert all(ident and label for ident, label in items), items
+            for setting in provider.settings:
+                if setting.resource == name.removeprefix("resource.") and setting.pattern:
+                    for ident, _ in items:  # a listed id must be a value the setting accepts
+                        assert re.fullmatch(setting.pattern, ident), (setting.name, ident)
 
 
 def test_every_catalog_provider_has_its_recordings(catalog: Catalog) -> None:
@@ -134,3 +151,29 @@ def test_every_recording_names_its_source() -> None:
         assert isinstance(recordings, Recordings)
         for name, recording in recordings.answers.items():
             assert recording.source.strip(), f"{recordings.provider} {name}"
+
+
+LISTINGS = [
+    (provider.id, kind) for provider in load_catalog().providers for kind in provider.resources
+]
+
+
+@pytest.mark.parametrize(("provider_id", "kind"), LISTINGS, ids=[f"{p}-{k}" for p, k in LISTINGS])
+async def test_the_sandbox_plays_every_listing_as_recorded(
+    sandbox: Callable[[str], Any], provider_id: str, kind: str
+) -> None:
+    client = sandbox(provider_id)
+    mode = client.mode()
+    credential = await client.connect(mode)
+    listing = client.provider.resources[kind]
+    params = dict.fromkeys(listing.params, "act_1000000001")  # Meta pixels: an ad account
+    answer = await client.check(listing, mode, credential | params)
+    assert answer.status_code == 200, answer.text
+    items = resource_items(listing, answer.json())
+    assert items, answer.text
+    revoked = await client.check(listing, mode, credential | params | _refused(credential))
+    assert classify(client.provider, revoked.status_code, revoked.json()) == "revoked"
+
+
+def _refused(credential: dict[str, str]) -> dict[str, str]:
+    return {name: "rejected-" + value for name, value in credential.items()}

@@ -105,6 +105,10 @@ def stack(
             console.env.update(
                 ADMIN_CONSOLE_STORE_URL=store.url, ADMIN_CONSOLE_GATEWAY_URL=gateway.url
             )
+            # Pickers: the store checks a picked setting with the gateway's listing, which
+            # reads the stored credential from the store.
+            store.env.update(CONNECTION_STORE_GATEWAY_URL=gateway.url)
+            gateway.env.update(OAUTH_GATEWAY_STORE_URL=store.url)
             with store, gateway, monitor, console:
                 yield Stack(console.url, store.url, gateway.url, sandbox_url, env, logs)
     finally:

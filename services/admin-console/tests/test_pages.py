@@ -219,6 +219,28 @@ def test_the_integration_page_shows_status_flags_activity_and_slack_routing(
     check_page(page, "integration-slack")
 
 
+def test_slacks_default_channel_is_picked_from_the_workspaces_channels(
+    signed_in: Any, stack: Stack
+) -> None:
+    page = signed_in
+    _connect_slack(page, stack)
+    page.goto(f"{stack.console}{HUB}/slack")
+    picker = page.get_by_label("Default channel")
+    expect(picker.locator("option")).to_have_text(
+        ["Choose…", "general (C012AB3CD)", "random (C061EG9T2)"]
+    )
+    picker.select_option("C061EG9T2")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_label("Default channel")).to_have_value("C061EG9T2")
+
+
+def test_the_hub_says_when_the_platforms_account_is_in_use(signed_in: Any, stack: Stack) -> None:
+    page = signed_in
+    page.goto(f"{stack.console}{HUB}")
+    expect(row(page, "retell")).to_contain_text("Using the platform's account")
+    expect(row(page, "slack")).not_to_contain_text("Using the platform's account")
+
+
 def test_notifications_page_saves_recipients_and_refuses_a_bad_address(
     signed_in: Any, stack: Stack
 ) -> None:

@@ -25,7 +25,7 @@ ORG_ROUTES_BODIES: dict[tuple[str, str], Any] = {
     ("get", "/v1/orgs/{org_id}/integrations"): None,
     ("get", "/v1/orgs/{org_id}/integrations/{provider}"): None,
     ("get", "/v1/orgs/{org_id}/integrations/{provider}/history"): None,
-    ("patch", "/v1/orgs/{org_id}/integrations/{provider}/settings"): {"pixel_id": "42"},
+    ("patch", "/v1/orgs/{org_id}/integrations/{provider}/settings"): {"capi_enabled": True},
     ("post", "/v1/orgs/{org_id}/integrations/{provider}/sync"): None,
     ("get", "/v1/orgs/{org_id}/flags"): None,
     ("put", "/v1/orgs/{org_id}/flags"): {"flags": {"integrations.meta_ads": True}},

@@ -26,16 +26,16 @@ from provider_sandbox.endpoints import EndpointKind
 from provider_sandbox.expectations import Reading, expectations, read
 from provider_sandbox.state import FaultMode, Grant, TokenKind
 
-CHECKS = (EndpointKind.HEALTH, EndpointKind.IDENTITY)
 TOKEN_KINDS: dict[str, TokenKind] = {"access_token": "access", "refresh_token": "refresh"}
 
 
 async def check(call: Call) -> JSONResponse:
-    """A health or identity request."""
+    """A health, identity or resource-listing request (one URL may serve several: the first
+    one's recording answers)."""
     request = _request(call)
     mode, reading = authenticate(call, request)
     await judge(call, mode, reading)
-    names = [call.endpoint.kind.value, EndpointKind.HEALTH.value]
+    names = [endpoint.label for endpoint in call.endpoints] + [EndpointKind.HEALTH.value]
     return _play(call, names, _account(call).values())
 
 

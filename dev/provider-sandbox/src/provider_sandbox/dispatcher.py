@@ -29,6 +29,7 @@ HANDLERS: dict[EndpointKind, Handler] = {
     EndpointKind.MINT: checks.mint,
     EndpointKind.HEALTH: checks.check,
     EndpointKind.IDENTITY: checks.check,
+    EndpointKind.RESOURCE: checks.check,
     EndpointKind.ACTION: actions.act,
 }
 

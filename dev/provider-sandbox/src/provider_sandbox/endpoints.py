@@ -29,6 +29,7 @@ class EndpointKind(StrEnum):
     MINT = "mint"
     HEALTH = "health"
     IDENTITY = "identity"
+    RESOURCE = "resource"
     ACTION = "action"
 
 
@@ -44,11 +45,18 @@ class Endpoint:
     """The catalog request of a mint, health, identity or action endpoint."""
     action: str | None = None
     """The action's name, for an action endpoint."""
+    resource: str | None = None
+    """The listed kind, for a resource endpoint (``channels``)."""
 
     @property
     def label(self) -> str:
-        """What the call counts as: the kind, or ``action.<name>``."""
-        return self.kind.value if self.action is None else f"action.{self.action}"
+        """What the call counts as (and its recording's name): the kind, ``action.<name>`` or
+        ``resource.<kind>``."""
+        if self.action is not None:
+            return f"action.{self.action}"
+        if self.resource is not None:
+            return f"resource.{self.resource}"
+        return self.kind.value
 
     def bind(self, host: str, path: str) -> dict[str, str] | None:
         """Values of the URL's placeholders, or ``None`` if the URL is not this endpoint."""
@@ -85,6 +93,9 @@ def endpoints(provider: Provider) -> list[Endpoint]:
     ):
         if request is not None:
             found.append(_request_endpoint(kind, request, None))
+    for name, listing in provider.resources.items():
+        endpoint = _request_endpoint(EndpointKind.RESOURCE, listing, None)
+        found.append(replace(endpoint, resource=name))
     for name, action in provider.actions.items():
         found.append(_action_endpoint(name, action))
     return found

@@ -247,6 +247,8 @@ def _check_templates(provider: Provider) -> None:
         if action.json_body is not None or action.form_body is not None:
             raise ValueError(f"{provider.id}: an action's body is the caller's, not a template")
         templates += _request_templates(action)
+    for listing in provider.resources.values():
+        templates += _request_templates(listing)
     for template in templates:
         unknown = placeholders(template) - allowed
         if unknown:

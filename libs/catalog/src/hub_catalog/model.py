@@ -222,6 +222,26 @@ class RequestSpec(_Model):
     expires_in_path: str | None = None
 
 
+ResourceKind = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")]
+
+
+class ResourceListing(RequestSpec):
+    """A request that lists what a brand can pick in a setting (Meta ad accounts, Slack
+    channels), sent with the connection's credential as its mode's ``transport`` says."""
+
+    items_path: str
+    """Where the list is in the answer (``data``, ``channels``, ``resourceNames``)."""
+    id_path: str | None = None
+    """Each item's id, relative to the item; ``None`` when the item is the id (a string)."""
+    name_path: str | None = None
+    """Each item's display name, relative to the item; the id stands in when absent."""
+    id_prefix: str = ""
+    """Stripped from each id (Google Ads ``customers/``)."""
+    params: list[FieldName] = Field(default_factory=list)
+    """URL placeholders the caller supplies: other settings the listing depends on (Meta's
+    pixels belong to an ad account: ``ad_account_id``)."""
+
+
 class Action(RequestSpec):
     """A request a service sends on a brand's (or the platform's) behalf: post a Slack message,
     send an email. The catalog says where it goes, how the credential travels and how the answer
@@ -369,6 +389,9 @@ class SettingField(_Model):
     """For ``channel_map``: the notification types that may be routed."""
     default: Any = None
     required: bool = False
+    resource: ResourceKind | None = None
+    """The provider's resource listing this setting picks from (schema ``x-resource``); a saved
+    value must be among its ids (a ``#name`` among its names, for a Slack channel)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> SettingField:
@@ -487,6 +510,10 @@ class Provider(_Model):
     settings: list[SettingField] = Field(default_factory=list)
     actions: dict[ActionName, Action] = Field(default_factory=dict)
     """Named requests sent on a brand's behalf (``post_message``, ``send_email``)."""
+    resources: dict[ResourceKind, ResourceListing] = Field(default_factory=dict)
+    """What a brand can pick, by kind (``GET .../resources/{kind}``)."""
+    settings_not_covered: list[str] = Field(default_factory=list)
+    """Settings the seed or the provider suggests that this catalog does not offer, and why."""
 
     @property
     def auth(self) -> AuthMode:
@@ -521,6 +548,12 @@ class Provider(_Model):
         names = [setting.name for setting in self.settings]
         if len(names) != len(set(names)):
             raise ValueError(f"{self.id}: duplicate setting names")
+        for setting in self.settings:
+            if setting.resource is not None and setting.resource not in self.resources:
+                raise ValueError(f"{self.id}: setting {setting.name} names no listed resource")
+        for kind, listing in self.resources.items():
+            if not set(listing.params) <= set(names):
+                raise ValueError(f"{self.id}: resource {kind} takes params that are not settings")
         return self
 
     def has_mode(self, auth_type: AuthType) -> bool:
@@ -550,6 +583,7 @@ class Provider(_Model):
                 urls.append(mode.mint.url)
         urls += [r.url for r in (self.checks.health, self.checks.identity) if r is not None]
         urls += [action.url for action in self.actions.values()]
+        urls += [listing.url for listing in self.resources.values()]
         return urls
 
     def check_settings(self, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -579,6 +613,8 @@ class Provider(_Model):
             names.update(f.name for f in mode.fields)
         for action in self.actions.values():
             names.update(action.params)
+        for listing in self.resources.values():
+            names.update(listing.params)
         return names
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from hub_catalog.model import Provider, RequestSpec, ResponseMatch
+from hub_catalog.model import Provider, RequestSpec, ResourceListing, ResponseMatch
 
 Signal = Literal["revoked", "rate_limited"]
 
@@ -70,3 +70,20 @@ def example_body(match: ResponseMatch) -> Any:
     for segment in reversed(match.path.split(".")):
         body = [None] * int(segment) + [body] if segment.isdigit() else {segment: body}
     return body
+
+
+def resource_items(listing: ResourceListing, body: Any) -> list[tuple[str, str]] | None:
+    """``(id, name)`` of every item a listing's answer holds (the id stands in for a missing
+    name), or ``None`` when ``items_path`` is not a list. Items without an id are skipped."""
+    found = value_at(body, listing.items_path)
+    if not isinstance(found, list):
+        return None
+    items: list[tuple[str, str]] = []
+    for item in found:
+        raw = item if listing.id_path is None else value_at(item, listing.id_path)
+        if not isinstance(raw, str | int) or isinstance(raw, bool) or raw == "":
+            continue
+        ident = str(raw).removeprefix(listing.id_prefix)
+        name = value_at(item, listing.name_path) if listing.name_path else MISSING
+        items.append((ident, str(name) if isinstance(name, str | int) else ident))
+    return items

@@ -38,9 +38,10 @@ if TYPE_CHECKING:
         PinnedTransport,
         policy_for,
     )
+    from hub_providers.resources import list_resources
     from hub_providers.tokens import TokenSet
 
-_HTTP_MODULES = ("calls", "checks", "oauth", "outbound", "tokens")
+_HTTP_MODULES = ("calls", "checks", "oauth", "outbound", "resources", "tokens")
 
 
 def __getattr__(name: str) -> Any:
@@ -71,6 +72,7 @@ __all__ = [
     "apply_placements",
     "build_request",
     "check",
+    "list_resources",
     "mint",
     "policy_for",
     "raise_for_answer",

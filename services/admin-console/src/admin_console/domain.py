@@ -233,6 +233,8 @@ class FormField:
     options: tuple[str, ...] = ()
     """``map``: the keys (notification types); ``select``: filled by the caller."""
     resource: str | None = None
+    resource_params: tuple[str, ...] = ()
+    """Other settings the resource listing depends on (``x-resource-params``: Meta pixels)."""
     required: bool = False
 
 
@@ -259,6 +261,7 @@ def settings_fields(schema: Mapping[str, Any], values: Mapping[str, Any]) -> lis
                 pattern=pattern,
                 options=options,
                 resource=resource if isinstance(resource, str) else None,
+                resource_params=tuple(str(p) for p in spec.get("x-resource-params") or ()),
                 required=name in required,
             )
         )

@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from connection_store import handlers, http
 from connection_store.adapters.database import Database
+from connection_store.adapters.listings import GatewayListings
 from connection_store.adapters.loop import repeat
 from connection_store.adapters.measurements import measure
 from connection_store.adapters.migrations import migrate
@@ -30,6 +31,7 @@ from connection_store.service.connections import ConnectionEvents
 from connection_store.service.due import DueWork
 from connection_store.service.integrations import Integrations
 from connection_store.service.notifications import Notifications
+from connection_store.service.ports import Listings
 from connection_store.service.sweeps import Sweeper
 from connection_store.settings import StoreSettings
 
@@ -42,6 +44,7 @@ def create_app(
     *,
     catalog: Catalog | None = None,
     platform: PlatformCredentials | None = None,
+    listings: Listings | None = None,
     tracer_provider: TracerProvider | None = None,
     run_consumers: bool = True,
     run_background: bool = True,
@@ -66,7 +69,8 @@ def create_app(
     if run_consumers:
         broker.include_router(handlers.router(settings, _events(settings, catalog, store)))
     platform = platform or PlatformCredentials.from_environment(catalog)
-    api = _api(settings, catalog, store, due, platform.shared_providers(catalog))
+    listings = listings or GatewayListings(settings.gateway_url)
+    api = _api(settings, catalog, store, due, platform.shared_providers(catalog), listings)
     background = _background(settings, db, store, due, broker, tracing) if run_background else []
 
     app = FastAPI(
@@ -123,13 +127,14 @@ def _api(
     store: PostgresStore,
     due: DueWork,
     shared: frozenset[str],
+    listings: Listings,
 ) -> http.Api:
     """What the routes call: the token verifier and the REST use cases."""
     return http.Api(
         catalog=catalog,
         verifier=user_verifier(settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer),
         service_token_secret=settings.service_token_secret,
-        integrations=Integrations(store, catalog, due, shared=shared),
+        integrations=Integrations(store, catalog, due, shared=shared, listings=listings),
         notifications=Notifications(store, catalog),
     )
 

@@ -21,6 +21,8 @@ WRITE = "integrations:write"
 SCOPES = (READ, WRITE)
 NOTIFICATION_CONTEXT = "notifications:context"
 """Read one organization's notification settings and Slack / Resend credential (ciphertext)."""
+SEALED_CREDENTIAL = "integrations:sealed-credential"
+"""Read one connection's credential as ciphertext (the gateway's resource listings)."""
 AUDIENCE = "connection-store"
 """The ``aud`` of service tokens."""
 MAX_SERVICE_LIFETIME_S = 900

@@ -162,6 +162,20 @@ def next_step(provider: Provider, status: str, error_code: str | None) -> str | 
     return None
 
 
+def resource_values(value: Any) -> list[str]:
+    """The resource ids a setting's value names (one, or each item of a list)."""
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return [str(value)]
+
+
+def listed(value: str, items: list[tuple[str, str]]) -> bool:
+    """Whether ``value`` is a listed id, or ``#name`` of a listed name (a Slack channel)."""
+    if any(value == ident for ident, _ in items):
+        return True
+    return value.startswith("#") and any(value[1:] == name for _, name in items)
+
+
 # --- history (issue 11) ----------------------------------------------------------------------
 
 

@@ -9,7 +9,8 @@ library here, so the service layer raises these directly::
     ├── UnauthenticatedError, InsufficientScopeError, BadRequestError, MethodNotAllowedError,
     │   BodyTooLargeError, InvalidRequestError, UnavailableError (hub_runtime)
     ├── NotFoundError (hub_runtime)         404 not_found
-    │   └── NothingToDisconnectError        404 not_connected
+    │   ├── NothingToDisconnectError        404 not_connected
+    │   └── NoCredentialError               404 no_credential (internal credential endpoint)
     ├── ConflictError                       409 conflict
     │   ├── NotConnectedError               409 not_connected
     │   └── ConnectionRequiredError         409 connection_required
@@ -17,7 +18,9 @@ library here, so the service layer raises these directly::
     │   ├── InvalidSettingError             422 invalid_setting
     │   └── UnknownFlagError                422 unknown_flag
     └── UnavailableError (hub_runtime)      503 unavailable, not_ready
-        └── StartingError                   503 unavailable (the pool is not open yet)
+        ├── StartingError                   503 unavailable (the pool is not open yet)
+        └── ListingUnavailableError         503 listing_unavailable (a setting's resource
+                                                listing could not be read to check it)
 
 Messages never contain a credential: they are built from catalog names and the caller's own
 non-secret input.
@@ -38,6 +41,10 @@ class NothingToDisconnectError(NotFoundError):
     def __init__(self, provider: str, name: str) -> None:
         super().__init__(f"{name} is not connected for this organization: nothing to disconnect.")
         self.provider = provider
+
+
+class NoCredentialError(NotFoundError):
+    code = "no_credential"
 
 
 class ConflictError(ApiError):
@@ -89,3 +96,10 @@ class UnknownFlagError(InvalidRequestError):
 class StartingError(UnavailableError):
     def __init__(self) -> None:
         super().__init__("The store is starting; try again in a moment.")
+
+
+class ListingUnavailableError(UnavailableError):
+    code = "listing_unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="listing_unavailable")

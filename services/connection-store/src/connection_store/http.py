@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from hub_catalog import Catalog, PlatformProviderError, UnknownProviderError
 from hub_runtime.api_errors import BodyTooLargeError, NotFoundError, UnauthenticatedError
@@ -32,6 +32,7 @@ from pydantic import SecretStr
 from connection_store.auth import (
     NOTIFICATION_CONTEXT,
     READ,
+    SEALED_CREDENTIAL,
     WRITE,
     Principal,
     verify_service_token,
@@ -51,6 +52,7 @@ from connection_store.views import (
     NotificationSettingsView,
     OnboardingView,
     ProviderList,
+    SealedCredentialView,
     SettingsView,
     SyncAccepted,
     onboarding_view,
@@ -177,9 +179,13 @@ async def update_settings(
     principal: Writer,
     api: ConnectionStore,
     patch: Annotated[dict[str, Any], Body(description="JSON merge patch; null removes a setting.")],
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> SettingsView:
-    """Change provider settings (also before connecting); the result is validated as a whole."""
-    return await api.integrations.update_settings(principal.organization_id, provider, patch)
+    """Change provider settings (also before connecting); the result is validated as a whole,
+    and a setting naming a resource (``x-resource``) must be one the brand's account lists."""
+    return await api.integrations.update_settings(
+        principal.organization_id, provider, patch, authorization=authorization
+    )
 
 
 @router.post(
@@ -249,19 +255,40 @@ internal = APIRouter(include_in_schema=False)
 _SERVICE_BEARER = HTTPBearer(auto_error=False)
 
 
-async def _service(
-    api: ConnectionStore,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_SERVICE_BEARER)],
-) -> None:
-    if credentials is None:
-        raise UnauthenticatedError(
-            "Send 'Authorization: Bearer <service token>'.", realm=REALM, code="missing_token"
-        )
-    principal = verify_service_token(credentials.credentials, api.service_token_secret)
-    principal.require(NOTIFICATION_CONTEXT)
+def _service_with(scope: str) -> Any:
+    async def dependency(
+        api: ConnectionStore,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_SERVICE_BEARER)],
+    ) -> None:
+        if credentials is None:
+            raise UnauthenticatedError(
+                "Send 'Authorization: Bearer <service token>'.", realm=REALM, code="missing_token"
+            )
+        principal = verify_service_token(credentials.credentials, api.service_token_secret)
+        principal.require(scope)
+
+    return Depends(dependency)
 
 
-@internal.get("/internal/v1/orgs/{org_id}/notification-context", dependencies=[Depends(_service)])
+_service = _service_with(NOTIFICATION_CONTEXT)
+
+
+@internal.get(
+    "/internal/v1/orgs/{org_id}/integrations/{provider}/sealed-credential",
+    dependencies=[_service_with(SEALED_CREDENTIAL)],
+)
+async def sealed_credential(
+    org_id: OrgId, provider: ProviderId, api: ConnectionStore
+) -> SealedCredentialView:
+    """One connection's credential as ciphertext (the gateway's resource listings decrypt it)."""
+    try:
+        org = uuid.UUID(org_id)
+    except ValueError:
+        raise NotFoundError("Nothing here: the organization is not a UUID.") from None
+    return await api.integrations.sealed_credential(org, provider)
+
+
+@internal.get("/internal/v1/orgs/{org_id}/notification-context", dependencies=[_service])
 async def notification_context(
     org_id: OrgId, api: ConnectionStore, provider: Annotated[str, Query(max_length=64)]
 ) -> NotificationContext:

@@ -23,6 +23,9 @@ class StoreSettings(ServiceSettings):
     )
     database_pool_size: int = Field(10, ge=1)
     migrate_on_start: bool = True
+    gateway_url: str = "http://127.0.0.1:8101"
+    """oauth-gateway, whose resource listings check the settings that name a resource
+    (``CONNECTION_STORE_GATEWAY_URL``)."""
 
     jwt_secret: SecretStr = Field(
         SecretStr(DEVELOPMENT_JWT_SECRET),

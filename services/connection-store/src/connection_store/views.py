@@ -320,9 +320,23 @@ def settings_schema(provider: Provider) -> dict[str, Any]:
     return {
         "type": "object",
         "additionalProperties": False,
-        "properties": {setting.name: _setting_schema(setting) for setting in provider.settings},
+        "properties": {
+            setting.name: _with_params(provider, setting, _setting_schema(setting))
+            for setting in provider.settings
+        },
         "required": [setting.name for setting in provider.settings if setting.required],
     }
+
+
+def _with_params(
+    provider: Provider, setting: SettingField, schema: dict[str, Any]
+) -> dict[str, Any]:
+    """A picker whose listing depends on other settings names them (``x-resource-params``: Meta
+    pixels take the ``ad_account_id``), so a page can ask for the right list."""
+    listing = provider.resources.get(setting.resource or "")
+    if listing is not None and listing.params:
+        schema["x-resource-params"] = list(listing.params)
+    return schema
 
 
 def _setting_schema(setting: SettingField) -> dict[str, Any]:
@@ -348,6 +362,9 @@ def _setting_schema(setting: SettingField) -> dict[str, Any]:
     schema["title"] = setting.label
     if setting.default is not None:
         schema["default"] = setting.default
+    if setting.resource is not None:
+        # GET /v1/orgs/{org}/integrations/{provider}/resources/{kind} (oauth-gateway) lists it.
+        schema["x-resource"] = setting.resource
     return schema
 
 
@@ -364,3 +381,13 @@ def describe_setting(setting: SettingField) -> str:
         qualifier = "each matching" if setting.type != "string" else "matching"
         shape += f" {qualifier} {setting.pattern}"
     return shape
+
+
+class SealedCredentialView(_View):
+    """One connection's credential exactly as stored (ciphertext), for a hub service."""
+
+    provider: str
+    auth_type: str | None
+    credential_version: int
+    sealed: dict[str, Any]
+    metadata: dict[str, Any]

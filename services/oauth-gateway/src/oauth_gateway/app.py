@@ -29,12 +29,22 @@ from hub_runtime.lag import watch_consumer_lag
 from opentelemetry.sdk.trace import TracerProvider
 
 from oauth_gateway import domain, handlers, http
+from oauth_gateway.adapters.credentials import StoreCredentials
 from oauth_gateway.adapters.events import BrokerEvents
+from oauth_gateway.adapters.listings import CatalogListings
 from oauth_gateway.adapters.pending_flows import PostgresPendingFlows, migrate
 from oauth_gateway.adapters.providers import CatalogProviders
 from oauth_gateway.errors import REALM
 from oauth_gateway.metrics import GatewayMetrics
-from oauth_gateway.service import Events, KeyConnections, OAuthFlows, PendingFlows, Revocations
+from oauth_gateway.service import (
+    Events,
+    KeyConnections,
+    OAuthFlows,
+    PendingFlows,
+    Resources,
+    Revocations,
+)
+from oauth_gateway.service.ports import SealedCredentials
 from oauth_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -57,6 +67,7 @@ def create_app(
     resolver: Resolver = resolve,
     flows: PendingFlows | None = None,
     events: Events | None = None,
+    credentials: SealedCredentials | None = None,
     now: Callable[[], datetime] = utcnow,
 ) -> FastAPI:
     catalog = catalog or load_catalog(base_url_override=settings.provider_base_url_override)
@@ -102,8 +113,19 @@ def create_app(
         now=now,
         metrics=metrics,
     )
-    revocations = Revocations(catalog=catalog, platform=platform, ring=ring, providers=providers)
-    api = http.Api(settings, _verifier(settings), oauth, keys)
+    owned_store = None
+    store = credentials
+    if store is None:
+        owned_store = store = StoreCredentials(settings.store_url, settings.service_token_secret)
+    resources = Resources(
+        catalog=catalog,
+        platform=platform,
+        ring=ring,
+        credentials=store,
+        listings=CatalogListings(outbound),
+        ttl_s=settings.resource_cache_s,
+    )
+    api = http.Api(settings, _verifier(settings), oauth, keys, resources)
     app = FastAPI(
         title=TITLE,
         version="1",
@@ -112,6 +134,7 @@ def create_app(
             settings,
             api,
             outbound=outbound,
+            owned_store=owned_store,
             database=database,
             broker=broker,
             owned_tracer=tracer if tracer_provider is None else None,
@@ -132,6 +155,7 @@ def _lifespan(
     api: http.Api,
     *,
     outbound: OutboundHttp,
+    owned_store: StoreCredentials | None,
     database: PostgresPendingFlows | None,
     broker: KafkaBroker | None,
     owned_tracer: TracerProvider | None,
@@ -143,6 +167,8 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(outbound.aclose)
+            if owned_store is not None:
+                stack.push_async_callback(owned_store.aclose)
             if owned_tracer is not None:
                 stack.callback(owned_tracer.shutdown)
             if database is not None:

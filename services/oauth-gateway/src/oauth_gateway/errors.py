@@ -11,7 +11,8 @@ The API's shared leaves (401, 403 scope, 404, 405, 413, 422 schema, 503 ``not_re
         │   ├── StateRefusedError             400 invalid_state, provider_mismatch, flow_expired,
         │   │   │                                 flow_used, invalid_callback
         │   │   └── BrowserMismatchError      403 browser_mismatch
-        │   ├── WrongAuthTypeError            409 wrong_auth_type
+        │   ├── WrongAuthTypeError            409 wrong_auth_type, not_connected
+        │   ├── UnknownResourceError          404 unknown_resource
         │   ├── InvalidValueError             422 invalid_return_to, invalid_tenant_param,
         │   │                                     unknown_field, missing_field, invalid_field,
         │   │                                     unknown_provider, platform_provider (events)
@@ -23,6 +24,7 @@ The API's shared leaves (401, 403 scope, 404, 405, 413, 422 schema, 503 ``not_re
         │   └── NotConfiguredError            503 provider_not_configured, misconfigured
         └── RetryableError
             ├── PublishFailedError            503 unavailable
+            ├── StoreUnavailableError         503 store_unavailable
             ├── ProviderUnavailableError      503 provider_unavailable
             └── ProviderRateLimitedError      429 provider_rate_limited
 
@@ -82,6 +84,13 @@ class BrowserMismatchError(StateRefusedError):
 class WrongAuthTypeError(GatewayError):
     status_code = 409
     code = "wrong_auth_type"
+
+
+class UnknownResourceError(GatewayError):
+    """The provider lists no such kind of resource."""
+
+    status_code = 404
+    code = "unknown_resource"
 
 
 class InvalidValueError(GatewayError):
@@ -144,6 +153,12 @@ class PublishFailedError(RetryableError):
 
     def __init__(self) -> None:
         super().__init__("We could not record this connection just now; try again in a moment.")
+
+
+class StoreUnavailableError(RetryableError):
+    """connection-store did not hand out a stored credential."""
+
+    code = "store_unavailable"
 
 
 class ProviderUnavailableError(RetryableError):

@@ -47,11 +47,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from oauth_gateway import domain
 from oauth_gateway.errors import REALM
 from oauth_gateway.metrics import GatewayMetrics
-from oauth_gateway.service import KeyConnections, OAuthFlows
+from oauth_gateway.service import KeyConnections, OAuthFlows, Resources
 from oauth_gateway.settings import GatewaySettings
 from oauth_gateway.views import (
     ConnectionSummary,
     CredentialsRequest,
+    ResourceItem,
+    ResourceList,
     StartRequest,
     StartResponse,
 )
@@ -60,6 +62,8 @@ log = logging.getLogger(__name__)
 
 WRITE = "integrations:write"
 """Connecting changes an organization's integrations."""
+READ = "integrations:read"
+"""Listing what a brand can pick reads its integrations."""
 COOKIE_PATH = "/v1/"
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -90,6 +94,7 @@ class Api:
     verifier: TokenVerifier[Principal]
     oauth: OAuthFlows
     keys: KeyConnections
+    resources: Resources
     ping: Callable[[], Awaitable[object]] | None = None
     """Readiness: set by the app's start once the flow store answers, cleared at its stop."""
 
@@ -234,6 +239,34 @@ async def connect_with_credentials(
         token_expires_at=connected.token_expires_at,
         credentials_present=connected.fields,
         connected_at=connected.connected_at,
+    )
+
+
+@router.get(
+    f"{ORG}/resources/{{kind}}",
+    tags=["resources"],
+    responses={429: {"model": ErrorBody, "description": "The provider is rate limiting"}},
+)
+async def list_resources(
+    org_id: OrgId,
+    provider: ProviderId,
+    kind: Annotated[str, Path(max_length=64, description="A resource kind of the provider.")],
+    request: Request,
+    principal: Authenticated,
+    api: Gateway,
+) -> ResourceList:
+    """What the brand can pick for a setting whose schema says ``"x-resource": kind`` (Meta ad
+    accounts and pixels, Google Ads customers, TikTok advertisers, Klaviyo lists and segments,
+    Slack channels), listed at the provider with the stored credential; cached briefly. A
+    listing that depends on another setting takes it as a query parameter (Meta pixels:
+    ``?ad_account_id=act_...``)."""
+    organization = principal.tenant(org_id, READ)
+    params = {name: value for name, value in request.query_params.items() if len(value) <= 256}
+    listed = await api.resources.list(organization, provider, kind, params)
+    return ResourceList(
+        kind=listed.kind,
+        items=[ResourceItem(id=ident, name=name) for ident, name in listed.items],
+        fetched_at=listed.fetched_at,
     )
 
 

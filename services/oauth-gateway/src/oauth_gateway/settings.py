@@ -20,6 +20,8 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 DEVELOPMENT_JWT_SECRET = "development-only-jwt-secret-change-me-0123456789"
 """The platform's development token secret (the same default as connection-store)."""
 DEVELOPMENT_STATE_SECRET = "development-only-oauth-state-secret-change-me-9876543210"
+DEVELOPMENT_SERVICE_TOKEN_SECRET = "development-only-service-token-secret-0123456789"
+"""The hub's development service-token secret (the same default as connection-store)."""
 MIN_SECRET_CHARS = 32
 
 
@@ -50,6 +52,16 @@ class GatewaySettings(ServiceSettings, CredentialSettings):
     )
     jwt_audience: str | None = Field(None, validation_alias=env_alias("PLATFORM_JWT_AUDIENCE"))
     jwt_issuer: str | None = Field(None, validation_alias=env_alias("PLATFORM_JWT_ISSUER"))
+
+    store_url: str = "http://127.0.0.1:8102"
+    """connection-store, whose internal endpoint hands out a connection's sealed credential for
+    resource listings (``OAUTH_GATEWAY_STORE_URL``)."""
+    service_token_secret: SecretStr = Field(
+        SecretStr(DEVELOPMENT_SERVICE_TOKEN_SECRET),
+        validation_alias=env_alias("HUB_SERVICE_TOKEN_SECRET"),
+    )
+    resource_cache_s: float = Field(60.0, ge=0)
+    """How long a resource listing is served from memory before the provider is asked again."""
 
     return_origins: Annotated[list[str], NoDecode] = [
         "http://127.0.0.1:8100",

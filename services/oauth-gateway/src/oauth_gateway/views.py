@@ -58,3 +58,16 @@ class ConnectionSummary(_View):
     credentials_present: list[str]
     """Names of the fields held, never values."""
     connected_at: datetime
+
+
+class ResourceItem(BaseModel):
+    id: str
+    name: str
+
+
+class ResourceList(BaseModel):
+    """What a brand can pick for a setting whose schema says ``"x-resource": kind``."""
+
+    kind: str
+    items: list[ResourceItem]
+    fetched_at: datetime

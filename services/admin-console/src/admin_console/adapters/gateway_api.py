@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import urlencode
 
 import httpx
 
@@ -43,9 +44,18 @@ class GatewayClient(Client):
         path = f"/v1/orgs/{path_part(org)}/integrations/{path_part(provider)}/credentials"
         return json_body(await self.call("POST", path, bearer, json={"fields": dict(fields)}))
 
-    async def resources(self, bearer: str, org: str, provider: str, kind: str) -> Json | None:
+    async def resources(
+        self,
+        bearer: str,
+        org: str,
+        provider: str,
+        kind: str,
+        params: Mapping[str, str] | None = None,
+    ) -> Json | None:
         base = f"/v1/orgs/{path_part(org)}/integrations/{path_part(provider)}"
         path = f"{base}/resources/{path_part(kind)}"
+        if params:
+            path += "?" + urlencode(sorted(params.items()))
         try:
             response = await self.call("GET", path, bearer, missing_ok=True)
         except (UnavailableError, RefusedError):

@@ -139,14 +139,18 @@ class Console:
     async def _choices(
         self, session: Session, provider: str, fields: list[domain.FormField], *, connected: bool
     ) -> dict[str, list[Json]]:
-        kinds = {f.resource for f in fields if f.resource}
-        if not kinds or not connected:
+        pickers = {f.resource: f.resource_params for f in fields if f.resource}
+        if not pickers or not connected:
             return {}
+        values = {f.name: f.value for f in fields}
         found: dict[str, list[Json]] = {}
-        for kind in sorted(k for k in kinds if k):
+        for kind in sorted(k for k in pickers if k):
+            params = {p: str(values[p]) for p in pickers[kind] if values.get(p)}
+            if len(params) < len(pickers[kind]):
+                continue  # pick what it depends on first (Meta: the ad account, then its pixel)
             try:
                 listing = await self.gateway.resources(
-                    session.bearer, session.organization_id, provider, kind
+                    session.bearer, session.organization_id, provider, kind, params
                 )
             except RefusedError:
                 listing = None

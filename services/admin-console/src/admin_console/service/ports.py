@@ -59,6 +59,14 @@ class GatewayApi(Protocol):
         self, bearer: str, org: str, provider: str, fields: Mapping[str, str]
     ) -> Json: ...
 
-    async def resources(self, bearer: str, org: str, provider: str, kind: str) -> Json | None:
-        """A picker's choices; ``None`` when the listing is not available (yet)."""
+    async def resources(
+        self,
+        bearer: str,
+        org: str,
+        provider: str,
+        kind: str,
+        params: Mapping[str, str] | None = None,
+    ) -> Json | None:
+        """A picker's choices (``params``: the settings its listing depends on); ``None`` when
+        the listing is not available (yet)."""
         ...

@@ -15,7 +15,7 @@ from hub_contracts import ConnectionDisconnectedV1, Event, connection_id
 from connection_store import domain, errors
 from connection_store.domain import ConnectionRow
 from connection_store.service.due import DueWork
-from connection_store.service.ports import OutboxMessage, Store
+from connection_store.service.ports import Listings, OutboxMessage, Store
 from connection_store.views import (
     AttemptView,
     FlagsView,
@@ -25,6 +25,7 @@ from connection_store.views import (
     IntegrationDetail,
     IntegrationList,
     IntegrationSummary,
+    SealedCredentialView,
     SettingsView,
     SyncAccepted,
     describe_setting,
@@ -48,6 +49,8 @@ class Integrations:
     shared: frozenset[str] = frozenset()
     """Providers whose shared platform account is configured (``account_source`` "platform"
     for a brand without its own)."""
+    listings: Listings | None = None
+    """Where settings naming a resource (``x-resource``) are checked when saved."""
 
     async def overview(self, org: uuid.UUID) -> IntegrationList:
         async with self.store.tenant(org) as tx:
@@ -89,11 +92,34 @@ class Integrations:
             },
         )
 
-    async def update_settings(
-        self, org: uuid.UUID, provider_id: str, patch: Mapping[str, Any]
-    ) -> SettingsView:
-        """Merge ``patch`` (JSON merge patch: ``null`` removes a setting), validate the result."""
+    async def sealed_credential(self, org: uuid.UUID, provider_id: str) -> SealedCredentialView:
+        """The connection's credential as ciphertext, for a hub service; 404 unless it holds one."""
         provider = self.catalog.tenant_provider(provider_id)
+        async with self.store.tenant(org) as tx:
+            row = await tx.connections.get(provider.id)
+        if row is None or not row.connected or not row.sealed:
+            raise errors.NoCredentialError(f"{provider.name} holds no credential for this brand.")
+        return SealedCredentialView(
+            provider=provider.id,
+            auth_type=row.auth_type,
+            credential_version=row.credential_version,
+            sealed=dict(row.sealed),
+            metadata=dict(row.metadata),
+        )
+
+    async def update_settings(
+        self,
+        org: uuid.UUID,
+        provider_id: str,
+        patch: Mapping[str, Any],
+        *,
+        authorization: str | None = None,
+    ) -> SettingsView:
+        """Merge ``patch`` (JSON merge patch: ``null`` removes a setting), validate the result;
+        a changed setting that names a resource must be among the brand's listed ones."""
+        provider = self.catalog.tenant_provider(provider_id)
+        if authorization is not None and self.listings is not None:
+            await self._check_resources(org, provider, patch, authorization)
         async with self.store.tenant(org) as tx:
             row = await tx.connections.get(provider.id, lock=True)
             merged = {**(row.settings if row else {})}
@@ -106,6 +132,36 @@ class Integrations:
             row_id = row.id if row else connection_id(org, provider.id)
             await tx.connections.save_settings(provider.id, row_id, checked)
         return SettingsView(provider=provider.id, settings=checked)
+
+    async def _check_resources(
+        self, org: uuid.UUID, provider: Provider, patch: Mapping[str, Any], authorization: str
+    ) -> None:
+        assert self.listings is not None
+        named = [s for s in provider.settings if s.resource and patch.get(s.name) is not None]
+        if not named:
+            return
+        async with self.store.tenant(org) as tx:
+            row = await tx.connections.get(provider.id)
+        if account_source(provider, row, self.shared) is None:
+            return  # nothing to list with yet: the shape check is all there is
+        merged = {**(row.settings if row else {}), **patch}
+        checked = check_settings(provider, {k: v for k, v in merged.items() if v is not None})
+        for setting in named:
+            assert setting.resource is not None
+            listing = provider.resources[setting.resource]
+            params = {name: str(checked[name]) for name in listing.params if name in checked}
+            items = await self.listings.items(
+                org, provider.id, setting.resource, params, authorization=authorization
+            )
+            if items is None:
+                continue  # nothing to list with yet: the shape check above is all there is
+            for value in domain.resource_values(checked[setting.name]):
+                if not domain.listed(value, items):
+                    raise errors.InvalidSettingError(
+                        f"Setting {setting.name!r} ({setting.label}): {value!r} is not among "
+                        f"your {provider.name} {setting.resource.replace('_', ' ')}.",
+                        field=setting.name,
+                    )
 
     async def sync_now(self, org: uuid.UUID, provider_id: str) -> SyncAccepted:
         """``connection.check_due`` now, and ``token.expiring`` as the refresh sweep would send

@@ -230,3 +230,21 @@ class Store(Protocol):
     def tenant(self, organization_id: uuid.UUID) -> AbstractAsyncContextManager[Tenant]: ...
 
     def worker(self) -> AbstractAsyncContextManager[Worker]: ...
+
+
+class Listings(Protocol):
+    """What a brand can pick for a setting (the oauth-gateway's resource listings), asked with
+    the caller's own bearer token."""
+
+    async def items(
+        self,
+        organization_id: uuid.UUID,
+        provider: str,
+        kind: str,
+        params: Mapping[str, str],
+        *,
+        authorization: str,
+    ) -> list[tuple[str, str]] | None:
+        """``(id, name)`` pairs, or ``None`` when the brand has no account to list with;
+        raises ``errors.ListingUnavailableError`` when the listing cannot be read."""
+        ...

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from hub_catalog import AuthMode, Provider, RequestSpec
-from hub_contracts import EncryptedCredential, Event
+from hub_catalog import AuthMode, Provider, RequestSpec, ResourceListing
+from hub_contracts import Credentials, EncryptedCredential, Event
 from pydantic import SecretStr
 
 
@@ -105,3 +105,33 @@ class Providers(Protocol):
     ) -> None:
         """RFC 7009 revocation; an already-invalid token counts as revoked."""
         ...
+
+
+@dataclass(frozen=True)
+class StoredCredential:
+    """A connection's credential as the store holds it: ciphertext only."""
+
+    auth_type: str | None
+    credential_version: int
+    sealed: Credentials
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class SealedCredentials(Protocol):
+    """connection-store's internal credential endpoint."""
+
+    async def get(self, organization_id: uuid.UUID, provider: str) -> StoredCredential | None:
+        """The connection's sealed credential, or ``None`` when it holds none."""
+        ...
+
+
+class Listings(Protocol):
+    """Resource listings at the provider; failures raise ``hub_providers.errors``."""
+
+    async def list(
+        self,
+        provider: Provider,
+        mode: AuthMode,
+        listing: ResourceListing,
+        values: Mapping[str, str],
+    ) -> list[tuple[str, str]]: ...
