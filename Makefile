@@ -13,7 +13,7 @@ RUN := $(UV) run --frozen
 PACKAGES := $(notdir $(wildcard libs/*/src/* dev/*/src/* services/*/src/*))
 MYPY_TARGETS := $(foreach p,$(filter-out %.egg-info,$(PACKAGES)),-p $(p))
 
-.PHONY: help setup run stack test check lint format typecheck imports schemas key reencrypt token bench clean
+.PHONY: help setup run stack test check lint format typecheck imports schemas key reencrypt token doctor bench chromium clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ run: setup ## Start PostgreSQL, the broker, the provider sandbox and every servi
 stack: setup ## Start only PostgreSQL and the broker (until Ctrl-C)
 	$(RUN) python -m hub_localstack up
 
-test: setup check ## Lint, type-check, then every test against the real PostgreSQL and broker
+test: setup check chromium ## Lint, type-check, then every test against the real PostgreSQL and broker
 	$(RUN) pytest
 
 check: setup lint typecheck imports ## Static checks: ruff, mypy, import rules, event schema drift
@@ -58,15 +58,21 @@ imports: setup ## import-linter rules derived from the workspace layout
 schemas: setup ## Refresh the committed JSON Schema snapshots of the events
 	$(RUN) python -m hub_contracts.schemas --write
 
-reencrypt: setup ## Move every stored credential to the newest key of CREDENTIAL_KEYS
-	$(RUN) python -m connection_store.reencrypt
+reencrypt: setup ## Move every stored credential to the newest key of CREDENTIAL_KEYS [DRY_RUN=1]
+	$(RUN) hubctl keys reencrypt $(if $(DRY_RUN),--dry-run)
 
 key: setup ## Print a fresh CREDENTIAL_KEYS entry
-	@$(RUN) python -m hub_keyring new-key
+	@$(RUN) hubctl keys new
 
 token: setup ## Print a development bearer token: make token ORG=<uuid> [SCOPE="integrations:read"]
 	@test -n "$(ORG)" || { echo 'usage: make token ORG=<organization uuid> [SCOPE="integrations:read integrations:write"]' >&2; exit 2; }
-	@$(RUN) python -m connection_store.issuer --org "$(ORG)" $(if $(SCOPE),--scope "$(SCOPE)")
+	@$(RUN) hubctl token --org "$(ORG)" $(if $(SCOPE),--scope "$(SCOPE)")
+
+doctor: setup ## Check settings, secrets, reachability and who will not hear about problems
+	$(RUN) hubctl doctor
+
+chromium: ## Debian's Chromium for the console's browser tests (installed when missing and root)
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } || { echo "The console's browser tests need Chromium: run 'apt-get install -y chromium' as root." >&2; exit 2; }
 
 bench: setup ## Run the benchmarks; results go to bench-results/
 	$(RUN) python -m tests.bench

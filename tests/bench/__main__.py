@@ -19,6 +19,7 @@ bench-results/token-refresher.json.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import platform
@@ -38,6 +39,8 @@ from hub_localstack.topics import create_topics
 from hub_runtime import ServiceSettings, create_broker, publish_event, subscribe
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench-results" / "foundation.json"
+MODULES = ["console"]
+"""Modules exposing ``async def figures(scale) -> {NAME: {value, unit, goal, better}}``."""
 
 
 def bench_keyring(count: int = 20_000) -> dict[str, Any]:
@@ -152,6 +155,10 @@ def main() -> None:
 
     print(json.dumps(token_refresher.run(), indent=2))
     print(f"appended to {token_refresher.RESULTS}")
+
+    for name in MODULES:
+        module = importlib.import_module(f"tests.bench.{name}")
+        print(json.dumps(asyncio.run(module.figures(1.0)), indent=2))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import platform
-import re
 import secrets
 import sys
 import tempfile
@@ -51,6 +50,7 @@ from hub_localstack.settings import StackSettings
 from hub_localstack.topics import create_topics
 from hub_providers import OAuthClient, OutboundHttp
 from hub_runtime import ServiceSettings, create_broker, publish_event
+from hub_runtime.metrics import sample
 from provider_sandbox import example_value, platform_environment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,9 +59,6 @@ CONNECTIONS = 20_000
 MAX_CONCURRENCY = 64
 PER_PROVIDER = 16
 SHOP = "acme"
-RECOVERED = (
-    r'^health_monitor_events_total\{event_type="connection.recovered",reason="recovered"\} (\d+)$'
-)
 
 
 def _key_spec() -> str:
@@ -170,9 +167,7 @@ async def _sandbox_calls(sandbox_url: str) -> int:
 
 
 def _checks_total(metrics: str) -> int:
-    return sum(
-        int(m) for m in re.findall(r"^health_monitor_checks_total\{[^}]*\} (\d+)$", metrics, re.M)
-    )
+    return int(sample(metrics, "health_monitor_checks_total"))
 
 
 async def _bench_service(
@@ -216,12 +211,17 @@ async def _bench_service(
                 metrics = (await http.get(f"{monitor.url}/metrics")).text
                 checked = _checks_total(metrics)
             elapsed = time.perf_counter() - started
-    recovered = re.search(RECOVERED, metrics, re.M)
+    recovered = sample(
+        metrics,
+        "health_monitor_events_total",
+        event_type="connection.recovered",
+        reason="recovered",
+    )
     return {
         "connections": len(events),
         "checked": checked,
         "provider_calls": await _sandbox_calls(sandbox_url) - calls_before,
-        "recovered_events": int(recovered.group(1)) if recovered else 0,
+        "recovered_events": int(recovered),
         "publish_seconds": round(published, 3),
         "seconds": round(elapsed, 3),
         "checks_per_second": round(checked / elapsed),

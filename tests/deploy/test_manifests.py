@@ -25,6 +25,7 @@ SECRET_KEYS = {
     "DATABASE_URL",
 }
 SETTINGS = {
+    "admin-console": ("admin_console", "ConsoleSettings"),
     "oauth-gateway": ("oauth_gateway", "GatewaySettings"),
     "connection-store": ("connection_store", "StoreSettings"),
     "token-refresher": ("token_refresher", "RefresherSettings"),

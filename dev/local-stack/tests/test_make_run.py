@@ -60,6 +60,9 @@ def test_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
                     pass
             time.sleep(0.2)
         assert not pending, f"not healthy: {sorted(pending)}\n{(tmp_path / 'run.log').read_text()}"
+        first = (tmp_path / "run.log").read_text().splitlines()[0]
+        console = SERVICES["admin-console"].port(env)
+        assert first.startswith(f"admin console: http://127.0.0.1:{console}/"), first
         time.sleep(1)
         assert process.poll() is None, "make run must stay up until interrupted"
     finally:

@@ -77,11 +77,11 @@ async def test_a_credential_fault_hits_only_that_credential(
 
 
 async def test_a_credential_fault_on_a_refresh_token(sandbox: Callable[[str], Any]) -> None:
-    drive = sandbox("google_drive")
-    mode = drive.mode(OAUTH)
-    hit = (await drive.connect_oauth(mode))["refresh_token"]
-    spared = (await drive.connect_oauth(mode))["refresh_token"]
-    await drive.fault("rate_limited", credential=hit, retry_after=2)
-    limited = await drive.refresh(mode, hit)
+    calendar = sandbox("google_calendar")
+    mode = calendar.mode(OAUTH)
+    hit = (await calendar.connect_oauth(mode))["refresh_token"]
+    spared = (await calendar.connect_oauth(mode))["refresh_token"]
+    await calendar.fault("rate_limited", credential=hit, retry_after=2)
+    limited = await calendar.refresh(mode, hit)
     assert (limited.status_code, limited.headers["retry-after"]) == (429, "2")
-    assert (await drive.refresh(mode, spared)).status_code == 200
+    assert (await calendar.refresh(mode, spared)).status_code == 200

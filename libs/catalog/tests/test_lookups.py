@@ -4,9 +4,12 @@ import pytest
 from hub_catalog import (
     AuthType,
     Catalog,
+    CatalogError,
     PlatformCredentials,
     PlatformProviderError,
+    Provider,
     UnknownProviderError,
+    load_catalog,
     tenant_host,
     tenant_label,
     tenant_values,
@@ -79,3 +82,57 @@ def test_platform_credentials_read_only_catalog_names_and_say_what_is_missing(
     assert credentials.values(slack) == {first.name: "value-1"}
     assert credentials.missing(slack) == [c.env for c in rest]
     assert "value-1" not in repr(vars(credentials))
+
+
+def test_plaid_env_and_paypal_mode_pick_the_hosts() -> None:
+    default = load_catalog(environ={})
+    chosen = load_catalog(environ={"PLAID_ENV": "sandbox", "PAYPAL_MODE": "sandbox"})
+    assert default.get("plaid").allowed_hosts == ["production.plaid.com"]
+    plaid = chosen.get("plaid")
+    assert plaid.allowed_hosts == ["sandbox.plaid.com"]
+    assert plaid.checks.health is not None
+    assert plaid.checks.health.url == "https://sandbox.plaid.com/institutions/get"
+    paypal = chosen.get("paypal").auth.mint
+    assert paypal is not None
+    assert paypal.url == "https://api-m.sandbox.paypal.com/v1/oauth2/token"
+    assert chosen.url(chosen.get("paypal"), paypal.url, {}).startswith("https://api-m.sandbox.")
+    development = load_catalog(environ={"PLAID_ENV": "development"}).get("plaid")
+    assert development.allowed_hosts == ["development.plaid.com"]
+
+
+def test_an_unknown_host_choice_fails_loading_naming_the_variable() -> None:
+    with pytest.raises(CatalogError, match="PAYPAL_MODE='production' is not one of: live, sandbox"):
+        load_catalog(environ={"PAYPAL_MODE": "production"})
+
+
+def test_the_seeds_platform_accounts_are_shared_accounts(catalog: Catalog) -> None:
+    shared = {p.id: p.shared_account for p in catalog.providers if p.shared_account is not None}
+    assert sorted(shared) == sorted(
+        ["resend", "retell", "elevenlabs", "lob", "mux", "assemblyai", "fairing", "plaid", "paypal"]
+    )
+    assert shared["retell"] is not None
+    assert shared["retell"].fields == {"api_key": "RETELL_API_KEY"}
+    assert set(shared["retell"].extra.values()) == {
+        "RETELL_VOICE_AGENT_ID",
+        "RETELL_CHAT_AGENT_ID",
+        "RETELL_PHONE_NUMBER_ID",
+    }
+    assert catalog.get("slack").shared_account_note is not None
+
+
+def test_a_shared_account_is_configured_only_when_all_its_variables_are(catalog: Catalog) -> None:
+    mux = catalog.get("mux")
+    half = PlatformCredentials.from_environment(catalog, {"MUX_TOKEN_ID": "id"})
+    assert half.shared(mux) is None
+    both = {"MUX_TOKEN_ID": "id", "MUX_TOKEN_SECRET": "secret", "RETELL_API_KEY": "key"}
+    full = PlatformCredentials.from_environment(catalog, both)
+    assert full.shared(mux) == {"token_id": "id", "token_secret": "secret"}
+    assert full.shared_providers(catalog) == {"mux", "retell"}
+    assert full.shared(catalog.get("slack")) is None
+
+
+def test_a_shared_account_must_supply_the_default_modes_fields(catalog: Catalog) -> None:
+    raw = catalog.get("mux").model_dump(mode="json", exclude_none=True)
+    raw["shared_account"] = {"fields": {"token_id": "MUX_TOKEN_ID"}}
+    with pytest.raises(ValueError, match="exactly the default mode's fields"):
+        Provider.model_validate(raw)

@@ -210,3 +210,24 @@ def test_token_cli_refuses_an_organization_that_is_not_a_uuid(
     with pytest.raises(SystemExit):
         issuer.main(["--org", "acme"])
     assert "invalid UUID" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("changes", "complaint"),
+    [
+        ({"jwt_audience": None}, "PLATFORM_JWT_AUDIENCE must be set"),
+        ({"jwt_secret": "j" * 31}, "PLATFORM_JWT_SECRET needs at least 32 bytes"),
+        ({"service_token_secret": "j" * 40}, "HUB_SERVICE_TOKEN_SECRET must differ"),
+        ({"provider_base_url_override": "http://127.0.0.1:8199"}, "PROVIDER_BASE_URL_OVERRIDE"),
+    ],
+)
+def test_production_refuses_weak_settings(changes: dict[str, object], complaint: str) -> None:
+    values: dict[str, object] = {
+        "environment": "production",
+        "jwt_secret": "j" * 40,
+        "jwt_audience": "integrations-hub",
+        "service_token_secret": "s" * 40,
+    }
+    assert StoreSettings.model_validate(values).jwt_audience == "integrations-hub"
+    with pytest.raises(ValueError, match=complaint):
+        StoreSettings.model_validate(values | changes)

@@ -131,6 +131,46 @@ async def test_providers_lists_the_catalog_with_credential_fields_and_settings_s
         {"name": "api_secret", "label": "Measurement Protocol API secret", "secret": True},
     ]
     assert (providers["shopify"]["tier"], providers["sentry"]["tier"]) == ("required", "platform")
+    groups = response.json()["groups"]
+    assert groups[0] == {
+        "name": "Advertising Platforms",
+        "description": "Track conversions and sync ad spend",
+        "platform": False,
+    }
+    assert [g["name"] for g in groups] == [g.name for g in CATALOG.groups]
+
+
+async def test_onboarding_lists_the_seed_cards_in_their_categories(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    response = await client.get("/v1/onboarding", headers=auth)
+    assert response.status_code == 200
+    body = response.json()
+    assert body == (await client.get("/v1/providers", headers=auth)).json()["onboarding"]
+    assert body["categories"] == ["marketing", "analytics", "communication", "reviews"]
+    cards = {card["provider"]: card for card in body["cards"]}
+    assert list(cards) == [
+        "meta_ads",
+        "google_ads",
+        "tiktok_ads",
+        "ga4",
+        "klaviyo",
+        "yotpo",
+        "slack",
+    ]
+    assert cards["ga4"] == {
+        "provider": "ga4",
+        "name": "Google Analytics 4",
+        "category": "analytics",
+        "description": "Web analytics and conversion tracking",
+        "recommended": True,
+        "auth_types": ["api_key"],
+    }
+    assert [c for c, card in cards.items() if card["recommended"]] == [
+        "meta_ads",
+        "google_ads",
+        "ga4",
+    ]
 
 
 async def test_integrations_lists_every_tenant_provider_grouped_with_its_status(
@@ -174,6 +214,8 @@ async def test_integrations_lists_every_tenant_provider_grouped_with_its_status(
     for provider in CATALOG.tenant_providers():
         expected.setdefault(provider.group, []).append(provider.id)
     assert {name: [i["id"] for i in items] for name, items in groups.items()} == expected
+    assert list(groups)[:2] == ["Advertising Platforms", "Analytics"]  # the seed's order
+    assert body["group_descriptions"]["Reviews"] == "Product reviews and UGC"
     assert "platform-level" not in groups
     items = {i["id"]: i for group in groups.values() for i in group}
     assert items["meta_ads"] | {"last_sync_at": None} == items["meta_ads"] | {

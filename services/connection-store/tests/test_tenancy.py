@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 ORG_ROUTES_BODIES: dict[tuple[str, str], Any] = {
     ("get", "/v1/orgs/{org_id}/integrations"): None,
     ("get", "/v1/orgs/{org_id}/integrations/{provider}"): None,
+    ("get", "/v1/orgs/{org_id}/integrations/{provider}/history"): None,
     ("patch", "/v1/orgs/{org_id}/integrations/{provider}/settings"): {"pixel_id": "42"},
     ("post", "/v1/orgs/{org_id}/integrations/{provider}/sync"): None,
     ("get", "/v1/orgs/{org_id}/flags"): None,
@@ -34,7 +35,7 @@ ORG_ROUTES_BODIES: dict[tuple[str, str], Any] = {
 }
 """Every organization route with a body that succeeds for its own tenant; a new route fails the
 matrix until it is added here."""
-TENANTLESS_ROUTES = {"/v1/providers", "/healthz", "/readyz"}
+TENANTLESS_ROUTES = {"/v1/providers", "/v1/onboarding", "/healthz", "/readyz"}
 SUCCESS = {"get": 200, "patch": 200, "post": 202, "put": 200, "delete": 204}
 
 

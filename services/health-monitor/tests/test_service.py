@@ -400,5 +400,9 @@ async def test_no_secret_reaches_an_event_a_log_line_or_a_message(
     lines = [formatter.format(record) for record in caplog.records]
     assert any(json.loads(line).get("outcome") == "revoked" for line in lines)
     assert [e.reason for e in recorder.events] == ["revoked", "provider_unavailable"]
-    outputs = [*lines, *(e.model_dump_json() for e in recorder.events), monitor.metrics.render()]
+    outputs = [
+        *lines,
+        *(e.model_dump_json() for e in recorder.events),
+        monitor.metrics.render().decode(),
+    ]
     assert not [text for text in outputs if canary in text]

@@ -39,3 +39,18 @@ async def test_the_notifier_is_alive_but_not_ready_before_it_started(
     assert answer.status_code == 503
     assert answer.json()["error"]["code"] == "not_ready"
     assert b"notifier_events_total" in (await client.get("/metrics")).content
+
+
+@pytest.mark.parametrize(
+    ("changes", "complaint"),
+    [
+        ({"service_token_secret": "s" * 31}, "HUB_SERVICE_TOKEN_SECRET needs at least 32 bytes"),
+        ({"credential_keys": "s" * 40}, "CREDENTIAL_KEYS must differ"),
+        ({"provider_base_url_override": "http://127.0.0.1:8199"}, "PROVIDER_BASE_URL_OVERRIDE"),
+    ],
+)
+def test_production_refuses_weak_settings(changes: dict[str, object], complaint: str) -> None:
+    values: dict[str, object] = {"environment": "production", "service_token_secret": "s" * 40}
+    assert NotifierSettings.model_validate(values).environment == "production"
+    with pytest.raises(ValueError, match=complaint):
+        NotifierSettings.model_validate(values | changes)

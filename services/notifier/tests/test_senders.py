@@ -83,7 +83,7 @@ async def test_slack_ok_false_for_a_revoked_bot_token_is_a_permanent_failure(
     context = Context(slack=brand_slack(keyring, ORG, token))
     with pytest.raises(PermanentDeliveryError) as failure:
         await senders(outbound, keyring).send(delivery(Channel.SLACK_BOT, channel="#ops"), context)
-    assert failure.value.code == "token_revoked"
+    assert failure.value.code == "invalid_auth"  # Slack's recorded refusal (auth.test docs)
     assert token not in str(failure.value)
 
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from hub_keyring import KeyRing
 from hub_providers import OutboundHttp
+from hub_runtime.logging import JsonFormatter
 from notifier.adapters.database import PostgresDatabase
 from notifier.adapters.senders import ChannelSenders
 from notifier.domain.deliveries import RetryPolicy
@@ -439,3 +440,44 @@ async def test_a_notification_about_a_credential_replaced_since_is_dropped(
     await h.unhealthy(org, credential_version=1)
     await h.settle()
     assert await h.actions("resend") == []
+
+
+async def test_no_secret_reaches_a_log_line_on_any_path(
+    harness: Callable[..., Harness],
+    outbound: OutboundHttp,
+    keyring: KeyRing,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """SECURITY 14 for the notifier: the brand's Slack bot token, the platform's webhook URL and
+    Resend key are canaries; alerts, recoveries, the webhook and failing retries are run and
+    every record (httpx's request lines included) is formatted as the service would."""
+    caplog.set_level(logging.DEBUG)
+    h = harness(slack_webhook=True)
+    org = uuid.uuid4()
+    bot_token = await connect(outbound, h.sandbox, "slack")
+    h.directory.set(org, slack=brand_slack(keyring, org, bot_token), recipients=("a@b.test",))
+    webhook_only = uuid.uuid4()
+    h.directory.set(webhook_only, recipients=("c@d.test",))
+    await h.unhealthy(org)
+    await h.unhealthy(webhook_only)
+    await h.settle()
+    await h.recovered(org)
+    await h.settle()
+    failing = uuid.uuid4()
+    h.directory.set(failing, slack=brand_slack(keyring, failing, bot_token))
+    await h.sandbox.post("/_sandbox/slack/faults", json={"mode": "unavailable"})
+    await h.unhealthy(failing)
+    for _ in range(5):
+        await h.settle()
+        h.clock.advance(20)
+    await h.sandbox.post("/_sandbox/slack/faults", json={"mode": "ok"})
+
+    actions = [a["action"] for a in await h.actions("slack")]
+    assert {"post_message", "post_webhook"} <= set(actions)
+    assert (await h.actions("resend")) != []
+    formatter = JsonFormatter("notifier")
+    lines = [formatter.format(record) for record in caplog.records]
+    assert any("hooks.slack.com" in r.getMessage() for r in caplog.records)  # httpx logged it
+    for secret in (bot_token, WEBHOOK.split("/services/")[1], RESEND_KEY):
+        assert len(secret) > 8
+        assert not any(secret in line for line in lines), secret[:12]

@@ -181,6 +181,19 @@ async def test_every_oauth_provider_connects(provider_id: str, gateway: Harness)
         assert calls["token.fb_exchange_token"] == 1
 
 
+async def test_meta_is_connected_to_its_ad_account_and_keeps_the_ad_accounts(
+    gateway: Harness,
+) -> None:
+    await gateway.connect("meta_ads")
+    (event,) = gateway.events.of(ConnectionEstablishedV1)
+    assert (event.account.name, event.account.id) == ("Sandbox Meta Ads account", "act_1000000001")
+    accounts = event.metadata["ad_accounts"]
+    assert isinstance(accounts, list)
+    assert [a["id"] for a in accounts] == ["act_1000000001", "act_1000000002"]  # type: ignore[index]
+    assert event.metadata["business"] == {"id": "3000000001", "name": "Sandbox business"}
+    assert set(event.scopes) >= {"public_profile", "ads_management"}
+
+
 async def test_established_carries_expiry_refresh_token_scopes_and_shop(
     gateway: Harness,
 ) -> None:
@@ -402,6 +415,25 @@ def _resign(params: dict[str, str]) -> dict[str, str]:
     message = "&".join(f"{k}={v}" for k, v in sorted(unsigned.items()))
     secret = platform_value("shopify", "client_secret").encode()
     return unsigned | {"hmac": hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()}
+
+
+async def test_google_names_its_issuer_and_another_or_none_is_refused(gateway: Harness) -> None:
+    """SECURITY 4 (RFC 9207): Google's authorization response carries ``iss``; a callback
+    without it, or naming another issuer, is a mix-up and never reaches the token endpoint."""
+    for forge in ("https://evil.example", "https://accounts.google.com/", None):
+        location = await gateway.callback_url("google_ads")
+        assert query(location)["iss"] == "https://accounts.google.com"
+        params = {k: v for k, v in query(location).items() if k != "iss"}
+        if forge is not None:
+            params["iss"] = forge
+        parts = urlsplit(location)
+        forged = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(params), ""))
+        answer = await gateway.browser.get(forged)
+        assert query(answer.headers["location"])["reason"] == "issuer_mismatch"
+    assert await gateway.token_calls("google_ads") == 0
+    answer = await gateway.browser.get(await gateway.callback_url("google_ads"))
+    assert "reason" not in query(answer.headers["location"])
+    assert await gateway.token_calls("google_ads") == 1
 
 
 async def test_shopify_callback_with_a_forged_signature_is_refused(gateway: Harness) -> None:

@@ -18,6 +18,7 @@ def production(**changes: object) -> GatewaySettings:
         "environment": "production",
         "state_secret": STRONG,
         "jwt_secret": "j" * 48,
+        "jwt_audience": "integrations-hub",
         "public_base_url": "https://connect.example.com",
         "return_origins": "https://admin.example.com",
         "default_return_url": "https://admin.example.com/settings/integrations",
@@ -45,6 +46,8 @@ def test_a_complete_production_configuration_loads() -> None:
             "RETURN_ORIGINS",
         ),
         ({"provider_base_url_override": "http://127.0.0.1:8199"}, "PROVIDER_BASE_URL_OVERRIDE"),
+        ({"jwt_audience": None}, "PLATFORM_JWT_AUDIENCE must be set"),
+        ({"jwt_secret": "j" * 31}, "PLATFORM_JWT_SECRET needs at least 32 bytes"),
     ],
 )
 def test_production_refuses_development_values(changes: dict[str, object], complaint: str) -> None:

@@ -29,6 +29,7 @@ from hub_contracts import (
 from hub_keyring import Binding
 from hub_localstack.services import ServiceProcess
 from hub_runtime import publish_event
+from hub_runtime.metrics import sample
 
 from .stack import (
     about,
@@ -204,8 +205,5 @@ async def test_sigkill_mid_batch_then_restart_refreshes_each_due_connection_once
 
 
 def _counter(metrics: str, outcome: str) -> int:
-    prefix = f'token_refresher_events_total{{provider="google_ads",outcome="{outcome}"}} '
-    for line in metrics.splitlines():
-        if line.startswith(prefix):
-            return int(float(line[len(prefix) :]))
-    return 0
+    events = "token_refresher_events_total"
+    return int(sample(metrics, events, provider="google_ads", outcome=outcome))

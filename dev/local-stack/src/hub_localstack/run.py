@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub_catalog import load_catalog
-from provider_sandbox import platform_environment
+from provider_sandbox import platform_environment, shared_account_environment
 
 from hub_localstack.stack import Endpoints, LocalStack
 
@@ -56,14 +56,17 @@ def development_key(state_dir: Path) -> str:
 
 
 def sandbox_platform_credentials() -> dict[str, str]:
-    """Every provider's platform credential, set to the value the sandbox accepts."""
-    return platform_environment(load_catalog())
+    """Every provider's platform credential and shared account, as the sandbox accepts them."""
+    catalog = load_catalog()
+    return platform_environment(catalog) | shared_account_environment(catalog)
 
 
 def development_environment(
     endpoints: Endpoints, state_dir: Path, inherited: Mapping[str, str]
 ) -> dict[str, str]:
     sandbox_port = SERVICES["provider-sandbox"].port(inherited)
+    console_port = SERVICES["admin-console"].port(inherited)
+    console = f"http://127.0.0.1:{console_port}"
     defaults = {
         **sandbox_platform_credentials(),
         "HUB_ENVIRONMENT": "development",
@@ -74,6 +77,11 @@ def development_environment(
         "KAFKA_FETCH_MAX_WAIT_MS": "10",
         "PROVIDER_BASE_URL_OVERRIDE": f"http://127.0.0.1:{sandbox_port}",
         "CREDENTIAL_KEYS": development_key(state_dir),
+        # The console calls the store and gateway; OAuth flows return to the console.
+        "ADMIN_CONSOLE_STORE_URL": f"http://127.0.0.1:{SERVICES['connection-store'].port(inherited)}",
+        "ADMIN_CONSOLE_GATEWAY_URL": f"http://127.0.0.1:{SERVICES['oauth-gateway'].port(inherited)}",
+        "OAUTH_GATEWAY_RETURN_ORIGINS": f"{console},http://localhost:{console_port}",
+        "OAUTH_GATEWAY_DEFAULT_RETURN_URL": f"{console}/admin/settings/integrations",
     }
     return {**defaults, **inherited}
 
@@ -91,12 +99,16 @@ def run(stack: LocalStack, procfile: Path) -> int:
     endpoints = stack.start()
     try:
         env = development_environment(endpoints, stack.settings.state_dir, os.environ)
+        names = procfile_names(procfile)
+        if "admin-console" in names:  # where a person begins: printed before anything else
+            console = SERVICES["admin-console"].port(env)
+            print(f"admin console: http://127.0.0.1:{console}/  (start here)", flush=True)
         honcho = subprocess.Popen(
             [sys.executable, "-m", "honcho", "start", "-f", str(procfile), "-d", str(Path.cwd())],
             env=env,
         )
         print(endpoints.env_text(), end="")
-        for name in procfile_names(procfile):
+        for name in names:
             if name in SERVICES:
                 print(f"{name}: http://127.0.0.1:{SERVICES[name].port(env)}")
         print("everything is starting; Ctrl-C stops it all", flush=True)

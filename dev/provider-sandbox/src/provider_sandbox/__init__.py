@@ -6,6 +6,7 @@ from provider_sandbox.conventions import (
     example_value,
     platform_environment,
     platform_value,
+    shared_account_environment,
 )
 from provider_sandbox.settings import SandboxSettings
 from provider_sandbox.state import Fault, FaultMode
@@ -19,4 +20,5 @@ __all__ = [
     "example_value",
     "platform_environment",
     "platform_value",
+    "shared_account_environment",
 ]

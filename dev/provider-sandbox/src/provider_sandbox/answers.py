@@ -1,21 +1,22 @@
-"""Answers rendered from the catalog: success bodies that meet the catalog's conditions, and
-each provider's own way of saying revoked or rate-limited (the first entry of its
-``errors.revoked`` / ``errors.rate_limited``: Slack's HTTP 200 ``{"ok": false, ...}``, Meta's
-``{"error": {"code": 190}}``, TikTok's ``{"code": 40100}``)."""
+"""Answers the sandbox plays: each provider's recorded answers (``recordings``), filled with the
+call's own values, and the sandbox's own JSON for requests it cannot play."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Response
 from fastapi.responses import JSONResponse
-from hub_catalog import MISSING, Provider, RequestSpec, ResponseMatch, example_body, value_at
+from hub_catalog import Provider, RequestSpec
 
 from provider_sandbox.bodies import place
+from provider_sandbox.recordings import Recordings, fill
 
 DEFAULT_RETRY_AFTER_S = 1
+REASON_HEADER = "X-Sandbox-Reason"
+"""Why the sandbox refused (a test's diagnosis); real providers send nothing like it."""
 
 
 class Refusal(Exception):  # noqa: N818 - an answer, not an error condition
@@ -39,36 +40,60 @@ class Account:
             return cls(name=f"Sandbox {provider.name} {' '.join(tenant.values())}", id=host)
         return cls(name=f"Sandbox {provider.name} account", id=f"sbx-{provider.id}-account")
 
-
-def signal(provider: Provider, match: ResponseMatch, description: str) -> tuple[int, Any]:
-    """The status and body that play a catalog error condition (the loader makes sure the
-    canonical, first entry names a status). A boolean success flag of the provider's checks is
-    set to false (Slack ``ok``)."""
-    body = example_body(match)
-    if isinstance(body, dict):
-        body.setdefault("error_description", description)
-        for flag in _success_flags(provider):
-            if flag.path is not None and flag.values and value_at(body, flag.path) is MISSING:
-                body = place(body, flag.path, not flag.values[0])
-    return (match.status or [400])[0], body
+    def values(self) -> dict[str, Any]:
+        return {"account_name": self.name, "account_id": self.id}
 
 
-def revoked(provider: Provider, description: str) -> JSONResponse:
-    """The provider's canonical revoked answer: the first of its ``errors.revoked``."""
-    status, body = signal(provider, provider.errors.revoked[0], description)
-    return JSONResponse(body, status_code=status)
+def recorded(
+    recordings: Recordings,
+    name: str,
+    values: Mapping[str, Any] | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse | None:
+    """The provider's recorded answer ``name`` with ``values`` filled in, or ``None``."""
+    recording = recordings.get(name)
+    if recording is None:
+        return None
+    merged = {**recording.headers, **(headers or {})}
+    body = fill(recording.body, values or {})
+    return JSONResponse(body, status_code=recording.status, headers=merged)
 
 
-def rate_limited(provider: Provider, retry_after: int | None) -> JSONResponse:
-    status, body = signal(provider, provider.errors.rate_limited[0], "rate limited (sandbox fault)")
-    headers = {"Retry-After": str(retry_after or DEFAULT_RETRY_AFTER_S)} if status == 429 else {}
-    return JSONResponse(body, status_code=status, headers=headers)
+def revoked(recordings: Recordings, description: str) -> JSONResponse:
+    """The provider's recorded refusal of a credential."""
+    reason = {REASON_HEADER: description}
+    answer = recorded(recordings, "revoked", headers=reason)
+    if answer is None:  # documented as having none (GA4, Clarity): never called by the hub
+        return JSONResponse({"error": "undocumented"}, status_code=401, headers=reason)
+    return answer
 
 
-def unavailable(retry_after: int | None) -> JSONResponse:
+def refresh_refused(recordings: Recordings, description: str) -> JSONResponse | None:
+    """The provider's recorded refusal of a refresh or re-exchange, if it has one."""
+    return recorded(recordings, "refresh_refused", headers={REASON_HEADER: description})
+
+
+def rate_limited(recordings: Recordings, retry_after: int | None) -> JSONResponse:
+    """The provider's recorded rate limit; its ``Retry-After`` (or a 429's) says the fault's
+    ``retry_after`` instead of the documented figure, so tests wait as long as they chose."""
+    recording = recordings.get("rate_limited")
+    if recording is None:
+        return JSONResponse({"error": "rate_limited"}, status_code=429)
+    headers = {k: v for k, v in recording.headers.items() if k.lower() != "retry-after"}
+    if recording.status == 429 or len(headers) < len(recording.headers):
+        headers["Retry-After"] = str(retry_after or DEFAULT_RETRY_AFTER_S)
+    return JSONResponse(fill(recording.body, {}), status_code=recording.status, headers=headers)
+
+
+def unavailable(recordings: Recordings, retry_after: int | None) -> JSONResponse:
+    """The provider's recorded server error (+ ``Retry-After`` when the fault gives one)."""
     headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
-    body = {"error": "temporarily_unavailable", "error_description": "sandbox fault"}
-    return JSONResponse(body, status_code=503, headers=headers)
+    answer = recorded(recordings, "server_error", headers=headers)
+    if answer is None:
+        body = {"error": "temporarily_unavailable", "error_description": "sandbox fault"}
+        return JSONResponse(body, status_code=503, headers=headers)
+    return answer
 
 
 def problem(status: int, error: str, description: str) -> JSONResponse:
@@ -82,8 +107,8 @@ def mismatch(problems: list[str]) -> JSONResponse:
 
 
 def succeeded(requests: Sequence[RequestSpec], account: Account) -> Any:
-    """A body that meets the requests' ``success`` conditions and names the account (one URL
-    may serve several catalog requests: Slack's ``auth.test`` is health and identity)."""
+    """A body for an action: meets its ``success`` conditions and names the account (actions
+    are not recorded yet: their answers echo the caller's body)."""
     body: Any = {}
     for request in requests:
         for match in request.success:
@@ -94,17 +119,6 @@ def succeeded(requests: Sequence[RequestSpec], account: Account) -> Any:
         if request.account_id_path:
             body = place(body, request.account_id_path, account.id)
     return body
-
-
-def _success_flags(provider: Provider) -> list[ResponseMatch]:
-    requests = (provider.checks.health, provider.checks.identity)
-    return [
-        match
-        for request in requests
-        if request is not None
-        for match in request.success
-        if match.values and isinstance(match.values[0], bool)
-    ]
 
 
 def success_status(request: RequestSpec) -> int:

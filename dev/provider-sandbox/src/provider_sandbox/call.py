@@ -17,6 +17,7 @@ from hub_catalog import Provider
 from provider_sandbox.answers import Refusal, rate_limited, unavailable
 from provider_sandbox.conventions import platform_value
 from provider_sandbox.endpoints import Endpoint
+from provider_sandbox.recordings import Recordings
 from provider_sandbox.state import Fault, FaultMode, Store
 
 
@@ -96,6 +97,8 @@ class Call:
     incoming: Incoming
     store: Store
     lifetime_override: int | None
+    recordings: Recordings
+    """The provider's recorded answers (what it says, as its documentation shows)."""
 
     @property
     def endpoint(self) -> Endpoint:
@@ -132,15 +135,15 @@ class Call:
         fault = self.store.credential_fault(self.provider.id, presented)
         if fault is None:
             return self.store.fault(self.provider.id).mode
-        await interrupt(self.provider, fault)
+        await interrupt(self.recordings, fault)
         return fault.mode
 
 
-async def interrupt(provider: Provider, fault: Fault) -> None:
-    """Apply a transport fault: raise the rate-limit or outage answer, or sleep."""
+async def interrupt(recordings: Recordings, fault: Fault) -> None:
+    """Apply a transport fault: raise the recorded rate-limit or outage answer, or sleep."""
     if fault.mode == FaultMode.SLOW:
         await asyncio.sleep(fault.delay)
     elif fault.mode == FaultMode.RATE_LIMITED:
-        raise Refusal(rate_limited(provider, fault.retry_after))
+        raise Refusal(rate_limited(recordings, fault.retry_after))
     elif fault.mode == FaultMode.UNAVAILABLE:
-        raise Refusal(unavailable(fault.retry_after))
+        raise Refusal(unavailable(recordings, fault.retry_after))

@@ -7,6 +7,9 @@ an API-key mode: Wise takes ``Bearer`` for both). Issued tokens must be known, u
 unrevoked and of the same tenant; typed values follow the API-key rule (``conventions``). A
 credential that is missing, misplaced or refused gets the provider's revoked answer; a request that
 differs otherwise (Klaviyo's ``revision``, the platform's developer token) gets a 400.
+
+Every answer is the provider's recorded one (``recordings``): ``health``, ``identity`` (or
+``health`` when they share a URL), ``mint``, ``revoked``.
 """
 
 from __future__ import annotations
@@ -16,15 +19,7 @@ from collections.abc import Sequence
 from fastapi.responses import JSONResponse
 from hub_catalog import AuthMode, Placement, RequestSpec
 
-from provider_sandbox.answers import (
-    Account,
-    Refusal,
-    mismatch,
-    revoked,
-    succeeded,
-    success_status,
-)
-from provider_sandbox.bodies import place
+from provider_sandbox.answers import Account, Refusal, mismatch, problem, recorded, revoked
 from provider_sandbox.call import Call
 from provider_sandbox.conventions import accepts
 from provider_sandbox.endpoints import EndpointKind
@@ -40,9 +35,8 @@ async def check(call: Call) -> JSONResponse:
     request = _request(call)
     mode, reading = authenticate(call, request)
     await judge(call, mode, reading)
-    served = [e.request for e in call.endpoints if e.kind in CHECKS and e.request is not None]
-    body = succeeded(served, _account(call))
-    return JSONResponse(body, status_code=success_status(request))
+    names = [call.endpoint.kind.value, EndpointKind.HEALTH.value]
+    return _play(call, names, _account(call).values())
 
 
 async def mint(call: Call) -> JSONResponse:
@@ -51,16 +45,23 @@ async def mint(call: Call) -> JSONResponse:
     assert mode is not None, "mint endpoints carry their mode"
     reading = _reading(call, request, mode, request.auth)
     if reading is None:
-        raise Refusal(revoked(call.provider, "credentials missing"))
+        raise Refusal(revoked(call.recordings, "credentials missing"))
     await judge(call, mode, reading)
     lifetime = call.lifetime(mode.access_token_lifetime_s)
     grant = Grant(provider=call.provider.id, tenant=call.tenant, scopes=())
     token = call.store.issue(grant, "access", lifetime)
-    body = succeeded([request], _account(call))
-    body = place(body, request.token_path or "access_token", token.value)
+    values = {**_account(call).values(), "access_token": token.value}
     if lifetime is not None:
-        body = place(body, request.expires_in_path or "expires_in", lifetime)
-    return JSONResponse(body, status_code=success_status(request))
+        values["expires_in"] = lifetime
+    return _play(call, [EndpointKind.MINT.value], values)
+
+
+def _play(call: Call, names: list[str], values: dict[str, object]) -> JSONResponse:
+    for name in names:
+        answer = recorded(call.recordings, name, values)
+        if answer is not None:
+            return answer
+    return problem(501, "not_recorded", f"{call.provider.id} has no recorded {names[0]} answer")
 
 
 def _request(call: Call) -> RequestSpec:
@@ -88,7 +89,7 @@ def authenticate(call: Call, request: RequestSpec) -> tuple[AuthMode, Reading]:
         if (reading := _reading(call, request, mode, [*mode.transport, *request.auth]))
     ]
     if not present:
-        raise Refusal(revoked(call.provider, "no credential where the catalog puts it"))
+        raise Refusal(revoked(call.recordings, "no credential where the catalog puts it"))
     for mode, reading in present:
         credentials = _credentials(mode, reading)
         issued = any(value in call.store.tokens for value in credentials.values())
@@ -102,10 +103,10 @@ async def judge(call: Call, mode: AuthMode, reading: Reading) -> None:
     catalog describes it."""
     credentials = _credentials(mode, reading)
     if await call.fault(credentials.values()) == FaultMode.REVOKED:
-        raise Refusal(revoked(call.provider, "revoked (sandbox fault)"))
+        raise Refusal(revoked(call.recordings, "revoked (sandbox fault)"))
     for name, value in credentials.items():
         if not _good(call, mode, name, value):
-            raise Refusal(revoked(call.provider, f"{name} refused"))
+            raise Refusal(revoked(call.recordings, f"{name} refused"))
     problems = reading.problems() + [
         f"platform credential {name!r} is not the sandbox's value"
         for name, value in reading.values.items()

@@ -41,6 +41,20 @@ def platform_environment(catalog: Catalog) -> dict[str, str]:
     }
 
 
+def shared_account_environment(catalog: Catalog) -> dict[str, str]:
+    """Every provider's shared platform account, set to values the sandbox accepts (the local
+    stack's platform accounts; test suites leave them unset unless they test them)."""
+    found: dict[str, str] = {}
+    for provider in catalog.providers:
+        account = provider.shared_account
+        if account is None:
+            continue
+        fields = {field.name: field for field in provider.auth.fields}
+        found |= {env: example_value(fields[name]) for name, env in account.fields.items()}
+        found |= {env: f"sandbox-{provider.id}-{name}" for name, env in account.extra.items()}
+    return found
+
+
 def accepts(field: CredentialField, value: str) -> bool:
     """The API-key rule: the field's shape, and not a value a test marked as rejected."""
     return field.accepts(value) and not value.startswith(REJECTED_PREFIX)

@@ -1,7 +1,8 @@
 """``/p/{provider}/{host}/{path}``: every provider URL of the catalog, played from its data.
 
 The dispatcher finds which catalog request a URL is, counts the call, applies the provider's
-outage faults, and hands the call to the endpoint's handler.
+outage faults, and hands the call to the endpoint's handler, with the provider's recorded answers
+(``recordings``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from provider_sandbox import actions, authorization, checks, tokens
 from provider_sandbox.answers import Refusal, problem
 from provider_sandbox.call import Call, Incoming, interrupt
 from provider_sandbox.endpoints import Endpoint, EndpointKind, endpoints, matching
+from provider_sandbox.recordings import Recordings, load_recordings
 from provider_sandbox.settings import SandboxSettings
 from provider_sandbox.state import Store
 
@@ -33,6 +35,10 @@ HANDLERS: dict[EndpointKind, Handler] = {
 
 def router(catalog: Catalog, store: Store, settings: SandboxSettings) -> APIRouter:
     tables: dict[str, list[Endpoint]] = {p.id: endpoints(p) for p in catalog.providers}
+    recorded = load_recordings()
+    recordings = {
+        p.id: recorded.get(p.id) or Recordings(provider=p.id, answers={}) for p in catalog.providers
+    }
     api = APIRouter(prefix="/p", tags=["providers"])
 
     @api.api_route("/{provider_id}/{host}/{path:path}", methods=["GET", "POST"])
@@ -59,9 +65,10 @@ def router(catalog: Catalog, store: Store, settings: SandboxSettings) -> APIRout
             incoming=await Incoming.read(request, host, f"/{path}"),
             store=store,
             lifetime_override=settings.access_token_lifetime_s,
+            recordings=recordings[provider_id],
         )
         try:
-            await interrupt(provider, store.fault(provider_id))
+            await interrupt(call.recordings, store.fault(provider_id))
             return await HANDLERS[call.endpoint.kind](call)
         except Refusal as refusal:
             return refusal.response

@@ -1,10 +1,10 @@
 """The token and revoke endpoints: authorization-code, refresh and (Meta) long-lived exchanges.
 
 Answers are standard OAuth JSON unless a named hook says otherwise: Slack's ``oauth.v2.access``
-answers ``{"ok": ...}`` with HTTP 200, TikTok's ``{"code": 0, "data": {...}}``. A refresh or
-re-exchange refused as ``invalid_grant`` in words the provider's ``errors.revoked`` would not
-recognise is answered with its canonical revoked answer instead, so the refresher, classifying by
-the catalog, always reads "revoked" (SECURITY 24).
+answers ``{"ok": ...}`` with HTTP 200, TikTok's ``{"code": 0, "data": {...}}``. A refused refresh
+or re-exchange is the provider's recorded ``refresh_refused`` answer (Meta's OAuthException 190,
+Slack's ``invalid_refresh_token``): whether the refresher reads it as revoked is the catalog's to
+get right, and the recordings' test checks it.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi.responses import JSONResponse
-from hub_catalog import AuthMode, OAuthHook, OAuthSpec, RefreshStrategy, classify
+from hub_catalog import AuthMode, OAuthHook, OAuthSpec, RefreshStrategy
 
-from provider_sandbox.answers import Account, revoked
+from provider_sandbox.answers import Account, refresh_refused
 from provider_sandbox.call import Call
 from provider_sandbox.state import FaultMode, Grant, Token, TokenKind
 
@@ -243,6 +243,10 @@ def _issued_body(call: Call, oauth: OAuthSpec, issued: Issued) -> dict[str, Any]
 def _error_answer(
     call: Call, oauth: OAuthSpec, error: OAuthError, grant_type: str | None
 ) -> JSONResponse:
+    if error.error == "invalid_grant" and grant_type in RENEWALS:
+        answer = refresh_refused(call.recordings, error.description)
+        if answer is not None:
+            return answer
     body: dict[str, Any]
     if OAuthHook.SLACK_OAUTH_V2 in oauth.hooks:
         slack_error = _SLACK_ERRORS.get(error.error, error.error)
@@ -255,7 +259,4 @@ def _error_answer(
     else:
         status = 401 if error.error == "invalid_client" else 400
         body = {"error": error.error, "error_description": error.description}
-    recognised = classify(call.provider, status, body) == "revoked"
-    if error.error == "invalid_grant" and grant_type in RENEWALS and not recognised:
-        return revoked(call.provider, error.description)
     return JSONResponse(body, status_code=status)

@@ -3,6 +3,8 @@ values, URLs, templates."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -18,6 +20,8 @@ from hub_catalog.model import (
     PLACEHOLDER,
     AuthType,
     FeatureFlag,
+    HubGroup,
+    Onboarding,
     Placement,
     Provider,
     RequestSpec,
@@ -85,6 +89,9 @@ class Catalog(_Model):
     version: int
     providers: list[Provider]
     feature_flags: dict[str, FeatureFlag] = Field(default_factory=dict)
+    groups: list[HubGroup] = Field(default_factory=list)
+    """The admin hub's groups in display order; every provider's ``group`` is one of them."""
+    onboarding: Onboarding = Field(default_factory=Onboarding)
     base_url_override: str | None = None
     """When set (sandbox), every provider URL ``https://host/path`` is sent to
     ``{override}/p/{provider}/{host}/path`` instead. Code paths do not change."""
@@ -101,7 +108,25 @@ class Catalog(_Model):
         for key, flag in self.feature_flags.items():
             if flag.provider is not None and flag.provider not in ids:
                 raise ValueError(f"feature flag {key} names unknown provider {flag.provider}")
+        self._check_groups_and_cards()
         return self
+
+    def _check_groups_and_cards(self) -> None:
+        names = [group.name for group in self.groups]
+        if len(names) != len(set(names)):
+            raise ValueError("duplicate hub group names")
+        if self.groups:
+            ungrouped = sorted({p.group for p in self.providers} - set(names))
+            if ungrouped:
+                raise ValueError(f"providers name groups not in groups: {ungrouped}")
+        tenant = {p.id for p in self.providers if p.scope == Scope.TENANT}
+        for card in self.onboarding.cards:
+            if card.provider not in tenant:
+                raise ValueError(f"onboarding card {card.provider} is not a tenant provider")
+
+    def group(self, name: str) -> HubGroup | None:
+        """The hub group called ``name``, or ``None``."""
+        return next((group for group in self.groups if group.name == name), None)
 
     def get(self, provider_id: str) -> Provider:
         for provider in self.providers:
@@ -263,6 +288,34 @@ def _raw(path: Path | None) -> dict[str, Any]:
     return data
 
 
-def load_catalog(path: Path | None = None, *, base_url_override: str | None = None) -> Catalog:
-    """Load and validate the catalog (the packaged ``providers.yaml`` unless ``path`` is given)."""
-    return Catalog.model_validate({**_raw(path), "base_url_override": base_url_override})
+def load_catalog(
+    path: Path | None = None,
+    *,
+    base_url_override: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Catalog:
+    """Load and validate the catalog (the packaged ``providers.yaml`` unless ``path`` is given).
+    A provider's ``host_choice`` variable (``PLAID_ENV``, ``PAYPAL_MODE``) is read from
+    ``environ`` (the process environment by default) and picks its hosts."""
+    raw = _raw(path)
+    source = os.environ if environ is None else environ
+    providers = [_choose_hosts(entry, source) for entry in raw.get("providers", [])]
+    return Catalog.model_validate(
+        {**raw, "providers": providers, "base_url_override": base_url_override}
+    )
+
+
+def _choose_hosts(entry: Any, environ: Mapping[str, str]) -> Any:
+    """The provider's entry with its chosen host in place of the default one everywhere."""
+    choice = entry.get("host_choice") if isinstance(entry, dict) else None
+    if not isinstance(choice, dict):
+        return entry
+    hosts, default = choice.get("hosts", {}), choice.get("default")
+    chosen = environ.get(str(choice.get("env")), "") or default
+    if chosen not in hosts or default not in hosts:
+        known = ", ".join(sorted(hosts))
+        raise CatalogError(f"{choice.get('env')}={chosen!r} is not one of: {known}")
+    rest = {key: value for key, value in entry.items() if key != "host_choice"}
+    text = json.dumps(rest).replace(f'"{hosts[default]}"', f'"{hosts[chosen]}"')
+    text = text.replace(f"//{hosts[default]}/", f"//{hosts[chosen]}/")
+    return {**json.loads(text), "host_choice": choice}

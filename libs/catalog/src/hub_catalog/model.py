@@ -125,6 +125,36 @@ class PlatformCredential(_Model):
     secret: bool = True
 
 
+EnvName = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]+$")]
+
+
+class SharedAccount(_Model):
+    """The platform's own account at this provider, which a brand may use instead of its own
+    (the seed's environment section: Retell, ElevenLabs, Mux, AssemblyAI, Fairing, Plaid,
+    PayPal, Lob, Resend). Configured when every ``fields`` variable is set."""
+
+    fields: Annotated[dict[FieldName, EnvName], Field(min_length=1)]
+    """The credential, as the default mode's field names, from these environment variables."""
+    extra: dict[FieldName, EnvName] = Field(default_factory=dict)
+    """Platform values beside the credential, for the platform's own use (Retell's agent ids,
+    Lob's webhook secret); optional, never sent as the credential."""
+
+
+class HostChoice(_Model):
+    """An environment variable that picks the provider's hosts (``PLAID_ENV``, ``PAYPAL_MODE``):
+    each value names the host that replaces ``hosts[default]`` in every URL and allow-list."""
+
+    env: EnvName
+    default: str
+    hosts: Annotated[dict[str, str], Field(min_length=2)]
+
+    @model_validator(mode="after")
+    def _default_known(self) -> HostChoice:
+        if self.default not in self.hosts:
+            raise ValueError(f"{self.env}: default {self.default!r} is not among its hosts")
+        return self
+
+
 class Placement(_Model):
     """Where a credential goes on a request."""
 
@@ -184,6 +214,9 @@ class RequestSpec(_Model):
     """All must hold besides a 2xx status (Slack ``ok: true``, TikTok ``code: 0``)."""
     account_name_path: str | None = None
     account_id_path: str | None = None
+    metadata_paths: dict[FieldName, str] = Field(default_factory=dict)
+    """For identity requests: connection metadata to keep, by name, from dotted paths of the
+    answer (Meta's ad accounts from ``/me/adaccounts``); non-secret facts only."""
     token_path: str | None = None
     """For mint requests: where the new access token is in the JSON answer."""
     expires_in_path: str | None = None
@@ -391,6 +424,44 @@ class FeatureFlag(_Model):
         return self
 
 
+class HubGroup(_Model):
+    """One group of the admin hub: its title and the line under it."""
+
+    name: str
+    description: str
+    platform: bool = False
+    """A group the catalog adds to the seed's (providers the seed's hub does not list)."""
+
+
+class OnboardingCard(_Model):
+    """One card of the onboarding step "Connect Integrations" (seed Part 1, step 5)."""
+
+    provider: ProviderId
+    category: str
+    description: str
+    recommended: bool = False
+    """Shown with a "Recommended" badge while not connected."""
+
+
+class Onboarding(_Model):
+    categories: list[str] = Field(default_factory=list)
+    """The step's sections, in order; each card names one."""
+    cards: list[OnboardingCard] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Onboarding:
+        providers = [card.provider for card in self.cards]
+        if len(providers) != len(set(providers)):
+            raise ValueError("onboarding: a provider has two cards")
+        unknown = {card.category for card in self.cards} - set(self.categories)
+        if unknown:
+            raise ValueError(f"onboarding: cards name unknown categories {sorted(unknown)}")
+        return self
+
+    def in_category(self, category: str) -> list[OnboardingCard]:
+        return [card for card in self.cards if card.category == category]
+
+
 class Provider(_Model):
     id: ProviderId
     name: str
@@ -405,6 +476,11 @@ class Provider(_Model):
     allowed_hosts: list[str]
     """Exact hosts or patterns with a tenant parameter, e.g. ``{shop}.myshopify.com``."""
     platform_credentials: list[PlatformCredential] = Field(default_factory=list)
+    shared_account: SharedAccount | None = None
+    """Whether the platform may supply one account for every brand, and from which variables."""
+    shared_account_note: str | None = None
+    """Why not, where the seed names platform variables but no shared account fits (Slack)."""
+    host_choice: HostChoice | None = None
     auth_modes: Annotated[list[AuthMode], Field(min_length=1)]
     checks: Checks
     errors: ErrorSignals
@@ -432,6 +508,13 @@ class Provider(_Model):
                 raise ValueError(
                     f"{self.id}: a platform provider is configured in the platform and every "
                     "field it uses comes from a platform credential"
+                )
+        if self.shared_account is not None:
+            typed = {f.name for f in self.auth.fields}
+            if set(self.shared_account.fields) != typed:
+                raise ValueError(
+                    f"{self.id}: a shared account supplies exactly the default mode's fields "
+                    f"({sorted(typed)})"
                 )
         if self.checks.health_mode == HealthCheckMode.TOKEN_MINT and self.auth.mint is None:
             raise ValueError(f"{self.id}: health_mode token_mint needs a default mode that mints")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from hub_catalog import AuthMode, Provider, RequestSpec
-from hub_catalog.signals import value_at
+from hub_catalog.signals import MISSING, value_at
 
 from hub_providers.calls import Answer, build_request, raise_for_answer, send
 from hub_providers.errors import ProviderRejectedError
@@ -19,6 +20,8 @@ class CheckResult:
     answer: Answer
     account_id: str | None
     account_name: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    """The request's ``metadata_paths`` read from the answer (absent paths left out)."""
 
 
 async def check(
@@ -33,7 +36,14 @@ async def check(
     async with http.client(provider) as client:
         answer = await send(client, provider, request)
     raise_for_answer(provider, answer, spec)
-    return CheckResult(answer, answer.at(spec.account_id_path), answer.at(spec.account_name_path))
+    metadata = {
+        name: found
+        for name, path in spec.metadata_paths.items()
+        if (found := value_at(answer.body, path)) is not MISSING
+    }
+    return CheckResult(
+        answer, answer.at(spec.account_id_path), answer.at(spec.account_name_path), metadata
+    )
 
 
 async def mint(

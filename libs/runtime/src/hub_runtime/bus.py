@@ -24,6 +24,7 @@ from hub_contracts.registry import EVENT_MODELS
 from opentelemetry.sdk.trace import TracerProvider
 
 from hub_runtime.logging import redact_text
+from hub_runtime.metrics import dead_letters
 from hub_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -190,7 +191,8 @@ async def dead_letter(
     body: bytes | None = None,
 ) -> None:
     """Send ``record`` as it came (or ``body``) to ``<topic>.dlq`` through ``publisher``, with
-    the reason and where it came from in headers, so it can be inspected and replayed."""
+    its own headers (``traceparent``, ``event-type``...) and the reason and where it came from in
+    ``dlq-*`` headers, so it can be inspected and replayed as it was (``hubctl dlq replay``)."""
     log.warning(
         "event sent to dead-letter topic",
         extra={"topic": record.topic, "group": group, "reason": reason, "error": error},
@@ -199,6 +201,7 @@ async def dead_letter(
         (record.value or b"") if body is None else body,
         key=record.key,
         headers={
+            **original_headers(record),
             "dlq-reason": reason,
             "dlq-error": error[:1000],
             "dlq-source-topic": record.topic,
@@ -207,6 +210,17 @@ async def dead_letter(
             "dlq-consumer-group": group,
         },
     )
+    dead_letters.labels(record.topic, reason).inc()
+
+
+def original_headers(record: Any) -> dict[str, str]:
+    """A consumed record's own headers (aiokafka: ``(name, bytes)`` pairs), ``dlq-*`` left out."""
+    pairs = getattr(record, "headers", None) or ()
+    return {
+        name: value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        for name, value in pairs
+        if not name.startswith("dlq-")
+    }
 
 
 def publishes(broker: KafkaBroker | KafkaRouter, *events: type[Event]) -> None:

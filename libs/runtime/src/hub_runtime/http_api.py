@@ -22,6 +22,7 @@ from hub_runtime.api_errors import (
     NotFoundError,
     UnavailableError,
 )
+from hub_runtime.metrics import CONTENT_TYPE, ServiceMetrics
 
 log = logging.getLogger(__name__)
 
@@ -181,3 +182,14 @@ def _unavailable(message: str) -> Callable[[Request, Exception], Awaitable[JSONR
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
     return render(ApiError("Something went wrong on our side; try again, then contact support."))
+
+
+def metrics_router(metrics: ServiceMetrics) -> APIRouter:
+    """``GET /metrics``: the service's registry (gauges refreshed) in the exposition format."""
+    routes = APIRouter(tags=["probes"])
+
+    @routes.get("/metrics", response_class=Response, summary="Prometheus metrics")
+    async def scrape() -> Response:
+        return Response(await metrics.scrape(), media_type=CONTENT_TYPE)
+
+    return routes

@@ -40,8 +40,11 @@ def available(package: str) -> list[Migration]:
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text("utf-8")))
     found.sort(key=lambda m: m.version)
-    if [m.version for m in found] != list(range(1, len(found) + 1)):
-        raise MigrationError("migration versions must be 0001, 0002, ... without gaps")
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions) or (versions and versions[0] != 1):
+        raise MigrationError("migration versions must start at 0001, each used once")
+    # Gaps are allowed: numbers are reserved per parallel branch (docs/decisions.md, "Migration
+    # numbers reserved per branch"), and _apply runs whatever is missing, in order.
     return found
 
 

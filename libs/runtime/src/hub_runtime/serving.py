@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 import uvicorn
@@ -24,18 +23,12 @@ S = TypeVar("S", bound=_Served)
 def serve(
     settings: S,
     create_app: Callable[[S], Any],
-    *,
-    quiet: Sequence[str] = ("httpx", "httpcore"),
 ) -> None:
-    """Configure logging, then serve ``create_app(settings)`` with uvicorn until stopped.
-
-    ``quiet`` loggers are held at WARNING: httpx logs each request line, and a provider's query
-    can carry a token (Meta's exchange does). The access log is off: request lines carry OAuth
-    codes and states; the services log what they did without them.
+    """Configure logging (httpx and httpcore held at WARNING, see ``configure_logging``), then
+    serve ``create_app(settings)`` with uvicorn until stopped. The access log is off: request
+    lines carry OAuth codes and states; the services log what they did without them.
     """
     configure_logging(settings.service_name, settings.log_level)
-    for name in quiet:
-        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     uvicorn.run(
         create_app(settings),
         host=settings.host,

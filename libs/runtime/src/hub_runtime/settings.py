@@ -8,8 +8,29 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_BYTES = 32
+"""The shortest HMAC secret accepted in production (HS256 wants at least its 32-byte output)."""
+
+
+def secret_problems(secrets: dict[str, SecretStr | None]) -> list[str]:
+    """What is wrong with a service's secrets, by their variable names: shorter than
+    ``MIN_SECRET_BYTES`` (UTF-8), or the same value under two names (SECURITY 13: one secret,
+    one job). Never says a value."""
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for name, secret in secrets.items():
+        if secret is None:
+            continue
+        value = secret.get_secret_value()
+        if len(value.encode()) < MIN_SECRET_BYTES:
+            problems.append(f"{name} needs at least {MIN_SECRET_BYTES} bytes")
+        if value in seen:
+            problems.append(f"{name} must differ from {seen[value]}")
+        seen.setdefault(value, name)
+    return problems
 
 
 def env_alias(name: str) -> AliasChoices:
@@ -53,7 +74,16 @@ class ServiceSettings(BaseSettings):
     provider_base_url_override: str | None = Field(
         None, validation_alias=env_alias("PROVIDER_BASE_URL_OVERRIDE")
     )
-    """Points every catalog provider URL at the provider sandbox (development and tests)."""
+    """Points every catalog provider URL at the provider sandbox (development and tests);
+    refused in production."""
+
+    @model_validator(mode="after")
+    def _no_sandbox_in_production(self) -> ServiceSettings:
+        if self.environment == "production" and self.provider_base_url_override is not None:
+            raise ValueError(
+                "PROVIDER_BASE_URL_OVERRIDE (the sandbox) must not be set in production"
+            )
+        return self
 
 
 class CredentialSettings(BaseSettings):

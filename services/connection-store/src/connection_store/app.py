@@ -6,22 +6,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
-from hub_catalog import Catalog, load_catalog
+from hub_catalog import Catalog, PlatformCredentials, load_catalog
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
+from hub_runtime.lag import watch_consumer_lag
 from hub_runtime.loop import repeat
 from opentelemetry.sdk.trace import TracerProvider
 
 from connection_store import handlers, http
 from connection_store.adapters.database import Database
+from connection_store.adapters.measurements import measure
 from connection_store.adapters.migrations import migrate
 from connection_store.adapters.relay import OUTBOX, Relay
 from connection_store.adapters.store import PostgresStore
 from connection_store.auth import user_verifier
+from connection_store.metrics import BACKLOG_CAP, OVERDUE_AFTER_S, StoreMetrics
 from connection_store.service.connections import ConnectionEvents
 from connection_store.service.due import DueWork
 from connection_store.service.integrations import Integrations
@@ -37,13 +41,15 @@ def create_app(
     settings: StoreSettings,
     *,
     catalog: Catalog | None = None,
+    platform: PlatformCredentials | None = None,
     tracer_provider: TracerProvider | None = None,
     run_consumers: bool = True,
     run_background: bool = True,
     start_broker: bool = True,
 ) -> FastAPI:
     """``start_broker=False`` (with ``run_consumers`` and ``run_background`` off) serves the API
-    with PostgreSQL alone: events still go to the outbox, nothing publishes them."""
+    with PostgreSQL alone: events still go to the outbox, nothing publishes them. ``platform``
+    (the environment's by default) says which shared platform accounts are configured."""
     tracing = tracer_provider or create_tracer_provider(
         settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
     )
@@ -59,7 +65,8 @@ def create_app(
     )
     if run_consumers:
         broker.include_router(handlers.router(settings, _events(settings, catalog, store)))
-    api = _api(settings, catalog, store, due)
+    platform = platform or PlatformCredentials.from_environment(catalog)
+    api = _api(settings, catalog, store, due, platform.shared_providers(catalog))
     background = _background(settings, db, store, due, broker, tracing) if run_background else []
 
     app = FastAPI(
@@ -71,9 +78,33 @@ def create_app(
         ),
     )
     app.state.db = db  # tests reach the database through the app they started
-    http.install(app, api, max_body_bytes=settings.max_body_bytes)
+    http.install(app, api, _metrics(db, broker), max_body_bytes=settings.max_body_bytes)
     serve_asyncapi(app, broker, title=TITLE)
     return app
+
+
+def _metrics(db: Database, broker: KafkaBroker) -> StoreMetrics:
+    """The families, with the PostgreSQL readings and the consumer lag refreshed per scrape."""
+    metrics = StoreMetrics()
+
+    async def refresh() -> None:
+        if not db.is_open:
+            return
+        now = datetime.now(UTC)
+        read = await measure(db, now, overdue_after_s=OVERDUE_AFTER_S, cap=BACKLOG_CAP)
+        metrics.due.labels("refresh").set(read.refresh_due)
+        metrics.due.labels("check").set(read.check_due)
+        metrics.overdue.labels("refresh").set(read.refresh_overdue)
+        metrics.overdue.labels("check").set(read.check_overdue)
+        metrics.outbox_depth.set(read.outbox_unsent)
+        metrics.outbox_age.set(read.outbox_oldest_age_s)
+        metrics.connections.clear()
+        for (provider, status), count in read.connections.items():
+            metrics.connections.labels(provider, status).set(count)
+
+    metrics.on_scrape(refresh)
+    watch_consumer_lag(metrics, broker)
+    return metrics
 
 
 def _events(settings: StoreSettings, catalog: Catalog, store: PostgresStore) -> ConnectionEvents:
@@ -86,13 +117,19 @@ def _events(settings: StoreSettings, catalog: Catalog, store: PostgresStore) -> 
     )
 
 
-def _api(settings: StoreSettings, catalog: Catalog, store: PostgresStore, due: DueWork) -> http.Api:
+def _api(
+    settings: StoreSettings,
+    catalog: Catalog,
+    store: PostgresStore,
+    due: DueWork,
+    shared: frozenset[str],
+) -> http.Api:
     """What the routes call: the token verifier and the REST use cases."""
     return http.Api(
         catalog=catalog,
         verifier=user_verifier(settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer),
         service_token_secret=settings.service_token_secret,
-        integrations=Integrations(store, catalog, due),
+        integrations=Integrations(store, catalog, due, shared=shared),
         notifications=Notifications(store, catalog),
     )
 

@@ -160,3 +160,90 @@ def next_step(provider: Provider, status: str, error_code: str | None) -> str | 
             return f"Reconnect {provider.name} in {WHERE} and grant every requested permission."
         return f"Check the {provider.name} settings in {WHERE}, then use Sync now."
     return None
+
+
+# --- history (issue 11) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One thing that happened to an integration, as its Activity timeline shows it: a kind and
+    a person's summary (never a credential, never a provider's raw answer)."""
+
+    provider: str
+    at: datetime
+    kind: str
+    summary: str
+    event_id: uuid.UUID | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    id: int
+    at: datetime
+    kind: str
+    summary: str
+    details: dict[str, Any]
+
+
+HISTORY_KINDS = {
+    "connection.requested": "requested",
+    "connection.failed": "failed",
+    "connection.established": "connected",
+    "token.refreshed": "refreshed",
+    "connection.unhealthy": "unhealthy",
+    "connection.recovered": "recovered",
+    "connection.disconnected": "disconnected",
+}
+"""Event type → timeline kind; a consumer of a new event adds its kind here (and a summary in
+``history_entry``)."""
+
+
+def history_entry(event: Any, provider: Provider) -> HistoryEntry | None:
+    """The timeline entry of a consumed event, or ``None`` for events the timeline skips."""
+    kind = HISTORY_KINDS.get(getattr(event, "event_type", ""))
+    if kind is None:
+        return None
+    name = provider.name
+    details: dict[str, Any] = {}
+    match kind:
+        case "requested":
+            summary = f"Connecting {name} was started"
+            if event.requested_by:
+                summary += f" by {event.requested_by}"
+        case "failed":
+            summary = f"Connecting {name} failed: {event.message}"
+            details = {"reason": event.reason}
+        case "connected":
+            account = event.account.name or event.account.id
+            summary = f"Connected to {account}" if account else f"{name} connected"
+        case "refreshed":
+            summary = "Access token refreshed"
+            details = {"credential_version": event.credential_version}
+        case "unhealthy":
+            summary = str(event.message)
+            details = {"reason": event.reason}
+        case "recovered":
+            summary = f"{name} works again"
+        case _:
+            by = getattr(event, "disconnected_by", None)
+            summary = f"Disconnected by {by}" if by else f"{name} disconnected"
+            details = {"reason": getattr(event, "reason", None)}
+    return HistoryEntry(
+        provider=provider.id,
+        at=event.occurred_at,
+        kind=kind,
+        summary=summary[:500],
+        event_id=event.event_id,
+        details=details,
+    )
+
+
+def history_cursor(cursor: str | None) -> int | None:
+    """The id a history cursor stands for; ``ValueError`` for anything else."""
+    if cursor is None or cursor == "":
+        return None
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
+        raise ValueError("not a history cursor")
+    return int(cursor)

@@ -67,6 +67,15 @@ class InvalidSettingError(InvalidRequestError):
     code = "invalid_setting"
 
 
+class InvalidCursorError(InvalidRequestError):
+    code = "invalid_cursor"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "cursor must be the next_cursor of a previous history page.", field="cursor"
+        )
+
+
 class UnknownFlagError(InvalidRequestError):
     code = "unknown_flag"
 

@@ -22,6 +22,7 @@ from hub_runtime.http_api import (
     app_state,
     error_responses,
     install_error_handlers,
+    metrics_router,
     probes,
     render,
     require_ready,
@@ -36,20 +37,24 @@ from connection_store.auth import (
     verify_service_token,
 )
 from connection_store.errors import REALM
+from connection_store.metrics import StoreMetrics
 from connection_store.service.integrations import Integrations
 from connection_store.service.notifications import Notifications
 from connection_store.views import (
     FlagsUpdate,
     FlagsView,
+    HistoryPage,
     IntegrationDetail,
     IntegrationList,
     NotificationContext,
     NotificationSettingsPatch,
     NotificationSettingsView,
+    OnboardingView,
     ProviderList,
     SettingsView,
     SyncAccepted,
-    provider_view,
+    onboarding_view,
+    provider_list,
 )
 
 
@@ -127,7 +132,14 @@ ORG = "/v1/orgs/{org_id}"
 @router.get("/v1/providers", tags=["catalog"], dependencies=[_scoped(READ)])
 async def list_providers(api: ConnectionStore) -> ProviderList:
     """Every provider of the catalog: how it connects, where it is configured, its settings."""
-    return ProviderList(providers=[provider_view(p) for p in api.catalog.providers])
+    return provider_list(api.catalog)
+
+
+@router.get("/v1/onboarding", tags=["catalog"], dependencies=[_scoped(READ)])
+async def onboarding(api: ConnectionStore) -> OnboardingView:
+    """The onboarding step "Connect Integrations": its categories and cards (also in
+    ``/v1/providers``), for the console and the platform's wizard."""
+    return onboarding_view(api.catalog)
 
 
 @router.get(f"{ORG}/integrations", tags=["integrations"])
@@ -142,6 +154,21 @@ async def get_integration(
 ) -> IntegrationDetail:
     """One integration's state; credentials appear only as the names of the fields held."""
     return await api.integrations.detail(principal.organization_id, provider)
+
+
+@router.get(f"{ORG}/integrations/{{provider}}/history", tags=["integrations"])
+async def get_history(
+    provider: ProviderId,
+    principal: Reader,
+    api: ConnectionStore,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
+) -> HistoryPage:
+    """The integration's activity, newest first: requested, connected, failed, refreshed,
+    unhealthy, recovered, disconnected. Summaries are for people; no secret is ever here."""
+    return await api.integrations.history(
+        principal.organization_id, provider, limit=limit, cursor=cursor
+    )
 
 
 @router.patch(f"{ORG}/integrations/{{provider}}/settings", tags=["integrations"])
@@ -246,11 +273,12 @@ async def notification_context(
     return await api.notifications.context(org, provider)
 
 
-def install(app: FastAPI, api: Api, *, max_body_bytes: int) -> None:
-    """The routes over ``api``, every error as JSON, and the body-size limit."""
+def install(app: FastAPI, api: Api, metrics: StoreMetrics, *, max_body_bytes: int) -> None:
+    """The routes over ``api``, ``/metrics``, every error as JSON, and the body-size limit."""
     app.state.api = api
     app.include_router(router)
     app.include_router(internal)
+    app.include_router(metrics_router(metrics))
     install_error_handlers(
         app,
         not_found=(UnknownProviderError, PlatformProviderError),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub_runtime import ServiceSettings
-from hub_runtime.settings import env_alias
+from hub_runtime.settings import env_alias, secret_problems
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -54,14 +54,20 @@ class StoreSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _no_development_secret_in_production(self) -> StoreSettings:
-        if (
-            self.environment == "production"
-            and self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET
-        ):
-            raise ValueError("PLATFORM_JWT_SECRET must be set in production")
-        if (
-            self.environment == "production"
-            and self.service_token_secret.get_secret_value() == DEVELOPMENT_SERVICE_TOKEN_SECRET
-        ):
-            raise ValueError("HUB_SERVICE_TOKEN_SECRET must be set in production")
+        if self.environment != "production":
+            return self
+        problems = secret_problems(
+            {
+                "PLATFORM_JWT_SECRET": self.jwt_secret,
+                "HUB_SERVICE_TOKEN_SECRET": self.service_token_secret,
+            }
+        )
+        if self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET:
+            problems.append("PLATFORM_JWT_SECRET must be set")
+        if self.service_token_secret.get_secret_value() == DEVELOPMENT_SERVICE_TOKEN_SECRET:
+            problems.append("HUB_SERVICE_TOKEN_SECRET must be set")
+        if not self.jwt_audience:
+            problems.append("PLATFORM_JWT_AUDIENCE must be set")
+        if problems:
+            raise ValueError("in production: " + "; ".join(problems))
         return self

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from hub_catalog import Provider, SettingField
+from hub_catalog import Catalog, Provider, SettingField
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from connection_store.domain import IntegrationStatus
@@ -57,8 +57,34 @@ class ProviderView(_View):
     """JSON Schema of the provider's settings (``PATCH .../settings``)."""
 
 
+class GroupView(_View):
+    name: str
+    description: str
+    platform: bool
+    """A group the catalog adds to the seed's hub."""
+
+
+class OnboardingCardView(_View):
+    provider: str
+    name: str
+    category: str
+    description: str
+    recommended: bool
+    auth_types: list[str]
+
+
+class OnboardingView(_View):
+    """The onboarding step "Connect Integrations": its categories in order, and its cards."""
+
+    categories: list[str]
+    cards: list[OnboardingCardView]
+
+
 class ProviderList(_View):
     providers: list[ProviderView]
+    groups: list[GroupView]
+    """The admin hub's groups in display order, with their descriptions."""
+    onboarding: OnboardingView
 
 
 class AttemptView(_View):
@@ -80,6 +106,9 @@ class IntegrationSummary(_View):
     connected: bool
     """Whether a credential is held (active, expired or error)."""
     account_name: str | None
+    account_source: Literal["platform", "brand"] | None = None
+    """Whose account is in use: the brand's own, the platform's shared one ("Using the
+    platform's account"), or none."""
     last_sync_at: datetime | None
     last_error: str | None
     next_step: str | None
@@ -90,7 +119,9 @@ class IntegrationSummary(_View):
 class IntegrationList(_View):
     organization_id: uuid.UUID
     groups: dict[str, list[IntegrationSummary]]
-    """Admin-hub group name → its integrations, in catalog order."""
+    """Admin-hub group name → its integrations, groups in the catalog's group order."""
+    group_descriptions: dict[str, str] = Field(default_factory=dict)
+    """Admin-hub group name → the line shown under its title."""
 
 
 class IntegrationDetail(IntegrationSummary):
@@ -117,6 +148,22 @@ class IntegrationDetail(IntegrationSummary):
     settings: dict[str, Any]
     flags: dict[str, bool]
     """The integration feature flags of this provider and whether each is on."""
+
+
+class HistoryItem(_View):
+    at: datetime
+    kind: str
+    """requested, connected, failed, refreshed, unhealthy, recovered, disconnected (others may
+    be added: show unknown kinds as they come)."""
+    summary: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class HistoryPage(_View):
+    provider: str
+    items: list[HistoryItem]
+    next_cursor: str | None
+    """Pass as ``cursor`` for the next (older) page; ``null`` on the last page."""
 
 
 class SettingsView(_View):
@@ -212,6 +259,35 @@ class NotificationContext(_View):
     connection: ConnectionFacts | None
     slack: SlackTarget | None
     resend: ResendTarget | None
+
+
+def provider_list(catalog: Catalog) -> ProviderList:
+    """``GET /v1/providers``: the catalog, the hub's groups and the onboarding step."""
+    return ProviderList(
+        providers=[provider_view(p) for p in catalog.providers],
+        groups=[
+            GroupView(name=g.name, description=g.description, platform=g.platform)
+            for g in catalog.groups
+        ],
+        onboarding=onboarding_view(catalog),
+    )
+
+
+def onboarding_view(catalog: Catalog) -> OnboardingView:
+    cards = []
+    for card in catalog.onboarding.cards:
+        provider = catalog.get(card.provider)
+        cards.append(
+            OnboardingCardView(
+                provider=provider.id,
+                name=provider.name,
+                category=card.category,
+                description=card.description,
+                recommended=card.recommended,
+                auth_types=[mode.type.value for mode in provider.auth_modes],
+            )
+        )
+    return OnboardingView(categories=list(catalog.onboarding.categories), cards=cards)
 
 
 def provider_view(provider: Provider) -> ProviderView:

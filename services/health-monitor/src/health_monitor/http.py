@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
+from hub_runtime.http_api import metrics_router
 
 from health_monitor.metrics import Metrics
 
@@ -31,8 +32,5 @@ def router(broker: KafkaBroker, metrics: Metrics) -> APIRouter:
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "not_ready", "broker": "unreachable"}, status_code=503)
 
-    @routes.get("/metrics")
-    async def prometheus() -> Response:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
-
+    routes.include_router(metrics_router(metrics))
     return routes

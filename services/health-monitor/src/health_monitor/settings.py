@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hub_runtime import ServiceSettings
 from hub_runtime.settings import env_alias
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 
@@ -48,11 +48,3 @@ class MonitorSettings(ServiceSettings):
     memory_grace_s: float = Field(30.0, ge=0)
     """A check due less than this long after our last report for the connection may carry a
     status the store set before that report was applied: the remembered one wins."""
-
-    @model_validator(mode="after")
-    def _safe(self) -> MonitorSettings:
-        if self.environment == "production" and self.provider_base_url_override is not None:
-            raise ValueError(
-                "PROVIDER_BASE_URL_OVERRIDE (the sandbox) must not be set in production"
-            )
-        return self

@@ -14,6 +14,7 @@ from hub_providers import OutboundHttp
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
 from hub_runtime.http_api import install_error_handlers
+from hub_runtime.lag import watch_consumer_lag
 from opentelemetry.sdk.trace import TracerProvider
 
 from notifier import handlers, http
@@ -77,6 +78,7 @@ def create_app(
         ),
     )
     install_error_handlers(app)
+    watch_consumer_lag(metrics, broker)
     app.include_router(http.router(database, worker, metrics))
     serve_asyncapi(app, broker, title="notifier")
     return app

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from hub_runtime.api_errors import UnavailableError
-from hub_runtime.http_api import Health, require_ready
+from hub_runtime.http_api import Health, metrics_router, require_ready
 
 from notifier.adapters.database import PostgresDatabase
-from notifier.metrics import CONTENT_TYPE, PrometheusMetrics
+from notifier.metrics import PrometheusMetrics
 from notifier.service.worker import Worker
 
 
@@ -27,9 +27,5 @@ def router(database: PostgresDatabase, worker: Worker, metrics: PrometheusMetric
         ping = database.ping if database.is_open else None
         return await require_ready(ping, starting="The notifier is starting.")
 
-    @routes.get("/metrics")
-    async def prometheus() -> Response:
-        """Prometheus text format."""
-        return Response(metrics.render(), media_type=CONTENT_TYPE)
-
+    routes.include_router(metrics_router(metrics))
     return routes

@@ -6,7 +6,7 @@ import ipaddress
 import re
 
 from hub_runtime import ServiceSettings
-from hub_runtime.settings import env_alias
+from hub_runtime.settings import env_alias, secret_problems
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -88,6 +88,14 @@ class NotifierSettings(ServiceSettings):
             return self
         if self.service_token_secret.get_secret_value() == DEVELOPMENT_SERVICE_TOKEN_SECRET:
             raise ValueError("HUB_SERVICE_TOKEN_SECRET must be set in production")
+        problems = secret_problems(
+            {
+                "HUB_SERVICE_TOKEN_SECRET": self.service_token_secret,
+                "CREDENTIAL_KEYS": self.credential_keys,
+            }
+        )
+        if problems:
+            raise ValueError("in production: " + "; ".join(problems))
         if (
             self.smtp_host
             and not (self.smtp_starttls or self.smtp_tls)

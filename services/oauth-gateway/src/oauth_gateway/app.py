@@ -25,6 +25,7 @@ from hub_providers.outbound import Resolver, resolve
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
 from hub_runtime.bearer import TokenVerifier
+from hub_runtime.lag import watch_consumer_lag
 from hub_runtime.loop import repeat
 from hub_runtime.outbox.relay import Relay
 from opentelemetry.sdk.trace import TracerProvider
@@ -34,6 +35,7 @@ from oauth_gateway.adapters.events import BrokerEvents, OutboxEvents
 from oauth_gateway.adapters.pending_flows import OUTBOX, PostgresPendingFlows, migrate
 from oauth_gateway.adapters.providers import CatalogProviders
 from oauth_gateway.errors import REALM
+from oauth_gateway.metrics import GatewayMetrics
 from oauth_gateway.service import Events, KeyConnections, OAuthFlows, PendingFlows, Revocations
 from oauth_gateway.settings import GatewaySettings
 
@@ -91,6 +93,9 @@ def create_app(
         retry_attempts=settings.provider_retry_attempts,
         retry_max_delay_s=settings.provider_retry_max_delay_s,
     )
+    metrics = GatewayMetrics()
+    if broker is not None:
+        watch_consumer_lag(metrics, broker)
     oauth = OAuthFlows(
         catalog=catalog,
         platform=platform,
@@ -103,6 +108,7 @@ def create_app(
         redirect_base=settings.redirect_base,
         flow_ttl=timedelta(seconds=settings.flow_ttl_s),
         now=now,
+        metrics=metrics,
     )
     revocations = Revocations(catalog=catalog, platform=platform, ring=ring, providers=providers)
     api = http.Api(settings, _verifier(settings), oauth, keys)
@@ -119,7 +125,7 @@ def create_app(
             owned_tracer=tracer if tracer_provider is None else None,
         ),
     )
-    http.install(app, api, tracer_provider=tracer)
+    http.install(app, api, metrics, tracer_provider=tracer)
     if broker is not None:
         revocations = Revocations(
             catalog=catalog, platform=platform, ring=ring, providers=providers

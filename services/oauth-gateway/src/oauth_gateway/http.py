@@ -33,6 +33,7 @@ from hub_runtime.http_api import (
     app_state,
     error_responses,
     install_error_handlers,
+    metrics_router,
     probes,
     render,
     require_ready,
@@ -45,6 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oauth_gateway import domain
 from oauth_gateway.errors import REALM
+from oauth_gateway.metrics import GatewayMetrics
 from oauth_gateway.service import KeyConnections, OAuthFlows
 from oauth_gateway.settings import GatewaySettings
 from oauth_gateway.views import (
@@ -243,11 +245,14 @@ async def readyz(api: Gateway) -> Health:
 router.include_router(probes(readyz, not_ready="Not ready"))
 
 
-def install(app: FastAPI, api: Api, *, tracer_provider: TracerProvider) -> None:
+def install(
+    app: FastAPI, api: Api, metrics: GatewayMetrics, *, tracer_provider: TracerProvider
+) -> None:
     """The routes over ``api``, every error as JSON, and the middleware, outermost first: the
     server span, CORS for the return origins, the security headers, the body cap."""
     app.state.api = api
     app.include_router(router)
+    app.include_router(metrics_router(metrics))
     install_error_handlers(app, not_found=(UnknownProviderError, PlatformProviderError))
     app.add_middleware(
         BodyLimit,

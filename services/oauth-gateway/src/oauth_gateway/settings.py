@@ -13,7 +13,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from hub_runtime import CredentialSettings, ServiceSettings
-from hub_runtime.settings import env_alias
+from hub_runtime.settings import env_alias, secret_problems
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
@@ -130,7 +130,15 @@ class GatewaySettings(ServiceSettings, CredentialSettings):
                 "OAUTH_GATEWAY_DEFAULT_RETURN_URL must be on one of OAUTH_GATEWAY_RETURN_ORIGINS"
             )
         if self.environment == "production":
-            problems = []
+            problems = secret_problems(
+                {
+                    "OAUTH_GATEWAY_STATE_SECRET": self.state_secret,
+                    "PLATFORM_JWT_SECRET": self.jwt_secret,
+                    "CREDENTIAL_KEYS": self.credential_keys,
+                }
+            )
+            if not self.jwt_audience:
+                problems.append("PLATFORM_JWT_AUDIENCE must be set")
             if state == DEVELOPMENT_STATE_SECRET:
                 problems.append("OAUTH_GATEWAY_STATE_SECRET must be set")
             if self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET:
@@ -139,8 +147,6 @@ class GatewaySettings(ServiceSettings, CredentialSettings):
                 problems.append("OAUTH_GATEWAY_PUBLIC_BASE_URL must be https")
             if any(not o.startswith("https://") for o in self.return_origins):
                 problems.append("OAUTH_GATEWAY_RETURN_ORIGINS must all be https")
-            if self.provider_base_url_override is not None:
-                problems.append("PROVIDER_BASE_URL_OVERRIDE (the sandbox) must not be set")
             if problems:
                 raise ValueError("in production: " + "; ".join(problems))
         return self

@@ -4,12 +4,13 @@ the partitions, the refresher and the HTTP app, once."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from hub_catalog import Catalog, PlatformCredentials, load_catalog
+from hub_contracts import Topic
 from hub_keyring import KeyRing
 from hub_providers import OutboundHttp
 from hub_runtime import create_broker, create_tracer_provider
@@ -23,10 +24,10 @@ from token_refresher.adapters.projection import RefreshedProjection
 from token_refresher.adapters.token_source import ProviderTokens
 from token_refresher.domain import SettledVersions
 from token_refresher.http import install_routes
-from token_refresher.metrics import Labels, Metrics
+from token_refresher.metrics import Metrics
 from token_refresher.service import CallLimits, Policy, Refresher
 from token_refresher.service.refresher import warn_missing_platform_credentials
-from token_refresher.settings import RefresherSettings
+from token_refresher.settings import CONSUMER_GROUP, RefresherSettings
 
 TITLE = "token-refresher"
 
@@ -73,8 +74,8 @@ class Components:
         }
         return live and caught_up and joined, detail
 
-    def render_metrics(self) -> str:
-        return self.metrics.render()
+    async def render_metrics(self) -> bytes:
+        return await self.metrics.scrape()
 
 
 def create_app(
@@ -198,47 +199,51 @@ async def _stop(parts: Components) -> None:
 def _register_gauges(parts: Components) -> None:
     metrics, limits = parts.metrics, parts.limits
 
-    def single(read: Callable[[], float]) -> Callable[[], Iterable[tuple[Labels, float]]]:
-        return lambda: [((), float(read()))]
+    def single(name: str, documentation: str, read: Callable[[], float]) -> None:
+        metrics.reading(name, documentation, [], lambda: [((), float(read()))])
 
-    def per_provider(read: Callable[..., float]) -> Callable[[], Iterable[tuple[Labels, float]]]:
-        return lambda: [
-            ((("provider", name),), float(read(gate)))
-            for name, gate in sorted(limits.gates().items())
-        ]
+    def per_provider(name: str, documentation: str, read: Callable[..., float]) -> None:
+        metrics.reading(
+            name,
+            documentation,
+            ["provider"],
+            lambda: [((p,), float(read(gate))) for p, gate in sorted(limits.gates().items())],
+        )
 
-    metrics.gauge(
+    single(
         "in_flight",
         "token.expiring records taken and not finished.",
-        single(lambda: parts.partitions.in_flight),
+        lambda: parts.partitions.in_flight,
     )
-    metrics.gauge(
+    per_provider(
         "pending",
         "token.expiring records held per provider (waiting or calling).",
-        per_provider(lambda gate: gate.pending),
+        lambda gate: gate.pending,
     )
-    metrics.gauge(
+    per_provider(
         "provider_calls_in_flight",
         "Provider token calls in flight per provider.",
-        per_provider(lambda gate: gate.in_flight),
+        lambda gate: gate.in_flight,
     )
-    metrics.gauge(
+    per_provider(
         "rate_limited",
         "1 while a provider is rate limiting us (cool-down or probing).",
-        per_provider(lambda gate: 1.0 if gate.limited else 0.0),
+        lambda gate: 1.0 if gate.limited else 0.0,
     )
-    metrics.gauge(
+    metrics.reading(
         "consumer_lag",
-        "token.expiring records of the owned partitions not fetched yet (approximate locally).",
-        single(parts.partitions.lag),
+        "Records not consumed yet, per consumer group and topic (token.expiring: the owned "
+        "partitions' records not fetched yet).",
+        ["group", "topic"],
+        lambda: [((CONSUMER_GROUP, Topic.TOKEN_EXPIRING.value), float(parts.partitions.lag()))],
     )
-    metrics.gauge(
+    single(
         "projection_lag",
         "token.refreshed records not applied to the version projection yet.",
-        single(parts.projection.lag),
+        parts.projection.lag,
     )
-    metrics.gauge(
+    single(
         "settled_connections",
         "Connections in the credential-version projection.",
-        single(lambda: len(parts.settled)),
+        lambda: len(parts.settled),
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, Response
+from hub_runtime.metrics import CONTENT_TYPE
 
 
 class Probe(Protocol):
@@ -15,7 +16,7 @@ class Probe(Protocol):
     def ready(self) -> tuple[bool, dict[str, object]]:
         """Whether records are being handled: joined the group, projection caught up."""
 
-    def render_metrics(self) -> str:
+    async def render_metrics(self) -> bytes:
         """The Prometheus text exposition."""
 
 
@@ -35,5 +36,5 @@ def install_routes(app: FastAPI, probe: Probe) -> None:
         )
 
     @app.get("/metrics")
-    async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(probe.render_metrics(), media_type="text/plain; version=0.0.4")
+    async def metrics() -> Response:
+        return Response(await probe.render_metrics(), media_type=CONTENT_TYPE)

@@ -73,8 +73,6 @@ class RefresherSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> RefresherSettings:
-        if self.environment == "production" and self.provider_base_url_override is not None:
-            raise ValueError("PROVIDER_BASE_URL_OVERRIDE (the sandbox) is refused in production")
         if self.per_provider_concurrency > self.max_concurrency:
             raise ValueError("per_provider_concurrency cannot exceed max_concurrency")
         if self.drain_timeout_s <= self.outbound_total_timeout_s:

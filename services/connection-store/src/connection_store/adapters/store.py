@@ -12,6 +12,7 @@ from connection_store.adapters.ciphertexts import PostgresCiphertexts
 from connection_store.adapters.connections import PostgresConnections
 from connection_store.adapters.database import Database
 from connection_store.adapters.flags import PostgresFlags
+from connection_store.adapters.history import PostgresHistory
 from connection_store.adapters.inbox import PostgresInbox
 from connection_store.adapters.notification_settings import PostgresNotificationSettings
 from connection_store.adapters.outbox import PostgresOutbox
@@ -25,6 +26,7 @@ class PostgresTenant:
     notification_settings: PostgresNotificationSettings
     inbox: PostgresInbox
     outbox: PostgresOutbox
+    history: PostgresHistory
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class PostgresStore:
                 notification_settings=PostgresNotificationSettings(tx, organization_id),
                 inbox=PostgresInbox(tx, organization_id),
                 outbox=PostgresOutbox(tx, organization_id),
+                history=PostgresHistory(tx, organization_id),
             )
 
     @asynccontextmanager

@@ -150,9 +150,12 @@ class ConnectionEvents:
     async def _once(
         self, consumer: str, event: Event, apply: Callable[[Tenant], Awaitable[None]]
     ) -> None:
-        self._provider(event)
+        provider = self._provider(event)
         async with self.store.tenant(event.organization_id) as tx:
             if not await tx.inbox.first_time(consumer, event):
                 log.info("duplicate event ignored", extra={"event_id": str(event.event_id)})
                 return
             await apply(tx)
+            entry = domain.history_entry(event, provider)
+            if entry is not None:
+                await tx.history.record(entry)

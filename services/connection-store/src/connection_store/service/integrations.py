@@ -21,6 +21,8 @@ from connection_store.views import (
     AttemptView,
     FlagsView,
     FlagView,
+    HistoryItem,
+    HistoryPage,
     IntegrationDetail,
     IntegrationList,
     IntegrationSummary,
@@ -44,15 +46,20 @@ class Integrations:
     catalog: Catalog
     due: DueWork
     clock: Callable[[], datetime] = _now
+    shared: frozenset[str] = frozenset()
+    """Providers whose shared platform account is configured (``account_source`` "platform"
+    for a brand without its own)."""
 
     async def overview(self, org: uuid.UUID) -> IntegrationList:
         async with self.store.tenant(org) as tx:
             rows = {row.provider: row for row in await tx.connections.all()}
-        groups: dict[str, list[IntegrationSummary]] = {}
+        groups: dict[str, list[IntegrationSummary]] = {g.name: [] for g in self.catalog.groups}
         for provider in self.catalog.tenant_providers():
-            summary = IntegrationSummary(**_summary(provider, rows.get(provider.id)))
+            summary = IntegrationSummary(**_summary(provider, rows.get(provider.id), self.shared))
             groups.setdefault(provider.group, []).append(summary)
-        return IntegrationList(organization_id=org, groups=groups)
+        groups = {name: items for name, items in groups.items() if items}
+        descriptions = {g.name: g.description for g in self.catalog.groups if g.name in groups}
+        return IntegrationList(organization_id=org, groups=groups, group_descriptions=descriptions)
 
     async def detail(self, org: uuid.UUID, provider_id: str) -> IntegrationDetail:
         provider = self.catalog.tenant_provider(provider_id)
@@ -61,7 +68,7 @@ class Integrations:
             overrides = await tx.flags.all()
         flags = self._flags(overrides, {provider.id: row.status} if row else {})
         return IntegrationDetail(
-            **_summary(provider, row),
+            **_summary(provider, row, self.shared),
             group=provider.group,
             connection_id=row.id if row else None,
             auth_type=row.auth_type if row else None,
@@ -150,6 +157,31 @@ class Integrations:
                 credentials=row.credentials(),
             )
             await tx.outbox.add([OutboxMessage.of(event)])
+            entry = domain.history_entry(event, provider)
+            if entry is not None:
+                await tx.history.record(entry)
+
+    async def history(
+        self, org: uuid.UUID, provider_id: str, *, limit: int, cursor: str | None
+    ) -> HistoryPage:
+        """The integration's timeline, newest first; ``cursor`` is the last page's
+        ``next_cursor``."""
+        provider = self.catalog.tenant_provider(provider_id)
+        try:
+            before = domain.history_cursor(cursor)
+        except ValueError:
+            raise errors.InvalidCursorError() from None
+        async with self.store.tenant(org) as tx:
+            records = await tx.history.page(provider.id, limit=limit + 1, before=before)
+        shown = records[:limit]
+        return HistoryPage(
+            provider=provider.id,
+            items=[
+                HistoryItem(at=r.at, kind=r.kind, summary=r.summary, details=r.details)
+                for r in shown
+            ],
+            next_cursor=str(shown[-1].id) if len(records) > limit else None,
+        )
 
     async def flags(self, org: uuid.UUID) -> FlagsView:
         async with self.store.tenant(org) as tx:
@@ -229,7 +261,20 @@ def check_settings(provider: Provider, values: Mapping[str, Any]) -> dict[str, A
         raise errors.InvalidSettingError(f"{provider.name}: {error}.") from None
 
 
-def _summary(provider: Provider, row: ConnectionRow | None) -> dict[str, Any]:
+def account_source(
+    provider: Provider, row: ConnectionRow | None, shared: frozenset[str]
+) -> str | None:
+    """Whose account the brand's integration uses: its own while it holds a credential, else the
+    platform's shared one when configured, else none. Connecting its own key switches to it;
+    disconnecting it switches back."""
+    if row is not None and row.connected:
+        return "brand"
+    return "platform" if provider.id in shared else None
+
+
+def _summary(
+    provider: Provider, row: ConnectionRow | None, shared: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     attempt = None
     if row is not None and row.attempt_state in ("connecting", "failed"):
         attempt = AttemptView(
@@ -252,6 +297,7 @@ def _summary(provider: Provider, row: ConnectionRow | None) -> dict[str, Any]:
         "status": domain.integration_status(row),
         "connected": row is not None and row.connected,
         "account_name": row.account_name if row else None,
+        "account_source": account_source(provider, row, shared),
         "last_sync_at": row.last_sync_at if row else None,
         "last_error": row.last_error if row else None,
         "next_step": step,

@@ -20,7 +20,7 @@ from hub_contracts import (
 )
 from hub_runtime.outbox import OutboxMessage
 
-from connection_store.domain import ConnectionRow
+from connection_store.domain import ConnectionRow, HistoryEntry, HistoryRecord
 
 Due = Literal["refresh", "check"]
 """The two kinds of scheduled work: ``next_refresh_at`` (token.expiring) and ``next_check_at``
@@ -102,6 +102,19 @@ class NotificationSettings(Protocol):
     async def save(self, values: Mapping[str, Any], *, by: str) -> None: ...
 
 
+class History(Protocol):
+    """One organization's integration timeline (issue 11): what consumers and use cases record,
+    newest first by id."""
+
+    async def record(self, entry: HistoryEntry) -> None:
+        """Append ``entry``; the same event recorded twice is kept once."""
+        ...
+
+    async def page(
+        self, provider: str, *, limit: int, before: int | None
+    ) -> list[HistoryRecord]: ...
+
+
 class Inbox(Protocol):
     """Events already applied, per consumer."""
 
@@ -175,6 +188,9 @@ class Tenant(Protocol):
 
     @property
     def inbox(self) -> Inbox: ...
+
+    @property
+    def history(self) -> History: ...
 
     @property
     def outbox(self) -> Outbox: ...

@@ -81,7 +81,7 @@ class CatalogProviders:
             result = await check(self.http, provider, mode, spec, values)
         except CatalogError as error:
             raise _misconfigured(provider, error) from None
-        return AccountFacts(result.account_id, result.account_name)
+        return AccountFacts(result.account_id, result.account_name, result.metadata)
 
     async def mint(
         self, provider: Provider, mode: AuthMode, values: Mapping[str, str]

@@ -213,7 +213,7 @@ class KeyConnections:
             token_expires_at=tokens.expires_at if tokens is not None else None,
             scopes=tokens.scopes if tokens is not None else [],
             account=domain.account(facts.id, facts.name),
-            metadata=domain.metadata(tenant, {}),
+            metadata=domain.metadata(tenant, facts.metadata),
         )
         await self.events.publish(event)
         return event

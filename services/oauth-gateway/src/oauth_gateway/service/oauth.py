@@ -13,7 +13,7 @@ import hmac
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from hub_catalog import (
@@ -39,6 +39,7 @@ from pydantic import SecretStr
 
 from oauth_gateway import domain
 from oauth_gateway.errors import BrowserMismatchError, GatewayError, StateRefusedError
+from oauth_gateway.metrics import GatewayMetrics
 from oauth_gateway.service.ports import (
     AccountFacts,
     Events,
@@ -85,6 +86,7 @@ class OAuthFlows:
     """``OAUTH_GATEWAY_PUBLIC_BASE_URL``, no trailing slash."""
     flow_ttl: timedelta
     now: Callable[[], datetime]
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
 
     def redirect_uri(self, provider: Provider) -> str:
         """The registered redirect URI, byte for byte the same at authorize and token time."""
@@ -155,13 +157,19 @@ class OAuthFlows:
     ) -> CallbackOutcome:
         provider = self._callback_provider(provider_id)
         params = domain.single_valued(query)
-        flow = await self._claim(provider, params.get("state"), browser_id)
+        try:
+            flow = await self._claim(provider, params.get("state"), browser_id)
+        except GatewayError as error:
+            self.metrics.callback(provider.id, "refused", error.code)
+            raise
         try:
             established = await self._finish(provider, domain.oauth_mode(provider), flow, params)
             if not await self.flows.finish(flow, established):
                 raise _ended_meanwhile()
         except GatewayError as error:
+            self.metrics.callback(provider.id, "failed", error.code)
             return await self._failed(provider, flow, error)
+        self.metrics.callback(provider.id, "connected")
         return self._outcome(provider, flow, None)
 
     def _callback_provider(self, provider_id: str) -> Provider:
@@ -317,7 +325,7 @@ class OAuthFlows:
             token_expires_at=tokens.expires_at,
             scopes=tokens.scopes or list(mode.oauth.scopes),
             account=domain.account(facts.id, facts.name),
-            metadata=domain.metadata(flow.tenant_params, tokens.extra),
+            metadata=domain.metadata(flow.tenant_params, {**tokens.extra, **facts.metadata}),
         )
 
     async def _failed(

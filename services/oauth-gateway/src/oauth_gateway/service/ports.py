@@ -75,6 +75,8 @@ class IssuedTokens:
 class AccountFacts:
     id: str | None = None
     name: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    """What the identity answer adds to the connection's metadata (Meta's ad accounts)."""
 
 
 class Providers(Protocol):

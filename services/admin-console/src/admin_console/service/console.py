@@ -1,0 +1,387 @@
+"""The console's use cases: each page's content from the store and gateway, and each form's
+change. Pages are plain dicts for the templates; times are relative to ``clock()``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from admin_console import domain
+from admin_console.domain import Session
+from admin_console.errors import NotFoundError, RefusedError
+from admin_console.service.ports import GatewayApi, Json, StoreApi
+
+HISTORY_PAGE = 20
+SETTLE_S = 5.0
+"""After an OAuth return: how long to wait for the store to see the new connection."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def slug(provider_id: str) -> str:
+    """The URL form of a provider id (``meta_ads`` → ``meta-ads``)."""
+    return provider_id.replace("_", "-")
+
+
+def provider_id(path_slug: str) -> str:
+    return path_slug.replace("-", "_")
+
+
+@dataclass
+class Console:
+    store: StoreApi
+    gateway: GatewayApi
+    clock: Callable[[], datetime] = _now
+    _catalog: Json | None = field(default=None, repr=False)
+    """``GET /v1/providers``: the same for every organization, so fetched once."""
+
+    async def catalog(self, session: Session) -> Json:
+        if self._catalog is None:
+            self._catalog = await self.store.providers(session.bearer)
+        return self._catalog
+
+    async def provider(self, session: Session, path_slug: str) -> Json:
+        catalog = await self.catalog(session)
+        wanted = provider_id(path_slug)
+        for entry in catalog["providers"]:
+            if entry["id"] == wanted and entry["scope"] == "tenant":
+                return dict(entry)
+        raise NotFoundError(f"There is no integration called {path_slug[:64]!r}.")
+
+    # --- the hub -------------------------------------------------------------------------------
+
+    async def hub(self, session: Session) -> Json:
+        catalog, listing = await asyncio.gather(
+            self.catalog(session), self.store.integrations(session.bearer, session.organization_id)
+        )
+        described = {g["name"]: g for g in catalog.get("groups", [])}
+        descriptions = listing.get("group_descriptions") or {}
+        now = self.clock()
+        groups = []
+        for name, items in listing["groups"].items():
+            group = described.get(name, {})
+            groups.append(
+                {
+                    "title": name,
+                    "description": descriptions.get(name) or group.get("description"),
+                    "platform": group.get("platform", False),
+                    "rows": [self._row(item, now) for item in items],
+                }
+            )
+        return {"groups": groups, "count": sum(len(g["rows"]) for g in groups)}
+
+    def _row(self, item: Mapping[str, Any], now: datetime) -> Json:
+        status, step = item["status"], item.get("next_step")
+        badge = domain.badge(status, step)
+        connected = bool(item.get("connected")) or status == "active"
+        return {
+            "id": item["id"],
+            "slug": slug(item["id"]),
+            "name": item["name"],
+            "account": item.get("account_name") if connected else None,
+            "platform_account": item.get("account_source") == "platform",
+            "badge": badge,
+            "connected": connected,
+            "connecting": status == "connecting",
+            "attention": domain.needs_attention(status, step),
+            "action": domain.action_label(step, item["name"]),
+            "next_step": step,
+            "last_sync": domain.relative(domain.parse_time(item.get("last_sync_at")), now),
+            "last_checked": domain.relative(domain.parse_time(item.get("last_checked_at")), now),
+            "last_check_outcome": item.get("last_check_outcome"),
+            "required": item.get("tier") == "required",
+        }
+
+    # --- one integration -----------------------------------------------------------------------
+
+    async def integration(
+        self, session: Session, path_slug: str, *, cursor: str | None = None
+    ) -> Json:
+        entry = await self.provider(session, path_slug)
+        org, bearer = session.organization_id, session.bearer
+        detail, flags, history = await asyncio.gather(
+            self.store.integration(bearer, org, entry["id"]),
+            self.store.flags(bearer, org),
+            self.store.history(bearer, org, entry["id"], limit=HISTORY_PAGE, cursor=cursor),
+        )
+        now = self.clock()
+        row = self._row(detail, now)
+        fields = domain.settings_fields(entry["settings_schema"], detail.get("settings") or {})
+        choices = await self._choices(session, entry["id"], fields, connected=row["connected"])
+        return {
+            "provider": entry,
+            "row": row,
+            "detail": detail,
+            "status": {
+                "account": detail.get("account_name"),
+                "account_id": detail.get("account_id"),
+                "last_error": detail.get("last_error"),
+                "last_refreshed": domain.relative(
+                    domain.parse_time(detail.get("last_sync_at")), now
+                ),
+                "last_checked": row["last_checked"],
+                "token_expires": domain.relative(
+                    domain.parse_time(detail.get("token_expires_at")), now
+                ),
+                "connected_at": domain.relative(domain.parse_time(detail.get("connected_at")), now),
+            },
+            "fields": fields,
+            "choices": choices,
+            "flags": self._flags(flags, entry),
+            "history": self._history(history, now),
+        }
+
+    async def _choices(
+        self, session: Session, provider: str, fields: list[domain.FormField], *, connected: bool
+    ) -> dict[str, list[Json]]:
+        kinds = {f.resource for f in fields if f.resource}
+        if not kinds or not connected:
+            return {}
+        found: dict[str, list[Json]] = {}
+        for kind in sorted(k for k in kinds if k):
+            try:
+                listing = await self.gateway.resources(
+                    session.bearer, session.organization_id, provider, kind
+                )
+            except RefusedError:
+                listing = None
+            if listing is not None:
+                found[kind] = list(listing.get("items") or [])
+        return found
+
+    def _flags(self, flags: Mapping[str, Any], entry: Mapping[str, Any]) -> list[Json]:
+        shown = []
+        for name, view in (flags.get("details") or {}).items():
+            if view.get("provider") != entry["id"]:
+                continue
+            enabled = bool(view.get("enabled"))
+            blocked = bool(view.get("requires_connection")) and not view.get("connection_active")
+            shown.append(
+                {
+                    "name": name,
+                    "enabled": enabled,
+                    "effective": view.get("effective", enabled and not blocked),
+                    "reason": view.get("reason"),
+                    "requires_connection": bool(view.get("requires_connection")),
+                    "blocked": blocked and not enabled,
+                    "explanation": (
+                        f"{name} requires a connection: connect {entry['name']} first."
+                        if blocked
+                        else None
+                    ),
+                }
+            )
+        return shown
+
+    def _history(self, history: Json | None, now: datetime) -> Json:
+        if history is None:
+            return {"available": False, "entries": [], "next_cursor": None}
+        items = []
+        for item in history.get("items") or []:
+            at = domain.parse_time(item.get("at"))
+            items.append(
+                {
+                    "kind": str(item.get("kind", "")),
+                    "summary": str(item.get("summary", "")),
+                    "when": domain.relative(at, now),
+                    "at": at.isoformat(timespec="seconds") if at else "",
+                }
+            )
+        return {"available": True, "entries": items, "next_cursor": history.get("next_cursor")}
+
+    async def save_settings(
+        self,
+        session: Session,
+        path_slug: str,
+        form: Mapping[str, list[str]],
+        *,
+        only: frozenset[str] | None = None,
+    ) -> tuple[Json, dict[str, str]]:
+        """Send the form (its ``only`` fields) as a merge patch; per-field errors when refused."""
+        entry = await self.provider(session, path_slug)
+        detail = await self.store.integration(session.bearer, session.organization_id, entry["id"])
+        fields = domain.settings_fields(entry["settings_schema"], detail.get("settings") or {})
+        if only is not None:
+            fields = [f for f in fields if f.name in only]
+        patch, problems = domain.settings_patch(fields, form)
+        if not problems:
+            try:
+                await self.store.update_settings(
+                    session.bearer, session.organization_id, entry["id"], patch
+                )
+            except RefusedError as refused:
+                if refused.status not in (400, 409, 422):
+                    raise
+                problems[refused.field or "_form"] = refused.message
+        return entry, problems
+
+    async def sync(self, session: Session, path_slug: str) -> Json:
+        entry = await self.provider(session, path_slug)
+        return await self.store.sync(session.bearer, session.organization_id, entry["id"])
+
+    async def disconnect(self, session: Session, path_slug: str) -> Json:
+        entry = await self.provider(session, path_slug)
+        await self.store.disconnect(session.bearer, session.organization_id, entry["id"])
+        return entry
+
+    async def set_flag(self, session: Session, path_slug: str, name: str, on: bool) -> Json:
+        entry = await self.provider(session, path_slug)
+        flags = await self.store.flags(session.bearer, session.organization_id)
+        view = (flags.get("details") or {}).get(name)
+        if view is None or view.get("provider") != entry["id"]:
+            raise NotFoundError(f"{entry['name']} has no flag {name[:64]!r}.")
+        await self.store.set_flags(session.bearer, session.organization_id, {name: on})
+        return entry
+
+    # --- connecting ----------------------------------------------------------------------------
+
+    async def start_oauth(
+        self, session: Session, path_slug: str, *, return_to: str, shop: str | None
+    ) -> str:
+        entry = await self.provider(session, path_slug)
+        started = await self.gateway.start_oauth(
+            session.bearer,
+            session.organization_id,
+            entry["id"],
+            browser_id=session.browser_id,
+            return_to=return_to,
+            shop=shop,
+        )
+        return str(started["auth_url"])
+
+    async def connect_key(
+        self, session: Session, path_slug: str, form: Mapping[str, list[str]]
+    ) -> tuple[Json, dict[str, str]]:
+        entry = await self.provider(session, path_slug)
+        mode = key_mode(entry)
+        if mode is None:
+            raise NotFoundError(f"{entry['name']} does not connect with a key.")
+        values = {}
+        problems: dict[str, str] = {}
+        for spec in mode["credential_fields"]:
+            value = (form.get(spec["name"]) or [""])[0].strip()
+            if not value:
+                problems[spec["name"]] = f"Enter the {spec['label']}."
+            values[spec["name"]] = value
+        if problems:
+            return entry, problems
+        try:
+            await self.gateway.connect_key(
+                session.bearer, session.organization_id, entry["id"], values
+            )
+        except RefusedError as refused:
+            if refused.status not in (400, 409, 422, 429):
+                raise
+            names = [spec["name"] for spec in mode["credential_fields"]]
+            target = refused.field if refused.field and refused.field in names else names[0]
+            problems[target] = refused.message
+        return entry, problems
+
+    async def settle(self, session: Session, provider: str) -> Json:
+        """The integration once the store has seen the end of a connect (or after
+        ``SETTLE_S``): the OAuth return arrives before the event does."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_S
+        while True:
+            detail = await self.store.integration(session.bearer, session.organization_id, provider)
+            if detail["status"] not in ("connecting", "not_connected") or loop.time() > deadline:
+                return detail
+            await asyncio.sleep(0.1)
+
+    # --- onboarding and notifications ----------------------------------------------------------
+
+    async def onboarding(self, session: Session) -> Json:
+        catalog, listing = await asyncio.gather(
+            self.catalog(session), self.store.integrations(session.bearer, session.organization_id)
+        )
+        items = {item["id"]: item for group in listing["groups"].values() for item in group}
+        onboarding = catalog.get("onboarding") or {"categories": [], "cards": []}
+        sections = []
+        for category in onboarding["categories"]:
+            cards = []
+            for card in onboarding["cards"]:
+                if card["category"] != category:
+                    continue
+                item = items.get(card["provider"], {})
+                cards.append(
+                    {
+                        **card,
+                        "slug": slug(card["provider"]),
+                        "connected": item.get("status") == "active",
+                        "connecting": item.get("status") == "connecting",
+                        "oauth": "oauth2_authorization_code" in card.get("auth_types", []),
+                    }
+                )
+            sections.append({"category": category, "cards": cards})
+        shopify = items.get("shopify", {})
+        return {
+            "sections": sections,
+            "shopify": {
+                "connected": shopify.get("status") == "active",
+                "account": shopify.get("account_name"),
+            },
+        }
+
+    async def notifications(self, session: Session) -> Json:
+        org, bearer = session.organization_id, session.bearer
+        settings, slack = await asyncio.gather(
+            self.store.notifications(bearer, org), self.store.integration(bearer, org, "slack")
+        )
+        entry = await self.provider(session, "slack")
+        fields = domain.settings_fields(entry["settings_schema"], slack.get("settings") or {})
+        return {
+            "settings": settings,
+            "slack": self._row(slack, self.clock()),
+            "routing": [f for f in fields if f.kind == "map" or f.name == "default_channel"],
+        }
+
+    async def save_notifications(
+        self, session: Session, form: Mapping[str, list[str]]
+    ) -> dict[str, str]:
+        recipients = [
+            line.strip()
+            for line in (form.get("email_recipients") or [""])[0].replace(",", "\n").splitlines()
+            if line.strip()
+        ]
+        patch = {
+            "email_recipients": recipients,
+            "email_enabled": (form.get("email_enabled") or [""])[0] == "on",
+            "slack_enabled": (form.get("slack_enabled") or [""])[0] == "on",
+        }
+        problems: dict[str, str] = {}
+        try:
+            await self.store.update_notifications(session.bearer, session.organization_id, patch)
+        except RefusedError as refused:
+            if refused.status not in (400, 409, 422):
+                raise
+            problems["email_recipients" if not refused.field else refused.field.split(".")[0]] = (
+                refused.message
+            )
+            return problems
+        if "routing" in form:
+            entry = await self.provider(session, "slack")
+            names = frozenset(
+                f.name
+                for f in domain.settings_fields(entry["settings_schema"], {})
+                if f.kind == "map" or f.name == "default_channel"
+            )
+            _, slack_problems = await self.save_settings(session, "slack", form, only=names)
+            problems.update(slack_problems)
+        return problems
+
+
+def key_mode(entry: Mapping[str, Any]) -> Json | None:
+    """The provider's first mode an admin types values for (API key, token exchange...)."""
+    for mode in entry.get("auth_modes") or []:
+        if mode.get("credential_fields"):
+            return dict(mode)
+    return None
+
+
+def oauth_mode(entry: Mapping[str, Any]) -> bool:
+    return "oauth2_authorization_code" in (entry.get("auth_types") or [])
