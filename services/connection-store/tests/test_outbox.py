@@ -18,12 +18,17 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaTimeoutError
 from connection_store.adapters.database import Connection, Database
-from connection_store.adapters.loop import repeat
 from connection_store.adapters.outbox import enqueue_many, unsent_count
-from connection_store.adapters.relay import RELAY_LOCK_ID, Relay, RelayError, prune_sent, relay_once
+from connection_store.adapters.relay import (
+    OUTBOX,
+    RELAY_LOCK_ID,
+    Relay,
+    RelayError,
+    prune_sent,
+    relay_once,
+)
 from connection_store.adapters.store import PostgresStore
 from connection_store.service.due import DueWork
-from connection_store.service.ports import OutboxMessage
 from connection_store.service.sweeps import Sweeper
 from connection_store.settings import StoreSettings
 from faststream.kafka import KafkaBroker
@@ -40,6 +45,8 @@ from hub_contracts import (
 from hub_localstack.broker import CONSUMER_OPTIONS, TansuBroker
 from hub_localstack.topics import create_topics
 from hub_runtime import create_broker, create_tracer_provider
+from hub_runtime.loop import repeat
+from hub_runtime.outbox import OutboxMessage
 
 pytestmark = pytest.mark.integration
 CATALOG = load_catalog()
@@ -369,7 +376,7 @@ async def test_broker_outage_during_sweeps_loses_nothing(
     sweeps = Sweeper(PostgresStore(db), due, batch_size=settings.sweep_batch_size)
 
     def run_relay(client: KafkaBroker) -> Coroutine[Any, Any, None]:
-        relay = Relay(db, client, batch_size=100, timeout_s=1.0)
+        relay = Relay(db.worker, client, table=OUTBOX, batch_size=100, timeout_s=1.0)
         return repeat(relay.tick, name="outbox relay", interval_s=0.05, max_backoff_s=0.5)
 
     second: TansuBroker | None = None

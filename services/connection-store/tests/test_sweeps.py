@@ -17,7 +17,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from connection_store import domain
 from connection_store.adapters.database import Connection, Database, create_pool
-from connection_store.adapters.loop import repeat
 from connection_store.adapters.relay import relay_once
 from connection_store.adapters.store import PostgresStore
 from connection_store.service.due import DueWork
@@ -28,6 +27,7 @@ from hub_contracts import ConnectionCheckDueV1, EncryptedCredential, TokenExpiri
 from hub_localstack.broker import CONSUMER_OPTIONS
 from hub_localstack.topics import create_topics
 from hub_runtime import create_broker, create_tracer_provider
+from hub_runtime.loop import repeat
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -429,7 +429,7 @@ async def test_sweep_loop_logs_errors_and_keeps_going(
     stats = SweepStats()
     flaky = FlakyDatabase(db, failures=3)
 
-    with caplog.at_level(logging.INFO, logger="connection_store.adapters.loop"):
+    with caplog.at_level(logging.INFO, logger="hub_runtime.loop"):
         loop = sweeper(flaky, settings, stats=stats)
         task = asyncio.create_task(
             repeat(loop.tick, name="sweep", interval_s=settings.sweep_interval_s, max_backoff_s=0.1)

@@ -42,27 +42,39 @@ class Clock:
 
 
 class MemoryFlows:
-    """``PendingFlows`` in memory; expiry judged by the test's clock, consume is atomic."""
+    """``PendingFlows`` in memory; expiry judged by the test's clock, claim is atomic; what the
+    outbox would hold goes to ``events`` (``Harness`` wires its ``MemoryEvents``)."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, events: MemoryEvents | None = None) -> None:
         self.clock = clock
+        self.events = events if events is not None else MemoryEvents()
         self.rows: dict[uuid.UUID, PendingFlow] = {}
+        self.claimed: set[uuid.UUID] = set()
         self.consumed: set[uuid.UUID] = set()
 
-    async def create(self, flow: PendingFlow) -> None:
+    async def create(self, flow: PendingFlow, requested: Event) -> None:
+        await self.events.publish(requested)
         self.rows[flow.flow_id] = flow
 
-    async def consume(self, flow_id: uuid.UUID, provider: str) -> PendingFlow | None:
+    async def claim(self, flow_id: uuid.UUID, provider: str) -> PendingFlow | None:
         flow = self.rows.get(flow_id)
         if (
             flow is None
             or flow.provider != provider
+            or flow_id in self.claimed
             or flow_id in self.consumed
             or flow.expires_at <= self.clock()
         ):
             return None
-        self.consumed.add(flow_id)
+        self.claimed.add(flow_id)
         return flow
+
+    async def finish(self, flow: PendingFlow, result: Event) -> bool:
+        if flow.flow_id in self.consumed:
+            return False
+        await self.events.publish(result)
+        self.consumed.add(flow.flow_id)
+        return True
 
 
 class MemoryEvents:
@@ -189,7 +201,8 @@ async def gateway(
     catalog: Catalog, sandbox: httpx.AsyncClient, settings: GatewaySettings
 ) -> AsyncIterator[Harness]:
     clock = Clock()
-    flows, events = MemoryFlows(clock), MemoryEvents()
+    events = MemoryEvents()
+    flows = MemoryFlows(clock, events)
     app = create_app(
         settings,
         catalog=catalog,

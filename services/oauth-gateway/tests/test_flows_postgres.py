@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 from hub_catalog import Catalog, PlatformCredentials
-from hub_contracts import ConnectionEstablishedV1
+from hub_contracts import ConnectionEstablishedV1, ConnectionRequestedV1, parse_event
 from hub_keyring import Binding, KeyRing
 from oauth_gateway.adapters.pending_flows import PostgresPendingFlows, migrate
 from oauth_gateway.app import create_app
@@ -63,6 +63,20 @@ def pending(*, age_s: float = 0, ttl_s: float = 600, provider: str = "slack") ->
     )
 
 
+def requested(flow: PendingFlow) -> ConnectionRequestedV1:
+    return ConnectionRequestedV1(
+        organization_id=flow.organization_id,
+        provider=flow.provider,
+        flow_id=flow.flow_id,
+        auth_type=flow.auth_type,
+    )
+
+
+async def outbox_events(pool: asyncpg.Pool, kind: type[ConnectionEstablishedV1]) -> list[object]:
+    rows = await pool.fetch("SELECT payload::text AS payload FROM oauth_gateway_outbox ORDER BY id")
+    return [e for e in (parse_event(row["payload"]) for row in rows) if isinstance(e, kind)]
+
+
 async def test_migrations_apply_once_into_their_own_history_table(migrated: str) -> None:
     assert await migrate(migrated) == []
     connection = await asyncpg.connect(migrated)
@@ -70,40 +84,40 @@ async def test_migrations_apply_once_into_their_own_history_table(migrated: str)
         names = await connection.fetch("SELECT name FROM oauth_gateway_migrations")
     finally:
         await connection.close()
-    assert [row["name"] for row in names] == ["oauth_flows"]
+    assert [row["name"] for row in names] == ["oauth_flows", "outbox"]
 
 
 async def test_a_flow_is_consumed_once_and_comes_back_whole(store: PostgresPendingFlows) -> None:
     flow = pending()
-    await store.create(flow)
-    assert await store.consume(flow.flow_id, "slack") == flow
-    assert await store.consume(flow.flow_id, "slack") is None
+    await store.create(flow, requested(flow))
+    assert await store.claim(flow.flow_id, "slack") == flow
+    assert await store.claim(flow.flow_id, "slack") is None
 
 
 async def test_of_twenty_concurrent_consumers_exactly_one_wins(store: PostgresPendingFlows) -> None:
     flow = pending()
-    await store.create(flow)
-    won = await asyncio.gather(*(store.consume(flow.flow_id, "slack") for _ in range(20)))
+    await store.create(flow, requested(flow))
+    won = await asyncio.gather(*(store.claim(flow.flow_id, "slack") for _ in range(20)))
     assert sum(result is not None for result in won) == 1
 
 
 async def test_an_expired_flow_cannot_be_consumed(store: PostgresPendingFlows) -> None:
     flow = pending(age_s=700)
-    await store.create(flow)
-    assert await store.consume(flow.flow_id, "slack") is None
+    await store.create(flow, requested(flow))
+    assert await store.claim(flow.flow_id, "slack") is None
 
 
 async def test_another_provider_cannot_consume_the_flow(store: PostgresPendingFlows) -> None:
     flow = pending()
-    await store.create(flow)
-    assert await store.consume(flow.flow_id, "google_ads") is None
-    assert await store.consume(flow.flow_id, "slack") is not None
+    await store.create(flow, requested(flow))
+    assert await store.claim(flow.flow_id, "google_ads") is None
+    assert await store.claim(flow.flow_id, "slack") is not None
 
 
 async def test_the_purge_removes_long_expired_flows_only(store: PostgresPendingFlows) -> None:
     old, recent = pending(age_s=7200), pending()
-    await store.create(old)
-    await store.create(recent)
+    await store.create(old, requested(old))
+    await store.create(recent, requested(recent))
     assert await store.purge(3600) >= 1
     rows = await store.pool.fetch("SELECT flow_id FROM oauth_flows")
     kept = {row["flow_id"] for row in rows}
@@ -113,7 +127,7 @@ async def test_the_purge_removes_long_expired_flows_only(store: PostgresPendingF
 
 async def test_the_verifier_rests_as_ciphertext(store: PostgresPendingFlows) -> None:
     flow = pending()
-    await store.create(flow)
+    await store.create(flow, requested(flow))
     row = await store.pool.fetchrow(
         "SELECT to_jsonb(f)::text AS dump FROM oauth_flows f WHERE flow_id = $1", flow.flow_id
     )
@@ -150,5 +164,12 @@ async def test_the_app_runs_a_flow_through_postgresql(
     assert outcomes == [303, 400]
     winner = first if first.status_code == 303 else second
     assert dict(parse_qsl(urlsplit(winner.headers["location"]).query))["status"] == "connected"
-    assert len(events.of(ConnectionEstablishedV1)) == 1
+    pool = await asyncpg.create_pool(migrated, min_size=1, max_size=1)
+    assert pool is not None
+    try:
+        established = await outbox_events(pool, ConnectionEstablishedV1)
+    finally:
+        await pool.close()
+    assert [e.organization_id for e in established] == [org]  # type: ignore[attr-defined]
+    assert events.published == []  # PostgreSQL flows record in the outbox, not on the side
     assert (await sandbox.get("/_sandbox/calls")).json()["google_ads"]["token"] == 1

@@ -397,7 +397,9 @@ async def test_a_refused_identity_fails_the_connect(gateway: Harness) -> None:
     assert query(answer.headers["location"])["reason"] == "identity_refused"
 
 
-async def test_the_person_still_gets_an_answer_when_the_broker_is_down(gateway: Harness) -> None:
+async def test_the_person_still_gets_an_answer_when_the_result_cannot_be_recorded(
+    gateway: Harness,
+) -> None:
     location = await gateway.callback_url("slack")
     gateway.events.fail = True
     answer = await gateway.browser.get(location)

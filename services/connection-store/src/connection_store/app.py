@@ -15,15 +15,15 @@ from hub_catalog import Catalog, PlatformCredentials, load_catalog
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
 from hub_runtime.lag import watch_consumer_lag
+from hub_runtime.loop import repeat
 from opentelemetry.sdk.trace import TracerProvider
 
 from connection_store import handlers, http
 from connection_store.adapters.database import Database
 from connection_store.adapters.listings import GatewayListings
-from connection_store.adapters.loop import repeat
 from connection_store.adapters.measurements import measure
 from connection_store.adapters.migrations import migrate
-from connection_store.adapters.relay import Relay
+from connection_store.adapters.relay import OUTBOX, Relay
 from connection_store.adapters.store import PostgresStore
 from connection_store.auth import user_verifier
 from connection_store.metrics import BACKLOG_CAP, OVERDUE_AFTER_S, StoreMetrics
@@ -150,8 +150,9 @@ def _background(
     """The sweeps and the outbox relay, each on its own timer."""
     sweeper = Sweeper(store, due, batch_size=settings.sweep_batch_size, tracer_provider=tracing)
     relay = Relay(
-        db,
+        db.worker,
         broker,
+        table=OUTBOX,
         batch_size=settings.outbox_batch_size,
         timeout_s=settings.outbox_ack_timeout_s,
         retain_sent_s=settings.outbox_retain_sent_s,

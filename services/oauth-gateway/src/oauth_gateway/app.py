@@ -26,13 +26,15 @@ from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
 from hub_runtime.bearer import TokenVerifier
 from hub_runtime.lag import watch_consumer_lag
+from hub_runtime.loop import repeat
+from hub_runtime.outbox.relay import Relay
 from opentelemetry.sdk.trace import TracerProvider
 
 from oauth_gateway import domain, handlers, http
 from oauth_gateway.adapters.credentials import StoreCredentials
-from oauth_gateway.adapters.events import BrokerEvents
+from oauth_gateway.adapters.events import BrokerEvents, OutboxEvents
 from oauth_gateway.adapters.listings import CatalogListings
-from oauth_gateway.adapters.pending_flows import PostgresPendingFlows, migrate
+from oauth_gateway.adapters.pending_flows import OUTBOX, PostgresPendingFlows, migrate
 from oauth_gateway.adapters.providers import CatalogProviders
 from oauth_gateway.errors import REALM
 from oauth_gateway.metrics import GatewayMetrics
@@ -86,7 +88,13 @@ def create_app(
     )
     ring = KeyRing.from_spec(settings.credential_keys)
     providers = CatalogProviders(outbound)
-    sink = events if events is not None else BrokerEvents(_present(broker))
+    sink: Events
+    if events is not None:
+        sink = events
+    elif database is not None:
+        sink = OutboxEvents(database)
+    else:
+        sink = BrokerEvents(_present(broker))
     keys = KeyConnections(
         catalog=catalog,
         platform=platform,
@@ -176,6 +184,8 @@ def _lifespan(
             if broker is not None:
                 await broker.start()
                 stack.push_async_callback(broker.stop)
+            if database is not None and broker is not None:
+                _relay(database, broker, settings, stack)
             api.ping = database.ping if database is not None else _nothing
             stack.callback(setattr, api, "ping", None)
             yield
@@ -206,6 +216,32 @@ async def _open(
     stack.push_async_callback(database.close)
     purge = asyncio.create_task(_purge(database, settings))
     stack.push_async_callback(_cancel, purge)
+
+
+def _relay(
+    database: PostgresPendingFlows,
+    broker: KafkaBroker,
+    settings: GatewaySettings,
+    stack: contextlib.AsyncExitStack,
+) -> None:
+    """Publish the outbox until the app stops (stopped before the broker)."""
+    relay = Relay(
+        database.transaction,
+        broker,
+        table=OUTBOX,
+        batch_size=settings.outbox_batch_size,
+        timeout_s=settings.outbox_ack_timeout_s,
+        retain_sent_s=settings.outbox_retain_sent_s,
+    )
+    task = asyncio.create_task(
+        repeat(
+            relay.tick,
+            name="outbox relay",
+            interval_s=settings.outbox_interval_s,
+            max_backoff_s=settings.outbox_max_backoff_s,
+        )
+    )
+    stack.push_async_callback(_cancel, task)
 
 
 async def _purge(store: PostgresPendingFlows, settings: GatewaySettings) -> None:

@@ -41,6 +41,14 @@ class GatewaySettings(ServiceSettings, CredentialSettings):
         validation_alias=env_alias("DATABASE_URL"),
     )
     database_pool_size: int = Field(10, ge=1)
+    outbox_interval_s: float = Field(0.1, gt=0)
+    outbox_batch_size: int = Field(500, ge=1)
+    outbox_ack_timeout_s: float = Field(10.0, gt=0)
+    """How long the relay waits for the broker to acknowledge a batch."""
+    outbox_max_backoff_s: float = Field(5.0, gt=0)
+    """The longest pause between relay attempts while the broker is away."""
+    outbox_retain_sent_s: float = Field(3600.0, ge=0)
+    """Sent rows are deleted after this long: their payloads carry credential ciphertext."""
     migrate_on_start: bool = True
 
     credential_keys: SecretStr = Field(validation_alias=env_alias("CREDENTIAL_KEYS"))

@@ -11,11 +11,12 @@ from typing import Any
 
 from hub_catalog import WHERE, Catalog, Provider
 from hub_contracts import ConnectionDisconnectedV1, Event, connection_id
+from hub_runtime.outbox import OutboxMessage
 
 from connection_store import domain, errors
 from connection_store.domain import ConnectionRow
 from connection_store.service.due import DueWork
-from connection_store.service.ports import Listings, OutboxMessage, Store
+from connection_store.service.ports import Listings, Store
 from connection_store.views import (
     AttemptView,
     FlagsView,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -18,30 +18,13 @@ from hub_contracts import (
     Event,
     TokenRefreshedV1,
 )
-from opentelemetry import propagate
+from hub_runtime.outbox import OutboxMessage
 
 from connection_store.domain import ConnectionRow, HistoryEntry, HistoryRecord
 
 Due = Literal["refresh", "check"]
 """The two kinds of scheduled work: ``next_refresh_at`` (token.expiring) and ``next_check_at``
 (connection.check_due)."""
-
-
-@dataclass(frozen=True)
-class OutboxMessage:
-    """An event for the outbox, with the trace context current when it was built."""
-
-    event: Event
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, event: Event) -> OutboxMessage:
-        """``event`` with the current W3C trace context and its type headers."""
-        headers: dict[str, str] = {}
-        propagate.inject(headers)
-        headers["event-type"] = event.event_type
-        headers["schema-version"] = str(event.schema_version)
-        return cls(event, headers)
 
 
 class Connections(Protocol):

@@ -12,13 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from hub_runtime.outbox import OutboxMessage
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind, TracerProvider
 
 from connection_store.domain import ConnectionRow
 from connection_store.service.due import DueWork, Planned
-from connection_store.service.ports import Backlog, Due, OutboxMessage, Store
+from connection_store.service.ports import Backlog, Due, Store
 
 log = logging.getLogger(__name__)
 

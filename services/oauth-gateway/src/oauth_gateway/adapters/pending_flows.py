@@ -1,24 +1,34 @@
-"""``PendingFlows`` in PostgreSQL: the gateway's own table, its own migrations.
+"""``PendingFlows`` in PostgreSQL: the gateway's own tables (flows and outbox), its own migrations.
 
-Consuming is one statement (``UPDATE ... WHERE consumed_at IS NULL AND expires_at > now()
-RETURNING``), so of any number of concurrent callbacks on any number of replicas exactly one gets
-the flow. Expiry is judged by the database clock, the one clock all replicas share.
+Claiming is one statement (``UPDATE ... WHERE claimed_at IS NULL AND consumed_at IS NULL AND
+expires_at > now() RETURNING``), so of any number of concurrent callbacks on any number of
+replicas exactly one gets the flow. Its result is written to the outbox in the transaction that
+consumes it (``finish``); ``start`` writes the flow and ``connection.requested`` together.
+Expiry is judged by the database clock, the one clock all replicas share.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from hub_contracts import EncryptedCredential
+from hub_contracts import EncryptedCredential, Event
 from hub_runtime.migrations import migrate as _migrate
+from hub_runtime.outbox import OutboxMessage
+from hub_runtime.outbox.relay import Connection, OutboxTable, enqueue_many
 
+from oauth_gateway.errors import PublishFailedError
 from oauth_gateway.service.ports import PendingFlow
 
 LOCK_ID = 0x0A07_6A7E  # pg_advisory_lock key of oauth-gateway migrations
 HISTORY_TABLE = "oauth_gateway_migrations"
+OUTBOX = OutboxTable("oauth_gateway_outbox", lock_id=0x0A07_0B0C)
+"""The gateway's outbox and the advisory-lock key of its relay (one relaying replica)."""
+DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 _COLUMNS = """flow_id, organization_id, provider, auth_type, nonce, browser_binding,
               code_verifier_encrypted, return_to, tenant_params, requested_by, created_at,
@@ -65,13 +75,27 @@ class PostgresPendingFlows:
             await self._pool.close()
             self._pool = None
 
-    async def create(self, flow: PendingFlow) -> None:
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """A transaction on the pool (the outbox relay's)."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            yield connection
+
+    async def create(self, flow: PendingFlow, requested: Event) -> None:
         verifier = (
             json.loads(flow.code_verifier.model_dump_json())
             if flow.code_verifier is not None
             else None
         )
-        await self.pool.execute(
+        try:
+            async with self.transaction() as tx:
+                await self._insert(tx, flow, verifier)
+                await enqueue_many(tx, [OutboxMessage.of(requested)], table=OUTBOX)
+        except DATABASE_ERRORS:
+            raise PublishFailedError() from None
+
+    async def _insert(self, tx: Connection, flow: PendingFlow, verifier: Any) -> None:
+        await tx.execute(
             f"INSERT INTO oauth_flows ({_COLUMNS}) "  # noqa: S608 - constant column list
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             flow.flow_id,
@@ -88,15 +112,38 @@ class PostgresPendingFlows:
             flow.expires_at,
         )
 
-    async def consume(self, flow_id: uuid.UUID, provider: str) -> PendingFlow | None:
+    async def claim(self, flow_id: uuid.UUID, provider: str) -> PendingFlow | None:
         row = await self.pool.fetchrow(
-            "UPDATE oauth_flows SET consumed_at = now() "  # noqa: S608 - constant column list
-            "WHERE flow_id = $1 AND provider = $2 AND consumed_at IS NULL "
-            f"AND expires_at > now() RETURNING {_COLUMNS}",
+            "UPDATE oauth_flows SET claimed_at = now() "  # noqa: S608 - constant column list
+            "WHERE flow_id = $1 AND provider = $2 AND claimed_at IS NULL "
+            f"AND consumed_at IS NULL AND expires_at > now() RETURNING {_COLUMNS}",
             flow_id,
             provider,
         )
         return _flow(row) if row is not None else None
+
+    async def finish(self, flow: PendingFlow, result: Event) -> bool:
+        try:
+            async with self.transaction() as tx:
+                consumed = await tx.fetchval(
+                    "UPDATE oauth_flows SET consumed_at = now() "
+                    "WHERE flow_id = $1 AND consumed_at IS NULL RETURNING true",
+                    flow.flow_id,
+                )
+                if not consumed:
+                    return False
+                await enqueue_many(tx, [OutboxMessage.of(result)], table=OUTBOX)
+        except DATABASE_ERRORS:
+            raise PublishFailedError() from None
+        return True
+
+    async def record(self, event: Event) -> None:
+        """``event`` to the outbox in a transaction of its own (the ``Events`` port)."""
+        try:
+            async with self.transaction() as tx:
+                await enqueue_many(tx, [OutboxMessage.of(event)], table=OUTBOX)
+        except DATABASE_ERRORS:
+            raise PublishFailedError() from None
 
     async def purge(self, retention_s: int) -> int:
         """Delete flows that expired more than ``retention_s`` ago; return how many."""

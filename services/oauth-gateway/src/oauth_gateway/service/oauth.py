@@ -1,9 +1,10 @@
 """OAuth authorization-code flows: ``start`` and ``callback`` (SECURITY.md 1-9).
 
-``start`` records a pending flow, signs a state that names it and binds it to the browser, and
-publishes ``connection.requested``. ``callback`` first ties the request to a flow this browser
-started (a refusal is a ``StateRefusedError``, 4xx, and nothing is called); once the flow is
-consumed, every outcome is a 303 to its return URL, and a failure publishes ``connection.failed``.
+``start`` records a pending flow with its ``connection.requested`` (one transaction, the outbox),
+signs a state that names it and binds it to the browser. ``callback`` first ties the request to a
+flow this browser started (a refusal is a ``StateRefusedError``, 4xx, and nothing is called) and
+claims it; its result (``connection.established`` or ``.failed``) is recorded in the transaction
+that consumes the flow, and then the person gets a 303 to the flow's return URL.
 """
 
 from __future__ import annotations
@@ -139,9 +140,7 @@ class OAuthFlows:
                 requested_by=requested_by,
                 created_at=now,
                 expires_at=claims.expires_at,
-            )
-        )
-        await self.events.publish(
+            ),
             ConnectionRequestedV1(
                 organization_id=organization_id,
                 provider=provider.id,
@@ -149,7 +148,7 @@ class OAuthFlows:
                 auth_type=mode.type.value,
                 requested_by=requested_by[:200] if requested_by else None,
                 tenant_params=tenant,
-            )
+            ),
         )
         return Started(claims.flow, auth_url, state, claims.expires_at)
 
@@ -164,7 +163,9 @@ class OAuthFlows:
             self.metrics.callback(provider.id, "refused", error.code)
             raise
         try:
-            await self._finish(provider, domain.oauth_mode(provider), flow, params)
+            established = await self._finish(provider, domain.oauth_mode(provider), flow, params)
+            if not await self.flows.finish(flow, established):
+                raise _ended_meanwhile()
         except GatewayError as error:
             self.metrics.callback(provider.id, "failed", error.code)
             return await self._failed(provider, flow, error)
@@ -205,7 +206,7 @@ class OAuthFlows:
             )
         if not self.codec.same_browser(claims.browser, browser_id):
             raise BrowserMismatchError()
-        flow = await self.flows.consume(claims.flow, provider.id)
+        flow = await self.flows.claim(claims.flow, provider.id)
         if flow is None:
             raise StateRefusedError(
                 "This sign-in was already used or has expired; each one works once. Check "
@@ -225,7 +226,7 @@ class OAuthFlows:
 
     async def _finish(
         self, provider: Provider, mode: AuthMode, flow: PendingFlow, params: dict[str, str]
-    ) -> None:
+    ) -> ConnectionEstablishedV1:
         """From a claimed flow's callback to ``connection.established``; or a ``GatewayError``."""
         assert mode.oauth is not None
         domain.refuse_provider_error(provider, params)
@@ -235,7 +236,7 @@ class OAuthFlows:
         values = platform | flow.tenant_params
         tokens = await self._exchange(provider, flow, values, code)
         facts = await self._identify(provider, mode, values, tokens.access_token)
-        await self.events.publish(self._established(provider, mode, flow, tokens, facts))
+        return self._established(provider, mode, flow, tokens, facts)
 
     async def _exchange(
         self, provider: Provider, flow: PendingFlow, values: dict[str, str], code: str
@@ -340,12 +341,12 @@ class OAuthFlows:
             },
         )
         try:
-            await self.events.publish(
-                domain.failed(flow.organization_id, provider.id, flow.flow_id, error)
+            await self.flows.finish(
+                flow, domain.failed(flow.organization_id, provider.id, flow.flow_id, error)
             )
-        except Exception as exc:  # the person still gets an answer; the log keeps the rest
+        except Exception as exc:  # the person still gets an answer; the expiry sweep ends it
             log.error(
-                "could not publish connection.failed",
+                "could not record connection.failed",
                 extra={"provider": provider.id, "error": type(exc).__name__},
             )
         return self._outcome(provider, flow, error.code)
@@ -380,3 +381,11 @@ class OAuthFlows:
     @staticmethod
     def _binding(flow: PendingFlow, provider: Provider, field: str) -> Binding:
         return Binding(flow.organization_id, provider.id, field)
+
+
+def _ended_meanwhile() -> GatewayError:
+    """The flow expired and was ended by the sweep while the provider was answering."""
+    return StateRefusedError(
+        f"This sign-in took too long and expired. Start connecting again from {WHERE}.",
+        code="flow_expired",
+    )

@@ -37,11 +37,21 @@ class PendingFlow:
 
 
 class PendingFlows(Protocol):
-    async def create(self, flow: PendingFlow) -> None: ...
+    async def create(self, flow: PendingFlow, requested: Event) -> None:
+        """Record the flow and, in the same transaction, the event announcing it (the outbox);
+        raise ``errors.PublishFailedError`` when that cannot be recorded."""
+        ...
 
-    async def consume(self, flow_id: uuid.UUID, provider: str) -> PendingFlow | None:
-        """Mark the flow used and return it, if it is unused and unexpired: atomically, so of
-        two concurrent callbacks exactly one gets it."""
+    async def claim(self, flow_id: uuid.UUID, provider: str) -> PendingFlow | None:
+        """Mark the flow claimed and return it, if it is unclaimed, unconsumed and unexpired:
+        atomically, so of two concurrent callbacks exactly one gets it."""
+        ...
+
+    async def finish(self, flow: PendingFlow, result: Event) -> bool:
+        """Consume the claimed flow and record its result (``connection.established`` or
+        ``.failed``) in one transaction: durable when this returns. False when the flow was
+        already ended (the expiry sweep); ``errors.PublishFailedError`` when nothing could be
+        recorded."""
         ...
 
 

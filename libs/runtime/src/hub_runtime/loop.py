@@ -1,6 +1,7 @@
-"""The timer that drives the background work (the sweeps, the outbox relay): one ``tick`` after
-another, at once while a tick says more is waiting, else every ``interval_s`` (±10 %); a failed
-tick is logged (the traceback once per failure streak) and retried with exponential backoff."""
+"""The timer that drives a service's background work (sweeps, outbox relays, flow expiry): one
+``tick`` after another, at once while a tick says more is waiting, else every ``interval_s``
+(±10 %); a failed tick is logged (the traceback once per failure streak) and retried with
+exponential backoff."""
 
 from __future__ import annotations
 
