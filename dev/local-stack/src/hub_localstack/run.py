@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub_catalog import load_catalog
-from provider_sandbox import platform_environment
+from provider_sandbox import example_value, platform_environment
 
 from hub_localstack.stack import Endpoints, LocalStack
 
@@ -60,6 +60,22 @@ def sandbox_platform_credentials() -> dict[str, str]:
     return platform_environment(load_catalog())
 
 
+SANDBOX_SLACK_WEBHOOK = "https://hooks.slack.com/services/TLOCALHUB/BSANDBOX/sandboxwebhook"
+"""The platform Slack webhook of `make run`: a webhook URL the catalog routes to the sandbox."""
+
+
+def run_extras(state_dir: Path) -> dict[str, str]:
+    """What `make run` adds for a person trying it: spans to a local file (``hubctl trace``), and
+    the notifier's platform channels pointed at the sandbox, so every email and Slack message a
+    brand would get shows at ``/_sandbox/resend/actions`` and ``/_sandbox/slack/actions``."""
+    resend = load_catalog().get("resend")
+    return {
+        "OTEL_TRACES_FILE": str(state_dir / "traces.jsonl"),
+        "NOTIFIER_RESEND_API_KEY": example_value(resend.auth.fields[0]),
+        "NOTIFIER_SLACK_WEBHOOK_URL": SANDBOX_SLACK_WEBHOOK,
+    }
+
+
 def development_environment(
     endpoints: Endpoints, state_dir: Path, inherited: Mapping[str, str]
 ) -> dict[str, str]:
@@ -90,7 +106,8 @@ def procfile_names(procfile: Path) -> list[str]:
 def run(stack: LocalStack, procfile: Path) -> int:
     endpoints = stack.start()
     try:
-        env = development_environment(endpoints, stack.settings.state_dir, os.environ)
+        state_dir = stack.settings.state_dir
+        env = {**run_extras(state_dir), **development_environment(endpoints, state_dir, os.environ)}
         honcho = subprocess.Popen(
             [sys.executable, "-m", "honcho", "start", "-f", str(procfile), "-d", str(Path.cwd())],
             env=env,

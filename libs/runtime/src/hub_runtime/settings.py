@@ -49,6 +49,8 @@ class ServiceSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = Field(
         None, validation_alias=env_alias("OTEL_EXPORTER_OTLP_ENDPOINT")
     )
+    otel_traces_file: str | None = Field(None, validation_alias=env_alias("OTEL_TRACES_FILE"))
+    """Without an OTLP endpoint, spans go to this file as OTLP JSON lines (``make run``)."""
 
     provider_base_url_override: str | None = Field(
         None, validation_alias=env_alias("PROVIDER_BASE_URL_OVERRIDE")
