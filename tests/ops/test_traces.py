@@ -52,6 +52,7 @@ async def _wait(check: Any, what: str, within: float = 40.0) -> Any:
         await asyncio.sleep(0.25)
 
 
+@pytest.mark.timeout(900)  # five services and five actions; minutes on a loaded machine
 async def test_one_trace_per_action_with_every_service_and_every_notification_shown(
     hub: dict[str, ServiceProcess],
     hub_env: dict[str, str],

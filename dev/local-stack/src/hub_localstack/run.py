@@ -64,12 +64,15 @@ SANDBOX_SLACK_WEBHOOK = "https://hooks.slack.com/services/TLOCALHUB/BSANDBOX/san
 """The platform Slack webhook of `make run`: a webhook URL the catalog routes to the sandbox."""
 
 
-def run_extras(state_dir: Path) -> dict[str, str]:
-    """What `make run` adds for a person trying it: spans to a local file (``hubctl trace``), and
+def run_extras(state_dir: Path, *, terminal: bool = False) -> dict[str, str]:
+    """What `make run` adds for a person trying it: spans to a local file (``hubctl trace``),
     the notifier's platform channels pointed at the sandbox, so every email and Slack message a
-    brand would get shows at ``/_sandbox/resend/actions`` and ``/_sandbox/slack/actions``."""
+    brand would get shows at ``/_sandbox/resend/actions`` and ``/_sandbox/slack/actions``, and on
+    a terminal one coloured line per log record (the services' output goes through honcho, so
+    they cannot see the terminal themselves)."""
     resend = load_catalog().get("resend")
     return {
+        **({"LOG_FORMAT": "console"} if terminal else {}),
         "OTEL_TRACES_FILE": str(state_dir / "traces.jsonl"),
         "NOTIFIER_RESEND_API_KEY": example_value(resend.auth.fields[0]),
         "NOTIFIER_SLACK_WEBHOOK_URL": SANDBOX_SLACK_WEBHOOK,
@@ -107,7 +110,8 @@ def run(stack: LocalStack, procfile: Path) -> int:
     endpoints = stack.start()
     try:
         state_dir = stack.settings.state_dir
-        env = {**run_extras(state_dir), **development_environment(endpoints, state_dir, os.environ)}
+        extras = run_extras(state_dir, terminal=sys.stdout.isatty())
+        env = {**extras, **development_environment(endpoints, state_dir, os.environ)}
         honcho = subprocess.Popen(
             [sys.executable, "-m", "honcho", "start", "-f", str(procfile), "-d", str(Path.cwd())],
             env=env,

@@ -14,6 +14,7 @@ from hub_runtime.logging import configure_logging
 class _Served(Protocol):
     service_name: str
     log_level: str
+    log_format: str
     host: str
     port: int
 
@@ -33,7 +34,7 @@ def serve(
     can carry a token (Meta's exchange does). The access log is off: request lines carry OAuth
     codes and states; the services log what they did without them.
     """
-    configure_logging(settings.service_name, settings.log_level)
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
     for name in quiet:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     uvicorn.run(

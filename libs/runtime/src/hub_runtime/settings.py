@@ -27,6 +27,10 @@ class ServiceSettings(BaseSettings):
         "development", validation_alias=env_alias("HUB_ENVIRONMENT")
     )
     log_level: str = Field("INFO", validation_alias=env_alias("LOG_LEVEL"))
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", validation_alias=env_alias("LOG_FORMAT")
+    )
+    """``auto``: one coloured line per record on a terminal, JSON elsewhere."""
 
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:59092", validation_alias=env_alias("KAFKA_BOOTSTRAP_SERVERS")
