@@ -7,8 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hub_localstack.run import SERVICES
+from hub_localstack.run import SERVICES, run_extras
 from hub_localstack.services import ServiceProcess
+
+START_TIMEOUT_S = 180.0
+"""Five services on a shared two-core machine: a start can take minutes when others run too."""
 
 HUB = {
     "oauth-gateway": "oauth_gateway",
@@ -32,20 +35,26 @@ def hub(
     logs = tmp_path_factory.mktemp("hub-logs")
     env = {
         **hub_env,
+        **run_extras(trace_file.parent),
         "OTEL_TRACES_FILE": str(trace_file),
         "CONNECTION_STORE_SWEEP_INTERVAL_S": "0.3",
     }
     processes = {
         name: ServiceProcess(
-            name, module, env, port_variable=SERVICES[name].port_variable, log_dir=logs
+            name,
+            module,
+            env,
+            port_variable=SERVICES[name].port_variable,
+            log_dir=logs,
+            timeout=START_TIMEOUT_S,
         )
         for name, module in HUB.items()
     }
-    started: list[ServiceProcess] = []
+    processes["notifier"].env["NOTIFIER_STORE_URL"] = processes["connection-store"].url
     try:
         for process in processes.values():
-            started.append(process.start())
+            process.start()
         yield processes
     finally:
-        for process in reversed(started):
+        for process in processes.values():
             process.stop()

@@ -25,6 +25,7 @@ from hubctl import dlq as dlq_module
 from hubctl import doctor as doctor_module
 from hubctl import keys as keys_module
 from hubctl import tokens
+from hubctl import traces as traces_module
 
 T = TypeVar("T")
 
@@ -375,6 +376,56 @@ def doctor() -> None:
             out.print(f"  {org}  ({count} connections)")
     if not report.ok:
         raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------- trace
+
+
+@app.command(
+    "trace",
+    epilog=_example("hubctl trace last", "hubctl trace 4bf92f3577b34da6", "hubctl trace --list"),
+)
+def trace(
+    which: Annotated[str, typer.Argument(help="last, or a trace id (a unique prefix will do)")] = (
+        "last"
+    ),
+    file: Annotated[
+        Path | None,
+        typer.Option(help="the spans file (default: OTEL_TRACES_FILE, else .local/traces.jsonl)"),
+    ] = None,
+    listing: Annotated[bool, typer.Option("--list", help="list the traces instead")] = False,
+) -> None:
+    """Draw one trace as a waterfall in the terminal: each span's service, name, duration and
+    place in time, from the spans `make run` writes locally (OTLP JSON)."""
+    from hub_runtime import ServiceSettings
+
+    path = file or Path(ServiceSettings().otel_traces_file or traces_module.DEFAULT_FILE)
+    if not path.exists():
+        err.print(f"no spans at {path}: run `make run` (or set OTEL_TRACES_FILE)")
+        raise typer.Exit(1)
+    found = traces_module.traces(traces_module.read_spans(path))
+    if listing:
+        table = Table(title=str(path))
+        for column in ("trace", "root span", "services", "spans", "ms"):
+            table.add_column(column)
+        for tid, spans in found.items():
+            if len(spans) < 2:
+                continue  # a sweep that found nothing
+            total = (max(s.end_ns for s in spans) - min(s.start_ns for s in spans)) / 1e6
+            table.add_row(
+                tid,
+                spans[0].name,
+                ", ".join(sorted({s.service for s in spans})),
+                str(len(spans)),
+                f"{total:.1f}",
+            )
+        out.print(table)
+        return
+    chosen = traces_module.find(found, which)
+    if chosen is None:
+        err.print(f"no trace {which!r} in {path} ({len(found)} traces)")
+        raise typer.Exit(1)
+    out.print(traces_module.waterfall(*chosen))
 
 
 def main() -> None:

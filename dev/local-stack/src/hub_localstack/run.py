@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub_catalog import load_catalog
-from provider_sandbox import platform_environment, shared_account_environment
+from provider_sandbox import example_value, platform_environment, shared_account_environment
 
 from hub_localstack.stack import Endpoints, LocalStack
 
@@ -61,6 +61,25 @@ def sandbox_platform_credentials() -> dict[str, str]:
     return platform_environment(catalog) | shared_account_environment(catalog)
 
 
+SANDBOX_SLACK_WEBHOOK = "https://hooks.slack.com/services/TLOCALHUB/BSANDBOX/sandboxwebhook"
+"""The platform Slack webhook of `make run`: a webhook URL the catalog routes to the sandbox."""
+
+
+def run_extras(state_dir: Path, *, terminal: bool = False) -> dict[str, str]:
+    """What `make run` adds for a person trying it: spans to a local file (``hubctl trace``),
+    the notifier's platform channels pointed at the sandbox, so every email and Slack message a
+    brand would get shows at ``/_sandbox/resend/actions`` and ``/_sandbox/slack/actions``, and on
+    a terminal one coloured line per log record (the services' output goes through honcho, so
+    they cannot see the terminal themselves)."""
+    resend = load_catalog().get("resend")
+    return {
+        **({"LOG_FORMAT": "console"} if terminal else {}),
+        "OTEL_TRACES_FILE": str(state_dir / "traces.jsonl"),
+        "NOTIFIER_RESEND_API_KEY": example_value(resend.auth.fields[0]),
+        "NOTIFIER_SLACK_WEBHOOK_URL": SANDBOX_SLACK_WEBHOOK,
+    }
+
+
 def development_environment(
     endpoints: Endpoints, state_dir: Path, inherited: Mapping[str, str]
 ) -> dict[str, str]:
@@ -98,7 +117,9 @@ def procfile_names(procfile: Path) -> list[str]:
 def run(stack: LocalStack, procfile: Path) -> int:
     endpoints = stack.start()
     try:
-        env = development_environment(endpoints, stack.settings.state_dir, os.environ)
+        state_dir = stack.settings.state_dir
+        extras = run_extras(state_dir, terminal=sys.stdout.isatty())
+        env = {**extras, **development_environment(endpoints, state_dir, os.environ)}
         names = procfile_names(procfile)
         if "admin-console" in names:  # where a person begins: printed before anything else
             console = SERVICES["admin-console"].port(env)

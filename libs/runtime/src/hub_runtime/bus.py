@@ -21,13 +21,17 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from hub_contracts import ContractError, Event, Topic, dlq_topic, message_key, parse_event
 from hub_contracts.registry import EVENT_MODELS
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from hub_runtime.logging import redact_text
 from hub_runtime.metrics import dead_letters
 from hub_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+_PROPAGATOR = TraceContextTextMapPropagator()
 
 E = TypeVar("E", bound=Event)
 Handler = Callable[[E], Awaitable[None]]
@@ -138,9 +142,12 @@ def subscribe_batch(
     max_records: int = 100,
     batch_timeout_ms: int = 50,
     retry_base_delay_s: float = 0.2,
+    tracer_provider: trace.TracerProvider | None = None,
 ) -> None:
     """Like ``subscribe``, but poll up to ``max_records`` records at once and handle them
-    concurrently, each with ``subscribe``'s parse, retry and dead-letter rules.
+    concurrently, each with ``subscribe``'s parse, retry and dead-letter rules. With a
+    ``tracer_provider``, each record is handled in its own consumer span continuing the trace
+    its producer started (a batch span cannot: its records come from many traces).
 
     The offsets are committed when the whole batch is handled, so delivery stays at-least-once
     while I/O-bound handlers (a provider call per event) overlap. Events of one key may be
@@ -148,11 +155,30 @@ def subscribe_batch(
     needs a tighter limit than the batch.
     """
     handle = _record_handler(broker, settings, topic, group, handler, retry_base_delay_s)
+    tracer = tracer_provider.get_tracer(__name__) if tracer_provider is not None else None
+
+    async def traced(record: Any) -> None:
+        if tracer is None:
+            await handle(record.value or b"", record)
+            return
+        carrier = {
+            name: value.decode("latin-1")
+            for name, value in (getattr(record, "headers", None) or ())
+            if name in ("traceparent", "tracestate") and isinstance(value, bytes)
+        }
+        with tracer.start_as_current_span(
+            f"{topic.value} process record",
+            context=_PROPAGATOR.extract(carrier),
+            kind=SpanKind.CONSUMER,
+            links=[Link(trace.get_current_span().get_span_context())],
+            attributes={"messaging.consumer.group.name": group},
+        ):
+            await handle(record.value or b"", record)
 
     async def consume(message: KafkaMessage) -> None:
         raw = message.raw_message
         records = raw if isinstance(raw, tuple | list) else (raw,)
-        await asyncio.gather(*(handle(record.value or b"", record) for record in records))
+        await asyncio.gather(*(traced(record) for record in records))
 
     broker.subscriber(
         topic.value,

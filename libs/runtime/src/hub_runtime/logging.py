@@ -1,4 +1,5 @@
-"""Structured JSON logs with secrets redacted, and the current trace id on every line."""
+"""Structured JSON logs with secrets redacted, and the current trace id on every line; on a
+terminal (``LOG_FORMAT=console``, or ``auto`` with a tty) one short coloured line per record."""
 
 from __future__ import annotations
 
@@ -80,11 +81,62 @@ QUIET_LOGGERS = ("httpx", "httpcore")
 webhook path, Meta's ``fb_exchange_token=`` query)."""
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    """Send every log record to stderr as one redacted JSON object per line; hold the
+_COLOURS = {"debug": "2", "info": "32", "warning": "33", "error": "31", "critical": "1;31"}
+KEY_FIELDS = (
+    "provider",
+    "organization_id",
+    "connection_id",
+    "outcome",
+    "reason",
+    "status",
+    "topic",
+    "group",
+    "error",
+    "trace_id",
+)
+"""What a console line shows after the message, when the record has it."""
+
+
+class ConsoleFormatter(JsonFormatter):
+    """``12:03:04 notifier  WARN  delivery retry  provider=slack reason=...``: the JSON entry
+    (so the same redaction), shortened to one coloured line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = json.loads(super().format(record))
+        level = entry["level"]
+        colour = _COLOURS.get(level, "0")
+        when = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
+        fields = []
+        for name in KEY_FIELDS:
+            value = entry.get(name)
+            if value in (None, ""):
+                continue
+            text = str(value)
+            if name in ("organization_id", "connection_id", "trace_id"):
+                text = text[:8]
+            fields.append(f"\033[2m{name}=\033[0m{text}")
+        message = str(entry["message"]).splitlines()[0] if entry["message"] else ""
+        line = (
+            f"\033[2m{when}\033[0m \033[36m{self.service:<16}\033[0m "
+            f"\033[{colour}m{level[:4].upper():<4}\033[0m {message}"
+        )
+        if fields:
+            line += "  " + " ".join(fields)
+        if "exception" in entry:
+            line += "\n" + str(entry["exception"])
+        return line
+
+
+def configure_logging(
+    service: str, level: str = "INFO", log_format: str = "json", stream: Any = None
+) -> None:
+    """Send every log record to ``stream`` (stderr) redacted: one JSON object per line, or with
+    ``console`` (``auto`` on a terminal) one short coloured line; hold the
     ``QUIET_LOGGERS`` at WARNING or above whatever the level."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(service))
+    stream = stream or sys.stderr
+    console = log_format == "console" or (log_format == "auto" and stream.isatty())
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(ConsoleFormatter(service) if console else JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

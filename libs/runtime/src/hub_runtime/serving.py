@@ -13,6 +13,7 @@ from hub_runtime.logging import configure_logging
 class _Served(Protocol):
     service_name: str
     log_level: str
+    log_format: str
     host: str
     port: int
 
@@ -28,7 +29,7 @@ def serve(
     serve ``create_app(settings)`` with uvicorn until stopped. The access log is off: request
     lines carry OAuth codes and states; the services log what they did without them.
     """
-    configure_logging(settings.service_name, settings.log_level)
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -48,6 +48,10 @@ class ServiceSettings(BaseSettings):
         "development", validation_alias=env_alias("HUB_ENVIRONMENT")
     )
     log_level: str = Field("INFO", validation_alias=env_alias("LOG_LEVEL"))
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", validation_alias=env_alias("LOG_FORMAT")
+    )
+    """``auto``: one coloured line per record on a terminal, JSON elsewhere."""
 
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:59092", validation_alias=env_alias("KAFKA_BOOTSTRAP_SERVERS")
@@ -70,6 +74,8 @@ class ServiceSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = Field(
         None, validation_alias=env_alias("OTEL_EXPORTER_OTLP_ENDPOINT")
     )
+    otel_traces_file: str | None = Field(None, validation_alias=env_alias("OTEL_TRACES_FILE"))
+    """Without an OTLP endpoint, spans go to this file as OTLP JSON lines (``make run``)."""
 
     provider_base_url_override: str | None = Field(
         None, validation_alias=env_alias("PROVIDER_BASE_URL_OVERRIDE")

@@ -54,7 +54,9 @@ def create_app(
     with PostgreSQL alone: events still go to the outbox, nothing publishes them. ``platform``
     (the environment's by default) says which shared platform accounts are configured."""
     tracing = tracer_provider or create_tracer_provider(
-        settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
+        settings.service_name,
+        otlp_endpoint=settings.otel_exporter_otlp_endpoint,
+        traces_file=settings.otel_traces_file,
     )
     catalog = catalog or load_catalog(base_url_override=settings.provider_base_url_override)
     broker = create_broker(settings, tracer_provider=tracing)
@@ -82,7 +84,13 @@ def create_app(
         ),
     )
     app.state.db = db  # tests reach the database through the app they started
-    http.install(app, api, _metrics(db, broker), max_body_bytes=settings.max_body_bytes)
+    http.install(
+        app,
+        api,
+        _metrics(db, broker),
+        max_body_bytes=settings.max_body_bytes,
+        tracer_provider=tracing,
+    )
     serve_asyncapi(app, broker, title=TITLE)
     return app
 

@@ -27,6 +27,8 @@ from hub_runtime.http_api import (
     render,
     require_ready,
 )
+from hub_runtime.server_spans import ServerSpans
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import SecretStr
 
 from connection_store.auth import (
@@ -300,8 +302,16 @@ async def notification_context(
     return await api.notifications.context(org, provider)
 
 
-def install(app: FastAPI, api: Api, metrics: StoreMetrics, *, max_body_bytes: int) -> None:
-    """The routes over ``api``, ``/metrics``, every error as JSON, and the body-size limit."""
+def install(
+    app: FastAPI,
+    api: Api,
+    metrics: StoreMetrics,
+    *,
+    max_body_bytes: int,
+    tracer_provider: TracerProvider,
+) -> None:
+    """The routes over ``api``, ``/metrics``, every error as JSON, the body-size limit and a
+    server span per request (outermost)."""
     app.state.api = api
     app.include_router(router)
     app.include_router(internal)
@@ -319,3 +329,4 @@ def install(app: FastAPI, api: Api, metrics: StoreMetrics, *, max_body_bytes: in
         max_body_bytes=max_body_bytes,
         refusal=lambda limit: render(BodyTooLargeError(limit)),
     )
+    app.add_middleware(ServerSpans, tracer_provider=tracer_provider)

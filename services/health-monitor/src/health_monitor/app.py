@@ -50,7 +50,9 @@ def build(
 ) -> Components:
     """``transport``/``resolver`` replace the network (tests: the in-process sandbox)."""
     tracer_provider = tracer_provider or create_tracer_provider(
-        settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
+        settings.service_name,
+        otlp_endpoint=settings.otel_exporter_otlp_endpoint,
+        traces_file=settings.otel_traces_file,
     )
     catalog = catalog or load_catalog(base_url_override=settings.provider_base_url_override)
     outbound = OutboundHttp.configured(

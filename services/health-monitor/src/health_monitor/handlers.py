@@ -45,6 +45,7 @@ def router(settings: MonitorSettings, monitor: HealthMonitor) -> KafkaRouter:
         handler=on_check_due,
         max_records=settings.batch_size,
         batch_timeout_ms=settings.batch_timeout_ms,
+        tracer_provider=monitor.tracer_provider,
     )
     publishes(router, ConnectionUnhealthyV1, ConnectionRecoveredV1, ConnectionCheckedV1)
     return router

@@ -46,7 +46,9 @@ def create_app(
     """``outbound`` and ``directory`` replace the provider transport and connection-store in
     tests; ``run_worker=False`` leaves planning and delivering to the caller."""
     tracing = tracer_provider or create_tracer_provider(
-        settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
+        settings.service_name,
+        otlp_endpoint=settings.otel_exporter_otlp_endpoint,
+        traces_file=settings.otel_traces_file,
     )
     catalog = catalog or load_catalog(base_url_override=settings.provider_base_url_override)
     broker = create_broker(settings, tracer_provider=tracing)
@@ -54,7 +56,7 @@ def create_app(
     providers = outbound or OutboundHttp(catalog)
     store = StoreDirectory(settings.store_url, settings.service_token_secret)
     metrics = PrometheusMetrics()
-    worker = _worker(settings, catalog, database, directory or store, providers, metrics)
+    worker = _worker(settings, catalog, database, directory or store, providers, metrics, tracing)
     triage = Triage(
         database,
         metrics,
@@ -91,6 +93,7 @@ def _worker(
     directory: Directory,
     providers: OutboundHttp,
     metrics: PrometheusMetrics,
+    tracing: TracerProvider,
 ) -> Worker:
     """The planner and the dispatcher, in the loop that runs them."""
     retry = RetryPolicy(settings.max_attempts, settings.retry_base_s, settings.retry_max_s)
@@ -122,6 +125,7 @@ def _worker(
         retry=retry,
         lease=lease,
         batch_size=settings.batch_size,
+        tracer_provider=tracing,
     )
     return Worker(planner, dispatcher, interval_s=settings.worker_interval_s)
 

@@ -75,7 +75,9 @@ def create_app(
     catalog = catalog or load_catalog(base_url_override=settings.provider_base_url_override)
     platform = platform or PlatformCredentials.from_environment(catalog)
     tracer = tracer_provider or create_tracer_provider(
-        settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
+        settings.service_name,
+        otlp_endpoint=settings.otel_exporter_otlp_endpoint,
+        traces_file=settings.otel_traces_file,
     )
     outbound = OutboundHttp.configured(
         catalog, settings, transport=outbound_transport, resolver=resolver

@@ -111,7 +111,9 @@ def _components(
     tracer_provider: TracerProvider | None,
 ) -> Components:
     tracer = tracer_provider or create_tracer_provider(
-        settings.service_name, otlp_endpoint=settings.otel_exporter_otlp_endpoint
+        settings.service_name,
+        otlp_endpoint=settings.otel_exporter_otlp_endpoint,
+        traces_file=settings.otel_traces_file,
     )
     catalog = catalog or load_catalog(base_url_override=settings.provider_base_url_override)
     platform = platform or PlatformCredentials.from_environment(catalog)

@@ -89,6 +89,7 @@ class HealthMonitor:
         self.metrics = metrics or Metrics()
         self.slots = CallSlots(self.policy.max_concurrency, self.policy.per_provider_concurrency)
         self.memory = ReportMemory(self.policy.memory_size, self.policy.memory_grace_s)
+        self.tracer_provider = tracer_provider
         self.tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
         self.sleep = sleep
 

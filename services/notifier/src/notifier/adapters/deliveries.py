@@ -15,7 +15,7 @@ from notifier.domain.deliveries import Delivery, DeliveryState, Sent
 from notifier.domain.routing import Channel, Medium
 
 _DELIVERY = """id, notification_id, incident_id, organization_id, provider, channel, action,
-    idempotency_key, target, payload, attempts, provider_ref, provider_channel"""
+    idempotency_key, target, payload, attempts, provider_ref, provider_channel, traceparent"""
 
 
 def _delivery(record: asyncpg.Record) -> Delivery:
@@ -31,8 +31,10 @@ class PostgresDeliveries:
         await self.connection.executemany(
             """INSERT INTO notifier_deliveries
                    (id, notification_id, incident_id, organization_id, provider, channel,
-                    action, idempotency_key, state, next_attempt_at, target, payload)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11)
+                    action, idempotency_key, state, next_attempt_at, target, payload,
+                    traceparent)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11,
+                       (SELECT traceparent FROM notifier_notifications WHERE id = $2))
                ON CONFLICT (idempotency_key) DO NOTHING""",
             [
                 (

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from asyncpg.pool import PoolConnectionProxy
+from hub_runtime.telemetry import current_traceparent
 
 from notifier.domain.deliveries import Notification
 from notifier.domain.incidents import Incident
@@ -24,8 +25,8 @@ class PostgresNotifications:
         await self.connection.execute(
             """INSERT INTO notifier_notifications
                    (id, incident_id, organization_id, provider, kind, sequence, media, state,
-                    next_attempt_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)
+                    next_attempt_at, traceparent)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9)
                ON CONFLICT (incident_id, kind, sequence) DO NOTHING""",
             uuid.uuid4(),
             incident.id,
@@ -35,6 +36,7 @@ class PostgresNotifications:
             sequence,
             list(media),
             at,
+            current_traceparent(),
         )
 
     async def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[Notification]:

@@ -44,6 +44,8 @@ class Delivery:
     attempts: int = 0
     provider_ref: str | None = None
     provider_channel: str | None = None
+    traceparent: str | None = None
+    """The W3C trace context of the event that asked for it (the delivery's span continues it)."""
 
     @property
     def needs_context(self) -> bool:

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hub_runtime.telemetry import context_of
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+
 from notifier.domain.deliveries import Delivery, DeliveryState, RetryPolicy, Sent
 from notifier.errors import (
     DeliveryError,
@@ -44,6 +48,7 @@ class Dispatcher:
     lease: timedelta = timedelta(seconds=120)
     batch_size: int = 20
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    tracer_provider: TracerProvider | None = None
 
     async def deliver_due(self) -> int:
         """Send every delivery that is due (and settle abandoned ones); how many were sent."""
@@ -73,7 +78,15 @@ class Dispatcher:
         )
 
     async def _deliver(self, delivery: Delivery) -> None:
-        outcome = await self._attempt(delivery)
+        tracer = trace.get_tracer(__name__, tracer_provider=self.tracer_provider)
+        with tracer.start_as_current_span(
+            f"notify {delivery.channel.value}",
+            context=context_of(delivery.traceparent),
+            kind=trace.SpanKind.CLIENT,
+            attributes={"hub.provider": delivery.provider, "hub.channel": delivery.channel.value},
+        ) as span:
+            outcome = await self._attempt(delivery)
+            span.set_attribute("hub.outcome", outcome.state)
         async with self.database.transaction() as tx:
             await tx.deliveries.finish(
                 delivery.id,
