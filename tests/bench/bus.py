@@ -19,7 +19,7 @@ from hub_contracts.examples import EXAMPLES
 from hub_localstack.broker import TansuBroker
 from hub_localstack.settings import StackSettings
 from hub_localstack.topics import create_topics
-from hub_runtime import ServiceSettings, create_broker, publish_event, subscribe
+from hub_runtime import ServiceSettings, create_broker, publish_events, subscribe
 
 from tests.bench.measure import figure
 
@@ -68,7 +68,7 @@ async def _hub(bootstrap: str, count: int) -> dict[str, Any]:
     async with broker:
         await broker.start()
         started = time.perf_counter()
-        await asyncio.gather(*(publish_event(broker, e) for e in events))
+        await publish_events(broker, events)
         published = time.perf_counter() - started
         await asyncio.wait_for(done.wait(), timeout=600)
         elapsed = time.perf_counter() - started
