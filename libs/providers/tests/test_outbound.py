@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import ssl
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from hub_catalog import Catalog, load_catalog
 from hub_providers import (
     OutboundHttp,
@@ -123,3 +133,98 @@ def test_configured_takes_the_services_limits_and_trusts_only_the_sandbox(catalo
         http.policy.max_response_bytes,
     ) == (1.5, 7.0, 4096)
     assert http.policy.trusted_hosts == frozenset({"sandbox.test"})
+
+
+async def test_the_connection_goes_to_the_checked_address_never_a_second_lookup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No DNS rebinding between the check and the connect: the name is resolved once, by the
+    guard's resolver; the socket is opened to the address it checked (the real transport)."""
+    looked_up: list[str] = []
+    system_lookup = socket.getaddrinfo
+
+    def recording(host: Any, *args: Any, **kwargs: Any) -> Any:
+        looked_up.append(host.decode() if isinstance(host, bytes) else str(host))
+        return system_lookup(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", recording)
+    checked: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        checked.append(host)
+        return ["192.0.0.9"]  # public per ipaddress; no TLS server for slack.com answers there
+
+    outbound = OutboundHttp(CATALOG, OutboundPolicy(connect_timeout_s=1.0), resolver=resolver)
+    try:
+        with pytest.raises(httpx.TransportError):
+            await _get_with(outbound, "slack", "https://slack.com/api/auth.test")
+    finally:
+        await outbound.aclose()
+    assert checked == ["slack.com"]
+    assert "slack.com" not in looked_up, looked_up
+
+
+async def _get_with(outbound: OutboundHttp, provider_id: str, url: str) -> httpx.Response:
+    async with outbound.client(CATALOG.get(provider_id)) as client:
+        return await client.get(url, timeout=httpx.Timeout(2.0, connect=1.0))
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_tls_certificates_are_verified(tmp_path: Path) -> None:
+    """SECURITY 21: a provider answering with a certificate nobody trusts is never talked to,
+    even on the sandbox's trusted host (the transport has no switch to turn verification off)."""
+    cert_path, key_path = _self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert_path, key_path)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=server_tls)
+    port = server.sockets[0].getsockname()[1]
+    base = f"https://localhost:{port}"
+    try:
+        trusting = ssl.create_default_context(cafile=str(cert_path))
+        async with httpx.AsyncClient(verify=trusting) as control:  # the server itself works
+            assert (await control.get(f"{base}/api/auth.test")).text == "ok"
+        catalog = load_catalog(base_url_override=base)
+        outbound = OutboundHttp(catalog)
+        try:
+            async with outbound.client(catalog.get("slack")) as client:
+                with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                    await client.get(f"{base}/api/auth.test")
+        finally:
+            await outbound.aclose()
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -373,7 +373,10 @@ def test_canary_tokens_appear_nowhere(stack: Stack) -> None:
     for secret in secrets:
         assert not any(secret.encode() in m for m in messages)
 
-    time.sleep(0.5)  # let the span processors flush
+    deadline = time.monotonic() + 20  # the span processors export in batches
+    while not {"oauth-gateway", "connection-store"} <= {s.service for s in stack.collector.spans}:
+        assert time.monotonic() < deadline, "no span of the gateway or the store arrived"
+        time.sleep(0.2)
     for path in stack.logs:
         text = path.read_text()
         assert "oauth callback" in text or "connection-store" in text

@@ -415,6 +415,25 @@ def _resign(params: dict[str, str]) -> dict[str, str]:
     return unsigned | {"hmac": hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()}
 
 
+async def test_google_names_its_issuer_and_another_or_none_is_refused(gateway: Harness) -> None:
+    """SECURITY 4 (RFC 9207): Google's authorization response carries ``iss``; a callback
+    without it, or naming another issuer, is a mix-up and never reaches the token endpoint."""
+    for forge in ("https://evil.example", "https://accounts.google.com/", None):
+        location = await gateway.callback_url("google_ads")
+        assert query(location)["iss"] == "https://accounts.google.com"
+        params = {k: v for k, v in query(location).items() if k != "iss"}
+        if forge is not None:
+            params["iss"] = forge
+        parts = urlsplit(location)
+        forged = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(params), ""))
+        answer = await gateway.browser.get(forged)
+        assert query(answer.headers["location"])["reason"] == "issuer_mismatch"
+    assert await gateway.token_calls("google_ads") == 0
+    answer = await gateway.browser.get(await gateway.callback_url("google_ads"))
+    assert "reason" not in query(answer.headers["location"])
+    assert await gateway.token_calls("google_ads") == 1
+
+
 async def test_shopify_callback_with_a_forged_signature_is_refused(gateway: Harness) -> None:
     location = await gateway.callback_url("shopify")
     answer = await gateway.browser.get(with_query(location, hmac="0" * 64))

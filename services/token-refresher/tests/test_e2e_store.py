@@ -170,6 +170,21 @@ async def _establish(
     return event
 
 
+async def _connect_and_wait_for_a_refresh(
+    view: StoreView, http: OutboundHttp, bus: KafkaBroker, hub_env: dict[str, str], sandbox_url: str
+) -> tuple[ConnectionEstablishedV1, dict[str, Any]]:
+    """Connect Google Ads (its token within the lead time) and wait until the sweep and the
+    refresher have renewed it: credential version 2."""
+    tokens = await connect_at(http, sandbox_url, "google_ads")
+    established = await _establish(bus, hub_env, "google_ads", tokens)
+
+    async def refreshed() -> dict[str, Any] | None:
+        body = await view.detail(established.organization_id, "google_ads")
+        return body if body.get("credential_version") == 2 else None
+
+    return established, await eventually(refreshed, timeout_s=30)
+
+
 async def test_sweep_refreshes_a_token_within_its_lead_time_without_anyone(
     services: dict[str, ServiceProcess],
     view: StoreView,
@@ -178,16 +193,8 @@ async def test_sweep_refreshes_a_token_within_its_lead_time_without_anyone(
     hub_env: dict[str, str],
     sandbox_url: str,
 ) -> None:
-    tokens = await connect_at(http, sandbox_url, "google_ads")
-    established = await _establish(bus, hub_env, "google_ads", tokens)
-    org = established.organization_id
+    established, body = await _connect_and_wait_for_a_refresh(view, http, bus, hub_env, sandbox_url)
     assert established.token_expires_at is not None
-
-    async def refreshed() -> dict[str, Any] | None:
-        body = await view.detail(org, "google_ads")
-        return body if body.get("credential_version") == 2 else None
-
-    body = await eventually(refreshed, timeout_s=30)
     assert body["status"] == "active"
     new_expiry = datetime.fromisoformat(body["token_expires_at"])
     assert new_expiry > established.token_expires_at + timedelta(minutes=30)
@@ -392,9 +399,18 @@ async def test_undecodable_event_goes_to_the_dlq_with_the_reason(
     )
 
 
-def test_no_credential_reached_the_refresher_log(services: dict[str, ServiceProcess]) -> None:
-    """SECURITY.md 14 over everything the tests above made the process do: sandbox-issued access
-    and refresh tokens look like ``sbx-<provider>-at-…`` / ``sbx-<provider>-rt-…``."""
+async def test_no_credential_reached_the_refresher_log(
+    services: dict[str, ServiceProcess],
+    view: StoreView,
+    http: OutboundHttp,
+    bus: KafkaBroker,
+    hub_env: dict[str, str],
+    sandbox_url: str,
+) -> None:
+    """SECURITY.md 14: this test refreshes a token itself (whatever ran before), then
+    reads the process's log. Sandbox-issued access and refresh tokens look like
+    ``sbx-<provider>-at-…`` / ``sbx-<provider>-rt-…``."""
+    await _connect_and_wait_for_a_refresh(view, http, bus, hub_env, sandbox_url)
     log = services["refresher"].log_path.read_text()
     assert "token.expiring handled" in log
     assert re.search(r"sbx-[a-z_]+-(at|rt)-", log) is None

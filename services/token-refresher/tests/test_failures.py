@@ -20,7 +20,6 @@ from token_refresher.errors import NotInCatalogError, UndecryptableError
 from token_refresher.service import Refresher
 
 from .conftest import (
-    SANDBOX,
     FakeClock,
     Recorder,
     RefresherFactory,
@@ -399,7 +398,9 @@ async def test_rotating_refresh_is_saved_whole_or_not_at_all(
     catalog: Catalog,
     sandbox: httpx.AsyncClient,
 ) -> None:
-    """Both tokens of a rotation travel in one event; nothing is published half."""
+    """Both tokens of a rotation travel in one event; when that event cannot be published the
+    refresh is not reported at all (the handler fails, so the record is redelivered) and no
+    event carrying only one of the tokens goes out."""
     slack = catalog.get("slack")
     tokens = await connect(outbound, catalog, sandbox, "slack")
     event = expiring(ring, slack, mode=oauth_mode(slack), tokens=tokens)
@@ -408,4 +409,15 @@ async def test_rotating_refresh_is_saved_whole_or_not_at_all(
     assert refreshed.credentials.access_token is not None
     assert refreshed.credentials.refresh_token is not None
     assert refreshed.credentials.refresh_token != event.credentials.refresh_token  # type: ignore[union-attr]
-    assert SANDBOX  # the sandbox answered both in one response
+
+    other = expiring(
+        ring,
+        slack,
+        mode=oauth_mode(slack),
+        tokens=await connect(outbound, catalog, sandbox, "slack"),
+    )
+    recorder.fail = RuntimeError("broker gone")
+    with pytest.raises(RuntimeError, match="broker gone"):
+        await refresher.handle(other)
+    recorder.fail = None
+    assert recorder.events == [refreshed]

@@ -75,6 +75,8 @@ async def authorize(call: Call) -> RedirectResponse:
         tenant=call.tenant,
     )
     params = {oauth.code_param: code.value} | state
+    if oauth.issuer is not None:  # RFC 9207: the provider names itself on the redirect
+        params["iss"] = oauth.issuer
     if OAuthHook.SHOPIFY_SHOP_DOMAIN in oauth.hooks:
         params = _shopify_signed(call, params)
     return back(params)

@@ -31,7 +31,13 @@ if TYPE_CHECKING:
     )
     from hub_providers.checks import CheckResult, check, mint
     from hub_providers.oauth import OAuthClient
-    from hub_providers.outbound import GuardedTransport, OutboundHttp, OutboundPolicy, policy_for
+    from hub_providers.outbound import (
+        GuardedTransport,
+        OutboundHttp,
+        OutboundPolicy,
+        PinnedTransport,
+        policy_for,
+    )
     from hub_providers.tokens import TokenSet
 
 _HTTP_MODULES = ("calls", "checks", "oauth", "outbound", "tokens")
@@ -54,6 +60,7 @@ __all__ = [
     "OAuthClient",
     "OutboundHttp",
     "OutboundPolicy",
+    "PinnedTransport",
     "ProviderError",
     "ProviderRejectedError",
     "ProviderUnavailableError",

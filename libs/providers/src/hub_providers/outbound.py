@@ -7,6 +7,9 @@ Every call to a provider goes through a ``GuardedTransport``:
 - the host must not resolve to a private, loopback, link-local or reserved address, unless it is
   the configured sandbox host (development and tests only);
 - one deadline covers connecting, sending and reading; the answer is read up to a size cap;
+- the connection goes to an address that was checked: ``PinnedTransport`` connects to the
+  addresses the guard resolved (handed over in a context variable), never resolving the name
+  again (no DNS rebinding between check and connect); TLS still verifies the name;
 - redirects are never followed (clients are built with ``follow_redirects=False``), and TLS
   verification is never disabled.
 
@@ -18,11 +21,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from hub_catalog import Catalog, HostNotAllowedError, Provider
 
@@ -75,6 +80,83 @@ def _public(address: str) -> bool:
     )
 
 
+_CHECKED: ContextVar[Mapping[str, tuple[str, ...]] | None] = ContextVar(
+    "hub_outbound_checked", default=None
+)
+"""Host → the addresses ``GuardedTransport`` checked for it, for the request in flight."""
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects to the checked addresses of a host (in order), never by its name, except for the
+    trusted sandbox host; a host nobody checked is refused."""
+
+    def __init__(
+        self, trusted_hosts: Iterable[str] = (), inner: httpcore.AsyncNetworkBackend | None = None
+    ) -> None:
+        self.trusted_hosts = frozenset(trusted_hosts)
+        self.inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        if host in self.trusted_hosts:
+            targets: tuple[str, ...] = (host,)
+        else:
+            targets = (_CHECKED.get() or {}).get(host, ())
+        if not targets:
+            raise httpcore.ConnectError(f"{host}: no checked address to connect to")
+        failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for address in targets:
+            try:
+                return await self.inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                failure = error
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not a provider")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+_DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+class PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's pooled transport over ``PinnedBackend``; TLS verification always on."""
+
+    def __init__(
+        self,
+        trusted_hosts: Iterable[str] = (),
+        *,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+        network_backend: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        super().__init__(verify=True, retries=0, limits=limits)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=True),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            retries=0,
+            network_backend=PinnedBackend(trusted_hosts, network_backend),
+        )
+
+
 class GuardedTransport(httpx.AsyncBaseTransport):
     """Checks each request against one provider's allow-list, then delegates."""
 
@@ -92,10 +174,11 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self.policy = policy
         self.resolver = resolver
 
-    async def _check(self, url: httpx.URL) -> None:
+    async def _check(self, url: httpx.URL) -> list[str]:
+        """The addresses the request may connect to (none to pin for a trusted host)."""
         host = url.host
         if host in self.policy.trusted_hosts:
-            return
+            return []
         if url.scheme != "https":
             raise UnsafeDestinationError(self.provider.id, host, "plain http to a provider")
         try:
@@ -105,15 +188,20 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         addresses = await self.resolver(host, url.port or 443)
         if not addresses or not all(_public(address) for address in addresses):
             raise UnsafeDestinationError(self.provider.id, host, "resolves to a private address")
+        return addresses
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         async with asyncio.timeout(self.policy.total_timeout_s):
-            await self._check(request.url)
-            response = await self.inner.handle_async_request(request)
+            addresses = await self._check(request.url)
+            pinned = _CHECKED.set({**(_CHECKED.get() or {}), request.url.host: tuple(addresses)})
             try:
-                body = await _read_capped(response, self.policy.max_response_bytes)
+                response = await self.inner.handle_async_request(request)
+                try:
+                    body = await _read_capped(response, self.policy.max_response_bytes)
+                finally:
+                    await response.aclose()
             finally:
-                await response.aclose()
+                _CHECKED.reset(pinned)
         return httpx.Response(
             response.status_code,
             headers=response.headers,
@@ -157,7 +245,7 @@ class OutboundHttp:
     ) -> None:
         self.catalog = catalog
         self.policy = policy or policy_for(catalog)
-        self.transport = transport or httpx.AsyncHTTPTransport(verify=True, retries=0)
+        self.transport = transport or PinnedTransport(self.policy.trusted_hosts)
         self.resolver = resolver
 
     @classmethod

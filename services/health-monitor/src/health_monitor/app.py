@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from hub_catalog import Catalog, PlatformCredentials, load_catalog
 from hub_keyring import KeyRing
-from hub_providers import OutboundHttp
+from hub_providers import OutboundHttp, PinnedTransport, policy_for
 from hub_providers.outbound import Resolver, resolve
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
@@ -54,7 +54,7 @@ def build(
     )
     catalog = catalog or load_catalog(base_url_override=settings.provider_base_url_override)
     outbound = OutboundHttp.configured(
-        catalog, settings, transport=transport or _transport(settings), resolver=resolver
+        catalog, settings, transport=transport or _transport(settings, catalog), resolver=resolver
     )
     broker = create_broker(settings, tracer_provider=tracer_provider)
     monitor = HealthMonitor(
@@ -85,11 +85,10 @@ def create_app(settings: MonitorSettings, *, components: Components | None = Non
     return app
 
 
-def _transport(settings: MonitorSettings) -> httpx.AsyncBaseTransport:
+def _transport(settings: MonitorSettings, catalog: Catalog) -> httpx.AsyncBaseTransport:
     """Pooled, as many connections as provider calls may be in flight."""
-    return httpx.AsyncHTTPTransport(
-        verify=True,
-        retries=0,
+    return PinnedTransport(
+        policy_for(catalog).trusted_hosts,
         limits=httpx.Limits(
             max_connections=settings.max_concurrency,
             max_keepalive_connections=settings.max_concurrency,
