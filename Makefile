@@ -13,7 +13,7 @@ RUN := $(UV) run --frozen
 PACKAGES := $(notdir $(wildcard libs/*/src/* dev/*/src/* services/*/src/*))
 MYPY_TARGETS := $(foreach p,$(filter-out %.egg-info,$(PACKAGES)),-p $(p))
 
-.PHONY: help setup run stack test check lint format typecheck imports schemas key reencrypt token doctor bench chromium clean
+.PHONY: help setup run stack test check lint format typecheck imports schemas key reencrypt token doctor bench bench-quick chromium clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -74,8 +74,11 @@ doctor: setup ## Check settings, secrets, reachability and who will not hear abo
 chromium: ## Debian's Chromium for the console's browser tests (installed when missing and root)
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } || { echo "The console's browser tests need Chromium: run 'apt-get install -y chromium' as root." >&2; exit 2; }
 
-bench: setup ## Run the benchmarks; results go to bench-results/
+bench: setup ## Run every benchmark; bench-results/summary.json and a table against the goals
 	$(RUN) python -m tests.bench
+
+bench-quick: setup ## The benchmarks at a tenth of the scale (CI: they cannot rot)
+	$(RUN) python -m tests.bench --scale 0.1
 
 clean: ## Remove local data, caches and the virtual environment
 	rm -rf .local .venv .tools .mypy_cache .ruff_cache .pytest_cache

@@ -1,165 +1,107 @@
-"""`make bench`: foundation benchmarks, results in bench-results/foundation.json.
+"""`make bench` (scale 1.0) and `make bench-quick` (``--scale 0.1``): every module of
+``MODULES`` measures its figures, the run ends by writing bench-results/summary.json and
+printing the table with each goal and whether it is met.
 
-- key ring: AES-256-GCM encrypt + decrypt of one credential, per second;
-- contracts: serialize + parse (registry) of one credential-bearing event, per second;
-- bus: events published with ``publish_event`` and consumed through ``subscribe`` on the real
-  local broker (or KAFKA_BOOTSTRAP_SERVERS), end to end, per second.
-
-Then connection-store at scale (``tests/bench/store.py``), appended to
-bench-results/connection-store.json, and health-monitor checks per second for 20 000 due
-connections against the sandbox (``tests/bench/health_monitor.py``), in
-bench-results/health-monitor.json, and oauth-gateway OAuth callbacks per second with the
-gateway's callback p50/p99 at 100 concurrent flows (``tests/bench/oauth_gateway.py``), in
-bench-results/oauth-gateway.json, and token-refresher refreshes per second end to end (sweep →
-refresher → sandbox → store) for 20 000 due connections, with the sandbox token endpoint's raw
-rate measured in the same run (``tests/bench/token_refresher.py``), appended to
-bench-results/token-refresher.json.
+A module exposes ``async def figures(scale: float) -> {NAME: {"value", "unit", "goal",
+"better": "higher" | "lower"}}`` (build entries with ``tests.bench.measure.figure``). A module
+that fails is reported and the others still run; ``idle_rss_mb_max`` is the largest
+``idle_rss_mb_<service>`` figure. Modules may also keep their detailed records in
+bench-results/<name>.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib
 import json
 import os
 import platform
-import tempfile
+import sys
 import time
-import uuid
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub_contracts import Event, Topic, parse_event, serialize_event
-from hub_contracts.examples import EXAMPLES
-from hub_keyring import Binding, KeyRing
-from hub_localstack.broker import TansuBroker
-from hub_localstack.settings import StackSettings
-from hub_localstack.topics import create_topics
-from hub_runtime import ServiceSettings, create_broker, publish_event, subscribe
+from tests.bench.measure import figure
 
-RESULTS = Path(__file__).resolve().parents[2] / "bench-results" / "foundation.json"
-MODULES = ["console"]
+SUMMARY = Path(__file__).resolve().parents[2] / "bench-results" / "summary.json"
+MODULES = [
+    "keyring",
+    "bus",
+    "store",
+    "health_monitor",
+    "oauth_gateway",
+    "token_refresher",
+    "console",
+]
 """Modules exposing ``async def figures(scale) -> {NAME: {value, unit, goal, better}}``."""
 
 
-def bench_keyring(count: int = 20_000) -> dict[str, Any]:
-    ring = KeyRing([("k1", os.urandom(32))])
-    binding = Binding(uuid.uuid4(), "google_ads", "access_token")
-    secret = "ya29." + "x" * 180
-    started = time.perf_counter()
-    for _ in range(count):
-        ring.decrypt(ring.encrypt(secret, binding), binding)
-    elapsed = time.perf_counter() - started
-    return {"operations": count, "seconds": round(elapsed, 3), "per_second": round(count / elapsed)}
+def met(entry: dict[str, Any]) -> bool:
+    value, goal = float(entry["value"]), float(entry["goal"])
+    return value >= goal if entry["better"] == "higher" else value <= goal
 
 
-def bench_contracts(count: int = 20_000) -> dict[str, Any]:
-    event = next(e for e in EXAMPLES if e.topic == Topic.TOKEN_REFRESHED)
-    started = time.perf_counter()
-    for _ in range(count):
-        parse_event(serialize_event(event))
-    elapsed = time.perf_counter() - started
-    return {"events": count, "seconds": round(elapsed, 3), "per_second": round(count / elapsed)}
+def table(figures: dict[str, dict[str, Any]]) -> str:
+    lines = [f"{'figure':<34} {'value':>12} {'unit':<12} {'goal':>10}  met"]
+    for name, entry in figures.items():
+        sign = "≥" if entry["better"] == "higher" else "≤"
+        lines.append(
+            f"{name:<34} {entry['value']:>12g} {entry['unit']:<12} {sign}{entry['goal']:>9g}  "
+            + ("met" if met(entry) else "NOT MET")
+        )
+    return "\n".join(lines)
 
 
-async def _bench_bus(bootstrap: str, count: int) -> dict[str, Any]:
-    await create_topics(
-        bootstrap, [Topic.TOKEN_REFRESHED.value, f"{Topic.TOKEN_REFRESHED.value}.dlq"], partitions=6
-    )
-    settings = ServiceSettings(
-        service_name="bench",
-        kafka_bootstrap_servers=bootstrap,
-        kafka_session_timeout_ms=2000,
-        kafka_heartbeat_interval_ms=500,
-        kafka_fetch_max_wait_ms=10,
-    )
-    template = next(e for e in EXAMPLES if e.topic == Topic.TOKEN_REFRESHED)
-    events = [
-        template.model_copy(update={"event_id": uuid.uuid4(), "organization_id": uuid.uuid4()})
-        for _ in range(count)
-    ]
-    wanted = {e.event_id for e in events}
-    done = asyncio.Event()
-    seen: set[uuid.UUID] = set()
-
-    async def handler(event: Event) -> None:
-        if event.event_id in wanted:
-            seen.add(event.event_id)
-            if len(seen) == count:
-                done.set()
-
-    broker = create_broker(settings)
-    subscribe(
-        broker,
-        settings,
-        topic=Topic.TOKEN_REFRESHED,
-        group=f"bench.{uuid.uuid4().hex}",
-        handler=handler,
-    )
-    async with broker:
-        await broker.start()
-        started = time.perf_counter()
-        await asyncio.gather(*(publish_event(broker, e) for e in events))
-        published = time.perf_counter() - started
-        await asyncio.wait_for(done.wait(), timeout=300)
-        elapsed = time.perf_counter() - started
-    return {
-        "events": count,
-        "publish_seconds": round(published, 3),
-        "end_to_end_seconds": round(elapsed, 3),
-        "end_to_end_per_second": round(count / elapsed),
-    }
-
-
-def bench_bus(count: int = 5_000) -> dict[str, Any]:
-    bootstrap = StackSettings().kafka_bootstrap_servers
-    if bootstrap:
-        return {"broker": "external", **asyncio.run(_bench_bus(bootstrap, count))}
-    with tempfile.TemporaryDirectory() as scratch, TansuBroker(Path(scratch) / "t.log") as broker:
-        return {
-            "broker": "tansu (local)",
-            **asyncio.run(_bench_bus(broker.bootstrap_servers, count)),
-        }
-
-
-def main() -> None:
-    results = {
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench")
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--only", nargs="*", help="module names (default: every one of MODULES)")
+    options = parser.parse_args(argv)
+    figures: dict[str, dict[str, Any]] = {}
+    failed: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    for name in options.only or MODULES:
+        began = time.perf_counter()
+        print(f"== {name} (scale {options.scale})", flush=True)
+        try:
+            module = importlib.import_module(f"tests.bench.{name}")
+            measured = asyncio.run(module.figures(options.scale))
+        except Exception as error:  # one module's failure must not hide the others' figures
+            traceback.print_exc()
+            failed[name] = f"{type(error).__name__}: {error}"[:500]
+        else:
+            figures.update(measured)
+            for figure_name, entry in measured.items():
+                print(f"   {figure_name} = {entry['value']} {entry['unit']}", flush=True)
+        seconds[name] = round(time.perf_counter() - began, 1)
+    rss = [e["value"] for n, e in figures.items() if n.startswith("idle_rss_mb_")]
+    if rss:
+        figures["idle_rss_mb_max"] = figure(max(float(v) for v in rss), "MB", 120, "lower")
+    summary = {
         "measured_at": datetime.now(UTC).isoformat(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "keyring_encrypt_decrypt": bench_keyring(),
-        "event_serialize_parse": bench_contracts(),
-        "bus_publish_consume": bench_bus(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        },
+        "scale": options.scale,
+        "figures": figures,
+        "module_seconds": seconds,
+        "failed": failed,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
-    print(f"written to {RESULTS}")
-
-    from tests.bench import store
-
-    print(json.dumps(store.run(), indent=2))
-    print(f"appended to {store.RESULTS}")
-
-    from tests.bench import health_monitor
-
-    print(json.dumps(health_monitor.run(), indent=2))
-    print(f"written to {health_monitor.RESULTS}")
-
-    from tests.bench import oauth_gateway
-
-    print(json.dumps(oauth_gateway.run(), indent=2))
-    print(f"written to {oauth_gateway.RESULTS}")
-
-    from tests.bench import token_refresher
-
-    print(json.dumps(token_refresher.run(), indent=2))
-    print(f"appended to {token_refresher.RESULTS}")
-
-    for name in MODULES:
-        module = importlib.import_module(f"tests.bench.{name}")
-        print(json.dumps(asyncio.run(module.figures(1.0)), indent=2))
+    SUMMARY.parent.mkdir(parents=True, exist_ok=True)
+    SUMMARY.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    print()
+    print(table(figures))
+    for name, error in failed.items():
+        print(f"FAILED {name}: {error}")
+    print(f"written to {SUMMARY}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -53,6 +53,8 @@ from hub_runtime import ServiceSettings, create_broker, publish_event
 from hub_runtime.metrics import sample
 from provider_sandbox import example_value, platform_environment
 
+from tests.bench.measure import figure, rss_mb
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench-results" / "health-monitor.json"
 CONNECTIONS = 20_000
@@ -196,6 +198,8 @@ async def _bench_service(
         port_variable="HEALTH_MONITOR_PORT",
         log_dir=log_dir,
     ) as monitor:
+        assert monitor.process is not None
+        idle_rss = rss_mb(monitor.process.pid)
         async with create_broker(settings) as producer, httpx.AsyncClient(timeout=10) as http:
             await producer.start()
             started = time.perf_counter()
@@ -219,6 +223,7 @@ async def _bench_service(
     )
     return {
         "connections": len(events),
+        "idle_rss_mb": round(idle_rss, 1),
         "checked": checked,
         "provider_calls": await _sandbox_calls(sandbox_url) - calls_before,
         "recovered_events": int(recovered),
@@ -290,6 +295,17 @@ async def _bench_canned(ring: KeyRing, events: list[Event]) -> dict[str, Any]:
         "healthy": healthy,
         "seconds": round(elapsed, 3),
         "checks_per_second": round(len(events) / elapsed),
+    }
+
+
+async def figures(scale: float) -> dict[str, dict[str, object]]:
+    """``checks_per_s`` through the broker at ``scale`` * 20 000 due connections."""
+    global CONNECTIONS
+    CONNECTIONS = max(500, int(20_000 * scale))
+    service = (await asyncio.to_thread(run))["service_kafka_to_checks"]
+    return {
+        "checks_per_s": figure(service["checks_per_second"], "checks/s", 2000, "higher"),
+        "idle_rss_mb_health_monitor": figure(service["idle_rss_mb"], "MB", 120, "lower"),
     }
 
 

@@ -34,6 +34,8 @@ from hub_localstack.services import ServiceProcess, hub_environment
 from hub_localstack.settings import StackSettings
 from hub_localstack.topics import create_topics
 
+from tests.bench.measure import cpu_seconds, figure, rss_mb
+
 RESULTS = Path(__file__).resolve().parents[2] / "bench-results" / "oauth-gateway.json"
 JWT_SECRET = "bench-platform-jwt-secret-" + "b" * 32
 COOKIE = "hub_oauth_browser"
@@ -80,12 +82,6 @@ async def _callback(
     )
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _run(gateway: str, flows: int, concurrency: int, pids: dict[str, int]) -> dict[str, Any]:
     providers = [p.id for p in load_catalog().oauth_providers()]
     # Idle connections expire before the servers' (uvicorn: 5 s), so none is reused as it closes.
@@ -101,11 +97,11 @@ async def _run(gateway: str, flows: int, concurrency: int, pids: dict[str, int])
             *(_prepare(client, gateway, providers[i % len(providers)], limit) for i in range(flows))
         )
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.perf_counter()
         results = await asyncio.gather(*(_callback(client, url, c, limit) for url, c in prepared))
         wall = time.perf_counter() - started
-        cpu = {name: _cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
     latencies = sorted(seconds * 1000 for seconds, _ in results)
     connected = sum(ok for _, ok in results)
     return {
@@ -169,9 +165,25 @@ def bench_oauth_gateway(flows: int = 1000, concurrency: int = 100) -> dict[str, 
             )
         )
         pids = {"gateway": _pid(gateway), "sandbox": _pid(sandbox)}
+        idle_rss = rss_mb(pids["gateway"])
         result = asyncio.run(_run(gateway.url, flows, concurrency, pids))
     where = "external" if stack.database_url or stack.kafka_bootstrap_servers else "local"
-    return {"stack": where, "gateway_processes": 1, **result}
+    return {"stack": where, "gateway_processes": 1, "idle_rss_mb": round(idle_rss, 1), **result}
+
+
+async def figures(scale: float) -> dict[str, dict[str, object]]:
+    """``callbacks_per_s``, ``callback_p99_ms``, ``callback_gateway_cpu_ms`` at 100 concurrent
+    flows, ``scale`` * 1000 callbacks."""
+    flows = max(200, int(1000 * scale))
+    measured = await asyncio.to_thread(bench_oauth_gateway, flows)
+    return {
+        "callbacks_per_s": figure(measured["callbacks_per_second"], "callbacks/s", 300, "higher"),
+        "callback_p99_ms": figure(measured["callback_latency_ms"]["p99"], "ms", 300, "lower"),
+        "callback_gateway_cpu_ms": figure(
+            measured["cpu_ms_per_callback"]["gateway"], "ms", 3, "lower"
+        ),
+        "idle_rss_mb_oauth_gateway": figure(measured["idle_rss_mb"], "MB", 120, "lower"),
+    }
 
 
 def run() -> dict[str, Any]:

@@ -26,6 +26,7 @@ import platform
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,11 +53,14 @@ from hub_localstack.postgres import PostgresServer, create_database, drop_databa
 from hub_localstack.processes import free_port
 from hub_localstack.settings import StackSettings
 
+from tests.bench.measure import figure, wrk_get
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench-results" / "connection-store.json"
 BATCH = 500
 CONCURRENCY = 50
 SIZES = (10_000, 1_000_000)
+WRK_SECONDS = 10.0
 
 # Ten providers per organization, as the catalog defines them (auth type, refreshable).
 PROVIDERS = [
@@ -389,7 +393,14 @@ async def _http_list(dsn: str, orgs: list[uuid.UUID]) -> dict[str, Any]:
 
         await _concurrently(request, orgs, 3)  # warm up
         result = await _concurrently(request, orgs, 40)
+        paths = [(f"/v1/orgs/{org}/integrations", tokens[org]) for org in orgs]
+        try:
+            native = await asyncio.to_thread(wrk_get, base, paths, WRK_SECONDS, CONCURRENCY)
+        except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
+            print(f"list_rps: {error}", file=sys.stderr)
+            native = None
     return {
+        "native": native,
         "endpoint": "GET /v1/orgs/{org_id}/integrations",
         "server": f"uvicorn, 1 worker, pool {StoreSettings().database_pool_size}",
         **result,
@@ -409,7 +420,9 @@ async def _bench(dsn: str) -> dict[str, Any]:
             results["sweeps"][f"{size:_}"] = await _sweeps(pool, now)
     finally:
         await pool.close()
-    orgs = [_org(i) for i in random.Random(7).sample(range(SIZES[-1] // 10), 2000)]
+    organizations = SIZES[-1] // 10
+    picked = random.Random(7).sample(range(organizations), min(2000, organizations))
+    orgs = [_org(i) for i in picked]
     listing: dict[str, Any] = {"connections": SIZES[-1], "organizations": SIZES[-1] // 10}
     listing["tenant_query"] = await _tenant_query(dsn, orgs)
     pending = _http_pending_reason()
@@ -419,6 +432,22 @@ async def _bench(dsn: str) -> dict[str, Any]:
         listing["http"] = await _http_list(dsn, orgs)
     results["list_integrations"] = listing
     return results
+
+
+async def figures(scale: float) -> dict[str, dict[str, object]]:
+    """``list_rps``, ``list_p99_ms`` (wrk, 50 connections) at ``scale`` * 1 000 000 rows."""
+    global SIZES, WRK_SECONDS
+    SIZES = (10_000, max(20_000, int(1_000_000 * scale)))  # 10 000 hold full sweep batches
+    WRK_SECONDS = max(3.0, 10 * scale)
+    record = await asyncio.to_thread(run)
+    http = record["list_integrations"]["http"]
+    native = http.get("native")
+    if native is None:
+        return {}
+    return {
+        "list_rps": figure(native["requests_per_second"], "requests/s", 1000, "higher"),
+        "list_p99_ms": figure(native["p99_ms"], "ms", 50, "lower"),
+    }
 
 
 def run() -> dict[str, Any]:

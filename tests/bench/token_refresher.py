@@ -54,6 +54,8 @@ from hub_localstack.topics import create_topics
 from hub_providers import OAuthClient, OutboundHttp, TokenSet
 from provider_sandbox import example_value, platform_environment
 
+from tests.bench.measure import cpu_seconds, figure, rss_mb
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench-results" / "token-refresher.json"
 SHOP = "acme"
@@ -394,14 +396,44 @@ async def _bench(database_url: str, bootstrap: str, scratch: Path) -> dict[str, 
             seeded_s = round(time.perf_counter() - seeding, 1)
             with refresher:
                 await _ready(refresher)
+                pids = [p.process.pid for p in (store, refresher) if p.process is not None]
+                idle_rss = {
+                    "connection_store": round(rss_mb(pids[0]), 1),
+                    "token_refresher": round(rss_mb(pids[1]), 1),
+                }
                 load_before = os.getloadavg()[0]
+                cpu_before = sum(cpu_seconds(pid) for pid in pids)
                 end_to_end = await _end_to_end(database_url, refresher, store)
+                cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
+                end_to_end["hub_cpu_ms_per_refresh"] = round(1000 * cpu / CONNECTIONS, 3)
+                end_to_end["idle_rss_mb"] = idle_rss
                 end_to_end["load_average_1m"] = [
                     round(load_before, 2),
                     round(os.getloadavg()[0], 2),
                 ]
         raw = await _raw_token_rate(catalog, sandbox.url)
     return {"seed_seconds": seeded_s, "end_to_end": end_to_end, "sandbox_token_endpoint": raw}
+
+
+async def figures(scale: float) -> dict[str, dict[str, object]]:
+    """``refresh_per_s``, ``sandbox_token_per_s``, their ratio and the hub's CPU per refresh
+    (store + refresher, ``/proc/<pid>/stat``) at ``scale`` * 20 000 due connections."""
+    global MIX, CONNECTIONS, RAW_REQUESTS
+    MIX = [(provider, auth, max(20, int(count * scale))) for provider, auth, count in MIX]
+    CONNECTIONS = sum(n for _, _, n in MIX)
+    RAW_REQUESTS = max(500, int(5000 * scale))
+    measured = await asyncio.to_thread(run)
+    end_to_end, raw = measured["end_to_end"], measured["sandbox_token_endpoint"]
+    refresh, sandbox = end_to_end["refreshes_per_second"], raw["requests_per_second"]
+    rss = end_to_end["idle_rss_mb"]
+    return {
+        "refresh_per_s": figure(refresh, "refreshes/s", 1000, "higher"),
+        "sandbox_token_per_s": figure(sandbox, "requests/s", 2000, "higher"),
+        "refresh_vs_sandbox_ratio": figure(refresh / sandbox, "ratio", 0.6, "higher"),
+        "refresh_hub_cpu_ms": figure(end_to_end["hub_cpu_ms_per_refresh"], "ms", 1.5, "lower"),
+        "idle_rss_mb_connection_store": figure(rss["connection_store"], "MB", 120, "lower"),
+        "idle_rss_mb_token_refresher": figure(rss["token_refresher"], "MB", 120, "lower"),
+    }
 
 
 def run() -> dict[str, Any]:

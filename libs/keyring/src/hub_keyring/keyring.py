@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 import re
 import struct
@@ -41,15 +42,23 @@ class Binding:
     field: str
 
     def associated_data(self, key_id: str) -> bytes:
-        parts = [
-            _AAD_LABEL,
-            str(FORMAT).encode(),
-            key_id.encode(),
-            str(uuid.UUID(str(self.organization_id))).encode(),
-            self.provider.encode(),
-            self.field.encode(),
-        ]
-        return b"".join(struct.pack(">H", len(part)) + part for part in parts)
+        return _associated_data(self.organization_id, self.provider, self.field, key_id)
+
+
+@functools.lru_cache(maxsize=8192)
+def _associated_data(
+    organization_id: uuid.UUID | str, provider: str, field: str, key_id: str
+) -> bytes:
+    """Computed once per connection field and key (hot: every encrypt and decrypt)."""
+    parts = [
+        _AAD_LABEL,
+        str(FORMAT).encode(),
+        key_id.encode(),
+        str(uuid.UUID(str(organization_id))).encode(),
+        provider.encode(),
+        field.encode(),
+    ]
+    return b"".join(struct.pack(">H", len(part)) + part for part in parts)
 
 
 class KeyRing:

@@ -3,7 +3,10 @@
 ``subscribe`` is the one way a service consumes a topic: it parses the bytes with the contract
 registry, hands the typed event to the handler, retries a failing handler with backoff, and sends
 what cannot be parsed or keeps failing to ``<topic>.dlq`` with the reason — then moves on, so a
-poison message never stalls a partition.
+poison message never stalls a partition. It polls records in batches, handles the records of one
+key in order (different keys at once) and commits once per batch, after every record of it is
+handled or dead-lettered: at-least-once. ``publish_events`` publishes many and awaits their
+acknowledgements together; the producer lingers to batch them.
 """
 
 from __future__ import annotations
@@ -12,15 +15,18 @@ import asyncio
 import logging
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from aiokafka import AIOKafkaProducer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from hub_contracts import ContractError, Event, Topic, dlq_topic, message_key, parse_event
 from hub_contracts.registry import EVENT_MODELS
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Link, SpanKind
@@ -51,6 +57,8 @@ def create_broker(
         client_id=settings.service_name,
         enable_idempotence=settings.kafka_idempotent_producer,
         acks="all",
+        linger_ms=settings.kafka_linger_ms,
+        compression_type=settings.kafka_compression_type,
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)],
         logger=logging.getLogger(f"{settings.service_name}.kafka"),
     )
@@ -69,18 +77,68 @@ def consumer_options(settings: ServiceSettings) -> dict[str, Any]:
 async def publish_event(
     broker: KafkaBroker, event: Event, *, headers: dict[str, str] | None = None
 ) -> None:
-    """Publish on the event's topic, keyed by its connection, with the trace context."""
-    await broker.publish(
-        event.model_dump_json().encode(),
-        topic=event.topic.value,
-        key=message_key(event.organization_id, event.provider),
-        headers={
+    """Publish on the event's topic, keyed by its connection, with the trace context; returns
+    once the broker has acknowledged it."""
+    await broker.publish(**_publish_arguments(event, headers))
+
+
+async def publish_events(
+    broker: KafkaBroker, events: Sequence[Event], *, headers: dict[str, str] | None = None
+) -> None:
+    """Publish every event like ``publish_event``, without waiting for each one: all are handed
+    to the producer (which batches them), then their acknowledgements are awaited together.
+    Raises the first failure once every send has settled.
+
+    On a connected broker the records go straight to aiokafka's producer with the caller's
+    trace context in ``traceparent`` (FastStream's per-record middleware costs ~1.5 ms each);
+    elsewhere (``TestKafkaBroker``) through ``broker.publish``."""
+    producer = _aiokafka_producer(broker)
+    pending: list[asyncio.Future[Any]] = []
+    if producer is None:
+        for event in events:
+            pending.append(
+                await broker.publish(**_publish_arguments(event, headers), no_confirm=True)
+            )
+    else:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        for event in events:
+            arguments = _publish_arguments(event, {**carrier, **(headers or {})})
+            pending.append(
+                await producer.send(
+                    arguments["topic"],
+                    arguments["message"],
+                    key=arguments["key"],
+                    headers=[(k, v.encode()) for k, v in arguments["headers"].items()],
+                )
+            )
+    results = await asyncio.gather(*pending, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
+def _aiokafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
+    """The started aiokafka producer behind ``broker``, or ``None`` (test broker, not started)."""
+    try:
+        producer = broker.config.producer._producer.producer  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    return producer if isinstance(producer, AIOKafkaProducer) else None
+
+
+def _publish_arguments(event: Event, headers: dict[str, str] | None) -> dict[str, Any]:
+    return {
+        "message": event.model_dump_json().encode(),
+        "topic": event.topic.value,
+        "key": message_key(event.organization_id, event.provider),
+        "headers": {
             "content-type": "application/json",
             "event-type": event.event_type,
             "schema-version": str(event.schema_version),
             **(headers or {}),
         },
-    )
+    }
 
 
 class EventPublisher(ABC):
@@ -114,18 +172,24 @@ def subscribe(
     handler: Handler[E],
     retry_base_delay_s: float = 0.2,
 ) -> None:
-    """Consume ``topic`` in consumer group ``group`` with ``handler`` (see module docstring)."""
+    """Consume ``topic`` in consumer group ``group`` with ``handler`` (see module docstring):
+    batches of up to ``consumer_batch_max_records``, one key's records in order, up to
+    ``consumer_key_concurrency`` keys at once, one commit per batch."""
     handle = _record_handler(broker, settings, topic, group, handler, retry_base_delay_s)
+    lanes = settings.consumer_key_concurrency
 
     async def consume(message: KafkaMessage) -> None:
         raw = message.raw_message
-        source = raw if not isinstance(raw, tuple) else raw[0]
-        await handle(message.body, source)
+        records = raw if isinstance(raw, tuple | list) else (raw,)
+        await handle_in_key_order(handle, records, concurrency=lanes)
 
     broker.subscriber(
         topic.value,
         group_id=group,
         ack_policy=AckPolicy.ACK,
+        batch=True,
+        max_records=settings.consumer_batch_max_records,
+        batch_timeout_ms=100,
         title=f"{topic.value}:{group}",
         description=consumer_description(topic, group),
         **consumer_options(settings),
@@ -191,6 +255,25 @@ def subscribe_batch(
         description=consumer_description(topic, group),
         **consumer_options(settings),
     )(consume)
+
+
+async def handle_in_key_order(
+    handle: Callable[[bytes, Any], Awaitable[None]], records: Sequence[Any], *, concurrency: int
+) -> None:
+    """Handle a polled batch: the records of one (partition, key) one after another in offset
+    order, different keys concurrently (at most ``concurrency`` at once). Returns when every
+    record is handled (``handle`` dead-letters what fails), so the batch can be committed."""
+    lanes: dict[tuple[int, bytes | None], list[Any]] = {}
+    for record in records:
+        lanes.setdefault((record.partition, record.key), []).append(record)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def lane(members: list[Any]) -> None:
+        async with gate:
+            for record in members:
+                await handle(record.value or b"", record)
+
+    await asyncio.gather(*(lane(members) for members in lanes.values()))
 
 
 class Record(Protocol):
@@ -285,6 +368,14 @@ def _record_handler(
         await dead_letter(publisher, source, group=group, reason=reason, error=error, body=body)
 
     async def handle(body: bytes, source: Any) -> None:
+        # A batch runs in one consumer span: each record continues its own publisher's trace.
+        token = otel_context.attach(propagate.extract(original_headers(source)))
+        try:
+            await handle_in_trace(body, source)
+        finally:
+            otel_context.detach(token)
+
+    async def handle_in_trace(body: bytes, source: Any) -> None:
         try:
             event = parse_event(body, topic=topic.value)
         except ContractError as exc:

@@ -68,6 +68,20 @@ class ServiceSettings(BaseSettings):
     )
     kafka_fetch_max_wait_ms: int = Field(500, validation_alias=env_alias("KAFKA_FETCH_MAX_WAIT_MS"))
     """Tansu does not wake a parked fetch: local stacks set ~10 ms."""
+    kafka_linger_ms: int = Field(5, ge=0, validation_alias=env_alias("KAFKA_LINGER_MS"))
+    """How long the producer gathers records into one request (batching, fewer acks)."""
+    kafka_compression_type: Literal["gzip", "snappy", "lz4", "zstd"] | None = Field(
+        None, validation_alias=env_alias("KAFKA_COMPRESSION_TYPE")
+    )
+    """Off by default: lz4/zstd/snappy need cramjam (not installed); gzip costs CPU here."""
+    consumer_batch_max_records: int = Field(
+        500, ge=1, validation_alias=env_alias("CONSUMER_BATCH_MAX_RECORDS")
+    )
+    """``subscribe`` polls up to this many records and commits once per batch."""
+    consumer_key_concurrency: int = Field(
+        32, ge=1, validation_alias=env_alias("CONSUMER_KEY_CONCURRENCY")
+    )
+    """Keys of one batch handled at once by ``subscribe`` (one key's records stay in order)."""
     consumer_max_attempts: int = Field(5, ge=1, validation_alias=env_alias("CONSUMER_MAX_ATTEMPTS"))
     """A handler failing this many times sends the event to the DLQ."""
 
