@@ -147,7 +147,7 @@ def build_config() -> str:
     for path in _package_dirs("services").values():
         for layer, modules in _layers(path).items():
             layers[layer] += modules
-    allowed: dict[str, set[str]] = {"pure": set(), "handlers": {"faststream"}}
+    allowed: dict[str, set[str]] = {"pure": set(), "handlers": {"faststream", "aiokafka"}}
     for layer, modules in layers.items():
         if modules:
             contract(

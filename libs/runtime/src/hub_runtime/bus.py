@@ -26,8 +26,7 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from hub_contracts import ContractError, Event, Topic, dlq_topic, message_key, parse_event
 from hub_contracts.registry import EVENT_MODELS
 from opentelemetry import context as otel_context
-from opentelemetry import propagate
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator

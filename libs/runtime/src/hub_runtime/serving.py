@@ -13,7 +13,10 @@ from hub_runtime.logging import configure_logging
 class _Served(Protocol):
     service_name: str
     log_level: str
-    log_format: str
+
+    @property
+    def log_format(self) -> str: ...
+
     host: str
     port: int
 
