@@ -9,6 +9,9 @@ UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 RUN := $(UV) run --frozen
+# Playwright's sync API keeps an event loop running in the test thread for the rest of the
+# session, so the browser tests run in a pytest process of their own.
+BROWSER_TESTS := services/admin-console/tests/test_pages.py
 
 PACKAGES := $(notdir $(wildcard libs/*/src/* dev/*/src/* services/*/src/*))
 MYPY_TARGETS := $(foreach p,$(filter-out %.egg-info,$(PACKAGES)),-p $(p))
@@ -35,7 +38,8 @@ stack: setup ## Start only PostgreSQL and the broker (until Ctrl-C)
 	$(RUN) python -m hub_localstack up
 
 test: setup check chromium ## Lint, type-check, then every test against the real PostgreSQL and broker
-	$(RUN) pytest
+	$(RUN) pytest -p no:playwright --ignore=$(BROWSER_TESTS)
+	$(RUN) pytest $(BROWSER_TESTS)
 
 check: setup lint typecheck imports ## Static checks: ruff, mypy, import rules, event schema drift
 	$(RUN) python -m hub_contracts.schemas

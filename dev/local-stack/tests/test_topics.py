@@ -17,7 +17,7 @@ async def partition_counts(bootstrap_servers: str, topics: list[str]) -> dict[st
 
 def test_hub_topics_have_dead_letter_twins() -> None:
     topics = hub_topics()
-    assert len(topics) == 18
+    assert len(topics) == 20  # ten topics, each with its .dlq
     assert "token.expiring" in topics
     assert "token.expiring.dlq" in topics
 
