@@ -18,6 +18,7 @@ from hub_contracts import (
     Topic,
 )
 from hub_runtime import subscribe
+from opentelemetry.trace import TracerProvider
 
 from notifier.domain.incidents import Recovery, Unhealthy
 from notifier.service.triage import Triage
@@ -29,7 +30,9 @@ ESTABLISHED = "notifier.on_established"
 F = TypeVar("F", Unhealthy, Recovery)
 
 
-def router(settings: NotifierSettings, triage: Triage) -> KafkaRouter:
+def router(
+    settings: NotifierSettings, triage: Triage, *, tracer_provider: TracerProvider | None = None
+) -> KafkaRouter:
     async def on_unhealthy(event: ConnectionUnhealthyV1) -> None:
         await triage.on_unhealthy(UNHEALTHY, event.event_id, _facts(event, Unhealthy))
 
@@ -44,10 +47,20 @@ def router(settings: NotifierSettings, triage: Triage) -> KafkaRouter:
 
     router = KafkaRouter()
     subscribe(
-        router, settings, topic=Topic.CONNECTION_UNHEALTHY, group=UNHEALTHY, handler=on_unhealthy
+        router,
+        settings,
+        topic=Topic.CONNECTION_UNHEALTHY,
+        group=UNHEALTHY,
+        handler=on_unhealthy,
+        tracer_provider=tracer_provider,
     )
     subscribe(
-        router, settings, topic=Topic.CONNECTION_RECOVERED, group=RECOVERED, handler=on_recovered
+        router,
+        settings,
+        topic=Topic.CONNECTION_RECOVERED,
+        group=RECOVERED,
+        handler=on_recovered,
+        tracer_provider=tracer_provider,
     )
     subscribe(
         router,
@@ -55,6 +68,7 @@ def router(settings: NotifierSettings, triage: Triage) -> KafkaRouter:
         topic=Topic.CONNECTION_ESTABLISHED,
         group=ESTABLISHED,
         handler=on_established,
+        tracer_provider=tracer_provider,
     )
     return router
 

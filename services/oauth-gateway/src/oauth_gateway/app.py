@@ -155,7 +155,7 @@ def create_app(
         revocations = Revocations(
             catalog=catalog, platform=platform, ring=ring, providers=providers
         )
-        broker.include_router(handlers.router(settings, keys, revocations))
+        broker.include_router(handlers.router(settings, keys, revocations, tracer_provider=tracer))
         serve_asyncapi(app, broker, title=TITLE)
     return app
 

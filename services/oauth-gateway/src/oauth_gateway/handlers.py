@@ -15,6 +15,7 @@ from hub_contracts import (
 )
 from hub_keyring import KeyRingError
 from hub_runtime import PermanentHandlerError, ServiceSettings, publishes, subscribe
+from opentelemetry.trace import TracerProvider
 
 from oauth_gateway.errors import GatewayError
 from oauth_gateway.service import KeyConnections, Revocations
@@ -24,7 +25,11 @@ PUBLISHES: set[type[Event]] = {ConnectionRequestedV1, ConnectionEstablishedV1, C
 
 
 def router(
-    settings: ServiceSettings, keys: KeyConnections, revocations: Revocations
+    settings: ServiceSettings,
+    keys: KeyConnections,
+    revocations: Revocations,
+    *,
+    tracer_provider: TracerProvider | None = None,
 ) -> KafkaRouter:
     router = KafkaRouter()
 
@@ -40,6 +45,7 @@ def router(
         topic=Topic.CONNECTION_REQUESTED,
         group="oauth-gateway.on_requested",
         handler=keys.on_requested,
+        tracer_provider=tracer_provider,
     )
     subscribe(
         router,
@@ -47,6 +53,7 @@ def router(
         topic=Topic.CONNECTION_DISCONNECTED,
         group="oauth-gateway.on_disconnected",
         handler=on_disconnected,
+        tracer_provider=tracer_provider,
     )
     publishes(router, *PUBLISHES)
     return router
