@@ -65,9 +65,7 @@ async def _records(bootstrap: str, topic: str, wanted: set[str]) -> dict[str, di
                     value = (record.value or b"").decode()
                     for marker in wanted:
                         if marker in value:
-                            found[marker] = {k: v for k, v in record.headers} | {
-                                "_value": record.value or b""
-                            }
+                            found[marker] = dict(record.headers) | {"_value": record.value or b""}
     finally:
         await consumer.stop()
     return found
