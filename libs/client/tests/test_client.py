@@ -145,7 +145,7 @@ async def test_a_network_failure_is_retried_with_backoff() -> None:
 
 
 async def test_an_answer_that_is_not_a_credential_is_an_error_without_its_values() -> None:
-    script = Script(httpx.Response(200, json={**BODY, "credential_version": 0}))
+    script = Script(httpx.Response(200, json={**BODY, "credential_version": -1}))
     async with _hub(script) as hub:
         with pytest.raises(HubError, match="not a credential") as raised:
             await hub.credentials(ORG, "klaviyo")

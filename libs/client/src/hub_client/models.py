@@ -22,12 +22,14 @@ class Credential(BaseModel):
 
     organization_id: uuid.UUID
     provider: str
-    auth_type: str
+    auth_type: str | None
+    """The catalog mode (``api_key``, ``oauth2_authorization_code``...); ``None``: the default."""
     fields: dict[str, SecretStr]
     expires_at: datetime | None = None
     account: Account = Field(default_factory=Account)
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
-    credential_version: Annotated[int, Field(ge=1)]
+    credential_version: Annotated[int, Field(ge=0)]
+    """0 for the platform's shared account (``metadata.account_source`` ``"platform"``)."""
 
     def value(self, name: str) -> str:
         """One field's plaintext (``KeyError`` naming the fields held when it is absent)."""
