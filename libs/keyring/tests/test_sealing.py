@@ -120,3 +120,41 @@ def test_duplicate_ids_are_refused() -> None:
     entry = new_submission_key_spec("s1")
     with pytest.raises(KeyRingConfigError, match="twice"):
         SubmissionKeys.from_spec(f"{entry},{entry}")
+
+
+def test_a_seal_made_by_the_recipe_of_docs_producers_opens() -> None:
+    """docs/producers.md tells publishers without Python how to seal; this follows it to the
+    letter, with ``cryptography`` only, so the documented format cannot drift from the code."""
+    import os
+    import struct
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric.x25519 import (
+        X25519PrivateKey,
+        X25519PublicKey,
+    )
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    keys = _keys("s7")
+    hub = keys.public_keys()[0]
+    scheme = "x25519-hkdf-sha256-aes256gcm"
+    ephemeral = X25519PrivateKey.generate()
+    ephemeral_public = ephemeral.public_key().public_bytes_raw()
+    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(hub.public_key))
+    key = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=ephemeral_public + hub.public_key,
+        info=f"hub-submission-key/{scheme}".encode(),
+    ).derive(shared)
+    parts = [b"hub-submission", scheme.encode(), b"s7", str(ORG_A).encode(), b"klaviyo", b"pk"]
+    aad = b"".join(struct.pack(">H", len(p)) + p for p in parts)
+    nonce = os.urandom(12)
+    sealed = SealedCredential(
+        key_id="s7",
+        ephemeral_public_key=ephemeral_public,
+        nonce=nonce,
+        ciphertext=AESGCM(key).encrypt(nonce, b"secret", aad),
+    )
+    assert keys.open(sealed, Binding(ORG_A, "klaviyo", "pk")).get_secret_value() == "secret"
