@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from hub_keyring import Binding, SubmissionKeys, seal
+from hub_keyring import Binding, SubmissionKeys, new_submission_key_spec, seal
 from hubctl.cli import app
 from typer.testing import CliRunner
 
@@ -23,3 +23,18 @@ def test_submission_key_prints_a_fresh_working_entry() -> None:
     sealed = seal("pk", keys.public_keys()[0], binding)
     assert keys.open(sealed, binding).get_secret_value() == "pk"
     assert second.stdout.startswith("s20")
+
+
+def test_doctor_checks_the_submission_keys_when_the_gateway_has_them() -> None:
+    from hub_keyring import new_key_spec
+    from hubctl.doctor import secret_checks
+    from oauth_gateway.settings import GatewaySettings
+
+    entry = new_submission_key_spec("s1")
+    gateway = GatewaySettings(credential_keys=new_key_spec("k1"), submission_keys=entry)
+    checks = {c.name: c for c in secret_checks({"oauth-gateway": gateway})}
+    assert checks["OAUTH_GATEWAY_SUBMISSION_KEYS"].ok
+    assert entry.partition(":")[2] not in " ".join(c.detail for c in checks.values())
+    without = GatewaySettings(credential_keys=new_key_spec("k1"))
+    names = {c.name for c in secret_checks({"oauth-gateway": without})}
+    assert "OAUTH_GATEWAY_SUBMISSION_KEYS" not in names  # optional outside production
