@@ -9,6 +9,7 @@ from hub_contracts import (
     ConnectionDisconnectedV1,
     ConnectionEstablishedV1,
     ConnectionFailedV1,
+    ConnectionRequested,
     ConnectionRequestedV1,
     Event,
     Topic,
@@ -17,7 +18,7 @@ from hub_keyring import KeyRingError
 from hub_runtime import PermanentHandlerError, ServiceSettings, publishes, subscribe
 from opentelemetry.trace import TracerProvider
 
-from oauth_gateway.errors import GatewayError
+from oauth_gateway.errors import GatewayError, SubmissionRefusedError
 from oauth_gateway.service import KeyConnections, Revocations
 
 CONSUMES: set[Topic] = {Topic.CONNECTION_REQUESTED, Topic.CONNECTION_DISCONNECTED}
@@ -39,12 +40,20 @@ def router(
         except (KeyRingError, CatalogError, GatewayError) as error:
             raise PermanentHandlerError(f"cannot revoke: {type(error).__name__}") from None
 
+    async def on_requested(event: ConnectionRequested) -> None:
+        try:
+            await keys.on_requested(event)
+        except SubmissionRefusedError as error:
+            refused = PermanentHandlerError(f"{error.code}: {error.detail}")
+            refused.reason = error.code
+            raise refused from None
+
     subscribe(
         router,
         settings,
         topic=Topic.CONNECTION_REQUESTED,
         group="oauth-gateway.on_requested",
-        handler=keys.on_requested,
+        handler=on_requested,
         tracer_provider=tracer_provider,
     )
     subscribe(
