@@ -23,6 +23,9 @@ NOTIFICATION_CONTEXT = "notifications:context"
 """Read one organization's notification settings and Slack / Resend credential (ciphertext)."""
 SEALED_CREDENTIAL = "integrations:sealed-credential"
 """Read one connection's credential as ciphertext (the gateway's resource listings)."""
+CREDENTIALS_READ = "credentials:read"
+"""Read a connection's credential in plaintext, fresh (issue 12), for the providers named in the
+token's ``providers`` claim only."""
 AUDIENCE = "connection-store"
 """The ``aud`` of service tokens."""
 MAX_SERVICE_LIFETIME_S = 900
@@ -49,10 +52,15 @@ class ServicePrincipal:
 
     service: str
     scopes: frozenset[str]
+    providers: frozenset[str] = frozenset()
+    """The ``providers`` claim: whose credentials a ``credentials:read`` token may read."""
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
             raise InsufficientScopeError(scope, realm=REALM)
+
+    def may_read(self, provider: str) -> bool:
+        return provider in self.providers
 
 
 def verify_service_token(token: str, secret: SecretStr) -> ServicePrincipal:
@@ -81,7 +89,14 @@ def verify_service_token(token: str, secret: SecretStr) -> ServicePrincipal:
         raise UnauthenticatedError(
             f"Service tokens live at most {MAX_SERVICE_LIFETIME_S} s.", realm=REALM
         )
-    return ServicePrincipal(subject, frozenset(scope.split()))
+    providers = claims.get("providers", [])
+    if not isinstance(providers, list) or not all(isinstance(p, str) for p in providers):
+        raise UnauthenticatedError(
+            "The service token's 'providers' claim must be a list of provider ids.", realm=REALM
+        )
+    return ServicePrincipal(
+        subject[:100], frozenset(scope.split()), frozenset(p.replace("-", "_") for p in providers)
+    )
 
 
 def issue_token(
@@ -116,16 +131,21 @@ def issue_service_token(
     service: str,
     scopes: tuple[str, ...] = (NOTIFICATION_CONTEXT,),
     *,
+    providers: tuple[str, ...] | list[str] | None = None,
     lifetime: timedelta = timedelta(minutes=5),
     now: datetime | None = None,
 ) -> str:
-    """A service token as a hub service mints it (tests; each service mints its own)."""
+    """A service token as a hub service mints it (tests, ``make token SERVICE=...``; each
+    service mints its own). ``providers`` is the claim a ``credentials:read`` token needs."""
     issued = now or datetime.now(UTC)
-    claims = {
+    claims: dict[str, Any] = {
         "sub": service,
+        "service": service,
         "aud": AUDIENCE,
         "scope": " ".join(scopes),
         "iat": issued,
         "exp": issued + lifetime,
     }
+    if providers is not None:
+        claims["providers"] = list(providers)
     return jwt.encode(claims, secret.get_secret_value(), algorithm=ALGORITHM)
