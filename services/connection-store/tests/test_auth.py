@@ -12,8 +12,17 @@ import jwt
 import pytest
 from connection_store import issuer
 from connection_store.app import create_app
-from connection_store.auth import READ, WRITE, issue_token, user_verifier
+from connection_store.auth import (
+    AUDIENCE,
+    CREDENTIALS_READ,
+    READ,
+    WRITE,
+    issue_token,
+    user_verifier,
+    verify_service_token,
+)
 from connection_store.settings import StoreSettings
+from hub_keyring import new_key_spec
 from hub_runtime.api_errors import UnauthenticatedError
 from pydantic import SecretStr
 
@@ -219,6 +228,7 @@ def test_token_cli_refuses_an_organization_that_is_not_a_uuid(
         ({"jwt_secret": "j" * 31}, "PLATFORM_JWT_SECRET needs at least 32 bytes"),
         ({"service_token_secret": "j" * 40}, "HUB_SERVICE_TOKEN_SECRET must differ"),
         ({"provider_base_url_override": "http://127.0.0.1:8199"}, "PROVIDER_BASE_URL_OVERRIDE"),
+        ({"credential_keys": None}, "CREDENTIAL_KEYS must be set"),
     ],
 )
 def test_production_refuses_weak_settings(changes: dict[str, object], complaint: str) -> None:
@@ -227,7 +237,38 @@ def test_production_refuses_weak_settings(changes: dict[str, object], complaint:
         "jwt_secret": "j" * 40,
         "jwt_audience": "integrations-hub",
         "service_token_secret": "s" * 40,
+        "credential_keys": new_key_spec("k1"),
     }
     assert StoreSettings.model_validate(values).jwt_audience == "integrations-hub"
     with pytest.raises(ValueError, match=complaint):
         StoreSettings.model_validate(values | changes)
+
+
+def test_token_cli_prints_a_service_token_naming_its_providers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert issuer.main(["--service", "spend-sync", "--providers", "google_ads meta-ads"]) == 0
+    token = capsys.readouterr().out.strip()
+    principal = verify_service_token(token, StoreSettings().service_token_secret)
+    assert principal.service == "spend-sync"
+    assert principal.scopes == frozenset({CREDENTIALS_READ})
+    assert principal.providers == frozenset({"google_ads", "meta_ads"})
+    with pytest.raises(UnauthenticatedError):  # signed with the service secret, not the user one
+        user_verifier(StoreSettings().jwt_secret).verify(token)
+
+
+@pytest.mark.parametrize("providers", ["google_ads", [1, 2], {"a": 1}])
+def test_a_service_token_with_a_malformed_providers_claim_is_refused(providers: object) -> None:
+    secret = StoreSettings().service_token_secret
+    now = datetime.now(UTC)
+    claims = {
+        "sub": "spend-sync",
+        "aud": AUDIENCE,
+        "scope": CREDENTIALS_READ,
+        "providers": providers,
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+    }
+    token = jwt.encode(claims, secret.get_secret_value(), algorithm="HS256")
+    with pytest.raises(UnauthenticatedError, match="providers"):
+        verify_service_token(token, secret)
