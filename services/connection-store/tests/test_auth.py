@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,8 @@ from connection_store.auth import (
     CREDENTIALS_READ,
     READ,
     WRITE,
+    ServiceTokens,
+    issue_service_token,
     issue_token,
     user_verifier,
     verify_service_token,
@@ -272,3 +275,20 @@ def test_a_service_token_with_a_malformed_providers_claim_is_refused(providers: 
     token = jwt.encode(claims, secret.get_secret_value(), algorithm="HS256")
     with pytest.raises(UnauthenticatedError, match="providers"):
         verify_service_token(token, secret)
+
+
+def test_service_tokens_remember_a_verified_token_only_until_it_expires() -> None:
+    secret = StoreSettings().service_token_secret
+    now = [time.time()]
+    tokens = ServiceTokens(secret, clock=lambda: now[0])
+    token = issue_service_token(secret, "spend-sync", (CREDENTIALS_READ,), providers=["slack"])
+    assert tokens.verify(token).providers == frozenset({"slack"})
+    assert tokens.verify(token).service == "spend-sync"  # from memory
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(UnauthenticatedError):
+        tokens.verify(forged)
+    tokens.secret = SecretStr("another-secret-that-signed-nothing-0123456789")
+    assert tokens.verify(token).service == "spend-sync"  # still from memory
+    now[0] += 301  # past exp: checked again (against the other secret now), and refused
+    with pytest.raises(UnauthenticatedError):
+        tokens.verify(token)

@@ -27,7 +27,7 @@ from connection_store.adapters.migrations import migrate
 from connection_store.adapters.refresh_signals import PostgresRefreshSignals
 from connection_store.adapters.relay import OUTBOX, Relay
 from connection_store.adapters.store import PostgresStore
-from connection_store.auth import user_verifier
+from connection_store.auth import ServiceTokens, user_verifier
 from connection_store.domain import RateLimits
 from connection_store.metrics import BACKLOG_CAP, OVERDUE_AFTER_S, StoreMetrics
 from connection_store.service.connections import ConnectionEvents
@@ -173,6 +173,7 @@ def _api(
         notifications=Notifications(store, catalog),
         credentials=credentials,
         limits=RateLimits(settings.credentials_rate_per_s, settings.credentials_burst),
+        service_tokens=ServiceTokens(settings.service_token_secret),
     )
 
 

@@ -40,6 +40,7 @@ from connection_store.auth import (
     SEALED_CREDENTIAL,
     WRITE,
     Principal,
+    ServiceTokens,
     verify_service_token,
 )
 from connection_store.domain import RateLimits
@@ -81,6 +82,7 @@ class Api:
     notifications: Notifications
     credentials: Credentials
     limits: RateLimits
+    service_tokens: ServiceTokens
     ping: Callable[[], Awaitable[object]] | None = None
     """Readiness: set by the app's start once the pool is open, cleared at its stop."""
 
@@ -264,7 +266,7 @@ async def _credential_reader(
     if credentials is None:
         raise UnauthenticatedError(MISSING_TOKEN, realm=REALM, code="missing_token")
     try:
-        principal = verify_service_token(credentials.credentials, api.service_token_secret)
+        principal = api.service_tokens.verify(credentials.credentials)
     except UnauthenticatedError:
         try:
             api.verifier.verify(credentials.credentials)
