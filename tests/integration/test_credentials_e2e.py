@@ -89,10 +89,10 @@ def _service_token(env: dict[str, str], providers: str) -> str:
     return issued.stdout.strip()
 
 
-async def _connect_shopify(sandbox_url: str) -> TokenSet:
-    """The OAuth flow against the sandbox process: a real rotating refresh token."""
+async def _connect(sandbox_url: str, provider_id: str = "shopify") -> TokenSet:
+    """The OAuth flow against the sandbox process: a real refresh token."""
     catalog = load_catalog(base_url_override=sandbox_url)
-    provider = catalog.get("shopify")
+    provider = catalog.get(provider_id)
     environment = platform_environment(catalog)
     values = {c.name: environment[c.env] for c in provider.platform_credentials}
     http = OutboundHttp(catalog)
@@ -193,6 +193,62 @@ async def _topic_bytes(bootstrap: str, topics: list[Topic]) -> bytes:
     return bytes(seen)
 
 
+async def _until_active(store: ServiceProcess, org: uuid.UUID, provider: str) -> None:
+    for _ in range(300):
+        if await _row_status(store, org, provider) == "active":
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"{provider} never became active")
+
+
+async def test_a_provider_outage_during_a_needed_refresh_is_503_then_the_next_read_works(
+    hub: dict[str, ServiceProcess],
+    hub_env: dict[str, str],
+    kafka_bootstrap: str,
+    sandbox_url: str,
+) -> None:
+    ring = KeyRing.from_spec(hub_env["CREDENTIAL_KEYS"])
+    org = uuid.uuid4()
+    tokens = await _connect(sandbox_url, "google_ads")
+    assert tokens.refresh_token is not None
+    async with KafkaBroker(kafka_bootstrap, acks="all") as bus:
+        await bus.start()
+        await publish_event(
+            bus,
+            _established(
+                ring,
+                org,
+                "google_ads",
+                "oauth2_authorization_code",
+                expires_in_s=-30,
+                access=tokens.access_token.get_secret_value(),
+                refresh=tokens.refresh_token.get_secret_value(),
+            ),
+        )
+    store = hub["store-1"]
+    await _until_active(store, org, "google_ads")
+    headers = {"Authorization": f"Bearer {_service_token(hub_env, 'google_ads')}"}
+    path = f"{store.url}/v1/orgs/{org}/integrations/google_ads/credentials"
+    async with httpx.AsyncClient(base_url=sandbox_url) as control:
+        fault = await control.post("/_sandbox/google_ads/faults", json={"mode": "unavailable"})
+        assert fault.status_code == 200, fault.text
+        try:
+            async with httpx.AsyncClient(timeout=60) as client:
+                down = await client.get(path, headers=headers)
+        finally:
+            await control.post("/_sandbox/google_ads/faults", json={"mode": "ok"})
+    assert down.status_code == 503, down.text
+    assert down.json()["error"]["code"] == "refresh_unavailable"
+    assert int(down.headers["retry-after"]) >= 1
+    assert tokens.access_token.get_secret_value() not in down.text
+    await asyncio.sleep(int(down.headers["retry-after"]))
+    async with httpx.AsyncClient(timeout=60) as client:
+        up = await client.get(path, headers=headers)
+    assert up.status_code == 200, up.text
+    assert up.json()["credential_version"] == 2
+    assert up.json()["fields"]["access_token"] != tokens.access_token.get_secret_value()
+
+
 async def test_100_reads_of_an_expired_rotating_token_make_one_refresh_and_leak_nothing(
     hub: dict[str, ServiceProcess],
     hub_env: dict[str, str],
@@ -202,7 +258,7 @@ async def test_100_reads_of_an_expired_rotating_token_make_one_refresh_and_leak_
 ) -> None:
     ring = KeyRing.from_spec(hub_env["CREDENTIAL_KEYS"])
     org = uuid.uuid4()
-    tokens = await _connect_shopify(sandbox_url)
+    tokens = await _connect(sandbox_url)
     assert tokens.refresh_token is not None
     old = tokens.access_token.get_secret_value()
     async with KafkaBroker(kafka_bootstrap, acks="all") as bus:
@@ -233,10 +289,7 @@ async def test_100_reads_of_an_expired_rotating_token_make_one_refresh_and_leak_
         )
     stores = [hub["store-1"], hub["store-2"]]
     for provider in ("shopify", "klaviyo"):
-        for _ in range(300):
-            if await _row_status(stores[0], org, provider) == "active":
-                break
-            await asyncio.sleep(0.1)
+        await _until_active(stores[0], org, provider)
     before = await _calls(sandbox_url)
     headers = {"Authorization": f"Bearer {_service_token(hub_env, 'shopify klaviyo')}"}
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=200)) as client:
