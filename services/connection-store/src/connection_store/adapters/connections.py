@@ -130,6 +130,8 @@ class PostgresConnections:
                    attempt_state = NULL,
                    attempt_reason = NULL,
                    attempt_message = NULL,
+                   refresh_requested_at = NULL,
+                   refresh_failed_at = NULL,
                    updated_at = now()
                WHERE organization_id = $1 AND id = $2""",
             self.org,
@@ -226,6 +228,8 @@ class PostgresConnections:
                    attempt_message = NULL,
                    attempt_flow_id = EXCLUDED.attempt_flow_id,
                    attempt_at = EXCLUDED.attempt_at,
+                   refresh_requested_at = NULL,
+                   refresh_failed_at = NULL,
                    updated_at = now()
                RETURNING credential_version""",
             event.connection_id,
