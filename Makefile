@@ -68,9 +68,9 @@ reencrypt: setup ## Move every stored credential to the newest key of CREDENTIAL
 key: setup ## Print a fresh CREDENTIAL_KEYS entry
 	@$(RUN) hubctl keys new
 
-token: setup ## Print a development bearer token: make token ORG=<uuid> [SCOPE="integrations:read"]
-	@test -n "$(ORG)" || { echo 'usage: make token ORG=<organization uuid> [SCOPE="integrations:read integrations:write"]' >&2; exit 2; }
-	@$(RUN) hubctl token --org "$(ORG)" $(if $(SCOPE),--scope "$(SCOPE)")
+token: setup ## Print a development token: make token ORG=<uuid> [SCOPE=...] | make token SERVICE=<name> PROVIDERS="google_ads meta_ads"
+	@test -n "$(ORG)$(SERVICE)" || { echo 'usage: make token ORG=<organization uuid> [SCOPE="integrations:read integrations:write"], or make token SERVICE=<name> PROVIDERS="google_ads meta_ads"' >&2; exit 2; }
+	@$(RUN) hubctl token $(if $(SERVICE),--service "$(SERVICE)" --providers "$(PROVIDERS)",--org "$(ORG)" $(if $(SCOPE),--scope "$(SCOPE)"))
 
 doctor: setup ## Check settings, secrets, reachability and who will not hear about problems
 	$(RUN) hubctl doctor

@@ -35,6 +35,7 @@ MODULES = [
     "oauth_gateway",
     "token_refresher",
     "console",
+    "credentials",
 ]
 """Modules exposing ``async def figures(scale) -> {NAME: {value, unit, goal, better}}``."""
 

@@ -49,6 +49,7 @@ def ensure_wrk() -> str | None:
 WRK_SCRIPT = """
 local requests = {%s}
 local counter = 0
+%s
 request = function()
   counter = counter %% #requests + 1
   local r = requests[counter]
@@ -65,16 +66,26 @@ end
 
 
 def wrk_get(
-    base: str, requests: list[tuple[str, str]], seconds: float, connections: int
+    base: str,
+    requests: list[tuple[str, str]],
+    seconds: float,
+    connections: int,
+    *,
+    rate_per_s: float | None = None,
 ) -> dict[str, Any]:
     """GET ``(path, bearer)`` pairs in turn with ``wrk`` for ``seconds``: requests per second,
-    p50/p99 in ms, errors. Raises ``RuntimeError`` when wrk is not there."""
+    p50/p99 in ms, errors. ``rate_per_s``: each connection pauses between requests so that
+    together they offer about that rate (wrk's ``delay``), instead of as many as the server
+    answers. Raises ``RuntimeError`` when wrk is not there."""
     binary = ensure_wrk()
     if binary is None:
         raise RuntimeError("wrk is missing: run 'apt-get install -y wrk' as root")
     pairs = ", ".join(f"{{{json.dumps(path)}, {json.dumps(token)}}}" for path, token in requests)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % pairs)
+        pause = ""
+        if rate_per_s is not None:
+            pause = f"delay = function() return {connections * 1000.0 / rate_per_s:.3f} end"
+        script.write(WRK_SCRIPT % (pairs, pause))
     try:
         command = [binary, "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
         command += ["--timeout", "10s", "-s", script.name, base]

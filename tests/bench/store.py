@@ -126,7 +126,7 @@ def _ms(seconds: list[float]) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def _postgres() -> Iterator[tuple[str, str]]:
+def postgres() -> Iterator[tuple[str, str]]:
     """(superuser URL of a fresh benchmark database, what server it is)."""
     external = StackSettings().database_url
     scratch: Path | None = None
@@ -150,7 +150,7 @@ def _postgres() -> Iterator[tuple[str, str]]:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-async def _seed(pool: asyncpg.Pool, start: int, stop: int, now: datetime) -> float:
+async def seed(pool: asyncpg.Pool, start: int, stop: int, now: datetime) -> float:
     sealed = EncryptedCredential(key_id="bench", nonce=os.urandom(12), ciphertext=os.urandom(64))
     began = time.perf_counter()
     async with pool.acquire() as connection:
@@ -330,15 +330,19 @@ def _http_pending_reason() -> str | None:
 
 
 @contextlib.asynccontextmanager
-async def _api_server(dsn: str) -> AsyncIterator[str]:
+async def api_server(
+    dsn: str, *, factory: str = "tests.bench.store:http_app", env: dict[str, str] | None = None
+) -> AsyncIterator[tuple[str, int]]:
+    """The store's API as a uvicorn process (one worker) over ``dsn``: (base URL, pid)."""
     port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": dsn,
         "CONNECTION_STORE_MIGRATE_ON_START": "false",
         "LOG_LEVEL": "WARNING",
+        **(env or {}),
     }
-    command = [sys.executable, "-m", "uvicorn", "tests.bench.store:http_app", "--factory"]
+    command = [sys.executable, "-m", "uvicorn", factory, "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     command += ["--no-access-log"]
     process = await asyncio.create_subprocess_exec(
@@ -355,7 +359,7 @@ async def _api_server(dsn: str) -> AsyncIterator[str]:
                 if process.returncode is not None or time.monotonic() > deadline:
                     raise RuntimeError("the connection-store API did not start")
                 await asyncio.sleep(0.1)
-        yield base
+        yield base, process.pid
     finally:
         if process.returncode is None:
             process.terminate()
@@ -379,7 +383,7 @@ async def _http_list(dsn: str, orgs: list[uuid.UUID]) -> dict[str, Any]:
     }
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     async with (
-        _api_server(dsn) as base,
+        api_server(dsn) as (base, _),
         httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client,
     ):
 
@@ -415,7 +419,7 @@ async def _bench(dsn: str) -> dict[str, Any]:
     try:
         seeded = 0
         for size in SIZES:
-            results["seed_seconds"][f"{size:_}"] = await _seed(pool, seeded, size, now)
+            results["seed_seconds"][f"{size:_}"] = await seed(pool, seeded, size, now)
             seeded = size
             results["sweeps"][f"{size:_}"] = await _sweeps(pool, now)
     finally:
@@ -453,7 +457,7 @@ async def figures(scale: float) -> dict[str, dict[str, object]]:
 def run() -> dict[str, Any]:
     """Run the benchmark, append the results to bench-results/connection-store.json."""
     began = time.perf_counter()
-    with _postgres() as (dsn, label):
+    with postgres() as (dsn, label):
         figures = asyncio.run(_bench(dsn))
     run_record = {
         "measured_at": datetime.now(UTC).isoformat(),

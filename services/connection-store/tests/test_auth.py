@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -12,8 +13,19 @@ import jwt
 import pytest
 from connection_store import issuer
 from connection_store.app import create_app
-from connection_store.auth import READ, WRITE, issue_token, user_verifier
+from connection_store.auth import (
+    AUDIENCE,
+    CREDENTIALS_READ,
+    READ,
+    WRITE,
+    ServiceTokens,
+    issue_service_token,
+    issue_token,
+    user_verifier,
+    verify_service_token,
+)
 from connection_store.settings import StoreSettings
+from hub_keyring import new_key_spec
 from hub_runtime.api_errors import UnauthenticatedError
 from pydantic import SecretStr
 
@@ -219,6 +231,7 @@ def test_token_cli_refuses_an_organization_that_is_not_a_uuid(
         ({"jwt_secret": "j" * 31}, "PLATFORM_JWT_SECRET needs at least 32 bytes"),
         ({"service_token_secret": "j" * 40}, "HUB_SERVICE_TOKEN_SECRET must differ"),
         ({"provider_base_url_override": "http://127.0.0.1:8199"}, "PROVIDER_BASE_URL_OVERRIDE"),
+        ({"credential_keys": None}, "CREDENTIAL_KEYS must be set"),
     ],
 )
 def test_production_refuses_weak_settings(changes: dict[str, object], complaint: str) -> None:
@@ -227,7 +240,55 @@ def test_production_refuses_weak_settings(changes: dict[str, object], complaint:
         "jwt_secret": "j" * 40,
         "jwt_audience": "integrations-hub",
         "service_token_secret": "s" * 40,
+        "credential_keys": new_key_spec("k1"),
     }
     assert StoreSettings.model_validate(values).jwt_audience == "integrations-hub"
     with pytest.raises(ValueError, match=complaint):
         StoreSettings.model_validate(values | changes)
+
+
+def test_token_cli_prints_a_service_token_naming_its_providers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert issuer.main(["--service", "spend-sync", "--providers", "google_ads meta-ads"]) == 0
+    token = capsys.readouterr().out.strip()
+    principal = verify_service_token(token, StoreSettings().service_token_secret)
+    assert principal.service == "spend-sync"
+    assert principal.scopes == frozenset({CREDENTIALS_READ})
+    assert principal.providers == frozenset({"google_ads", "meta_ads"})
+    with pytest.raises(UnauthenticatedError):  # signed with the service secret, not the user one
+        user_verifier(StoreSettings().jwt_secret).verify(token)
+
+
+@pytest.mark.parametrize("providers", ["google_ads", [1, 2], {"a": 1}])
+def test_a_service_token_with_a_malformed_providers_claim_is_refused(providers: object) -> None:
+    secret = StoreSettings().service_token_secret
+    now = datetime.now(UTC)
+    claims = {
+        "sub": "spend-sync",
+        "aud": AUDIENCE,
+        "scope": CREDENTIALS_READ,
+        "providers": providers,
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+    }
+    token = jwt.encode(claims, secret.get_secret_value(), algorithm="HS256")
+    with pytest.raises(UnauthenticatedError, match="providers"):
+        verify_service_token(token, secret)
+
+
+def test_service_tokens_remember_a_verified_token_only_until_it_expires() -> None:
+    secret = StoreSettings().service_token_secret
+    now = [time.time()]
+    tokens = ServiceTokens(secret, clock=lambda: now[0])
+    token = issue_service_token(secret, "spend-sync", (CREDENTIALS_READ,), providers=["slack"])
+    assert tokens.verify(token).providers == frozenset({"slack"})
+    assert tokens.verify(token).service == "spend-sync"  # from memory
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(UnauthenticatedError):
+        tokens.verify(forged)
+    tokens.secret = SecretStr("another-secret-that-signed-nothing-0123456789")
+    assert tokens.verify(token).service == "spend-sync"  # still from memory
+    now[0] += 301  # past exp: checked again (against the other secret now), and refused
+    with pytest.raises(UnauthenticatedError):
+        tokens.verify(token)

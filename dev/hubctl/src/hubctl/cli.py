@@ -354,19 +354,34 @@ def catalog_show(
     epilog=_example(
         "hubctl token --org 3f1c2b6e-8a4d-4f0e-9c1a-2b3c4d5e6f70",
         'hubctl token --org 3f1c2b6e-... --scope "integrations:read"',
+        'hubctl token --service spend-sync --providers "google_ads meta_ads"',
     ),
 )
 def token(
-    org: Annotated[uuid.UUID, typer.Option(help="organization id")],
+    org: Annotated[uuid.UUID | None, typer.Option(help="organization id")] = None,
     scope: Annotated[
         str, typer.Option(help="space-separated scopes")
     ] = "integrations:read integrations:write",
     sub: Annotated[str, typer.Option(help="the token's subject")] = "dev-admin",
     hours: Annotated[float, typer.Option(help="lifetime in hours")] = 12.0,
+    service: Annotated[
+        str | None, typer.Option(help="a hub service: a credentials:read service token instead")
+    ] = None,
+    providers: Annotated[
+        str, typer.Option(help="with --service: space-separated providers it may read")
+    ] = "",
 ) -> None:
-    """Print a development bearer token for one organization (refused in production)."""
+    """Print a development bearer token for one organization, or with --service a service
+    token that reads credentials of --providers (15 minutes); refused in production."""
+    if (org is None) == (service is None):
+        err.print("give --org <uuid> or --service <name>")
+        raise typer.Exit(2)
     try:
-        print(tokens.user_token(org, scopes=scope.split(), subject=sub, hours=hours))
+        if service is not None:
+            print(tokens.service_token(service, providers=providers.split()))
+        else:
+            assert org is not None
+            print(tokens.user_token(org, scopes=scope.split(), subject=sub, hours=hours))
     except tokens.RefusedError as error:
         err.print(str(error))
         raise typer.Exit(2) from None

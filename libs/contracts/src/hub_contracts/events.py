@@ -147,6 +147,9 @@ class TokenExpiringV1(Event):
     credentials: Credentials | None = None
     """Absent for credentials that cannot be refreshed (the reminder path needs none)."""
     metadata: Metadata = Field(default_factory=dict)
+    trigger: Literal["scheduled", "on_demand"] = "scheduled"
+    """``on_demand``: a hub service is waiting for this credential (the store's credentials
+    API); answered like a scheduled one, by ``token.refreshed`` or ``connection.unhealthy``."""
 
 
 class TokenRefreshedV1(Event):

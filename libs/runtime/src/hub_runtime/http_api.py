@@ -54,10 +54,11 @@ def error_responses(descriptions: Mapping[int, str]) -> dict[int | str, dict[str
     }
 
 
-def app_state(name: str, kind: type[T]) -> Callable[[Request], T]:
-    """A dependency for ``Depends``: the object the app's wiring put on ``app.state.<name>``."""
+def app_state(name: str, kind: type[T]) -> Callable[[Request], Awaitable[T]]:
+    """A dependency for ``Depends``: the object the app's wiring put on ``app.state.<name>``
+    (async: a plain function would cost every request a trip through the thread pool)."""
 
-    def dependency(request: Request) -> T:
+    async def dependency(request: Request) -> T:
         value = getattr(request.app.state, name)
         assert isinstance(value, kind), f"app.state.{name} is not a {kind.__name__}"
         return value

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from hub_catalog import Catalog, PlatformCredentials, load_catalog
+from hub_keyring import KeyRing
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
 from hub_runtime.lag import watch_consumer_lag
@@ -23,11 +24,14 @@ from connection_store.adapters.database import Database
 from connection_store.adapters.listings import GatewayListings
 from connection_store.adapters.measurements import measure
 from connection_store.adapters.migrations import migrate
+from connection_store.adapters.refresh_signals import PostgresRefreshSignals
 from connection_store.adapters.relay import OUTBOX, Relay
 from connection_store.adapters.store import PostgresStore
-from connection_store.auth import user_verifier
+from connection_store.auth import ServiceTokens, user_verifier
+from connection_store.domain import RateLimits
 from connection_store.metrics import BACKLOG_CAP, OVERDUE_AFTER_S, StoreMetrics
 from connection_store.service.connections import ConnectionEvents
+from connection_store.service.credentials import Credentials
 from connection_store.service.due import DueWork
 from connection_store.service.integrations import Integrations
 from connection_store.service.notifications import Notifications
@@ -45,6 +49,7 @@ def create_app(
     catalog: Catalog | None = None,
     platform: PlatformCredentials | None = None,
     listings: Listings | None = None,
+    ring: KeyRing | None = None,
     tracer_provider: TracerProvider | None = None,
     run_consumers: bool = True,
     run_background: bool = True,
@@ -52,7 +57,8 @@ def create_app(
 ) -> FastAPI:
     """``start_broker=False`` (with ``run_consumers`` and ``run_background`` off) serves the API
     with PostgreSQL alone: events still go to the outbox, nothing publishes them. ``platform``
-    (the environment's by default) says which shared platform accounts are configured."""
+    (the environment's by default) says which shared platform accounts are configured; ``ring``
+    (``CREDENTIAL_KEYS`` by default) is what the credentials API decrypts with."""
     tracing = tracer_provider or create_tracer_provider(
         settings.service_name,
         otlp_endpoint=settings.otel_exporter_otlp_endpoint,
@@ -74,22 +80,42 @@ def create_app(
         )
     platform = platform or PlatformCredentials.from_environment(catalog)
     listings = listings or GatewayListings(settings.gateway_url)
-    api = _api(settings, catalog, store, due, platform.shared_providers(catalog), listings)
-    background = _background(settings, db, store, due, broker, tracing) if run_background else []
+    if ring is None and settings.credential_keys is not None:
+        ring = KeyRing.from_spec(settings.credential_keys)
+    metrics = _metrics(db, broker)
+    signals = PostgresRefreshSignals(settings.database_url)
+    credentials = Credentials(
+        store,
+        catalog,
+        due,
+        ring,
+        signals,
+        metrics,
+        platform,
+        wait_s=settings.credentials_wait_s,
+        retry_after_s=settings.credentials_retry_after_s,
+        poll_s=settings.credentials_poll_s,
+    )
+    api = _api(
+        settings, catalog, store, due, platform.shared_providers(catalog), listings, credentials
+    )
+    background = (
+        _background(settings, db, store, due, broker, tracing, metrics) if run_background else []
+    )
 
     app = FastAPI(
         title=TITLE,
         version="1",
         description="Connection state of every brand's integrations.",
         lifespan=_lifespan(
-            settings, db, api, broker if start_broker else None, background, tracing
+            settings, db, api, broker if start_broker else None, background, tracing, signals
         ),
     )
     app.state.db = db  # tests reach the database through the app they started
     http.install(
         app,
         api,
-        _metrics(db, broker),
+        metrics,
         max_body_bytes=settings.max_body_bytes,
         tracer_provider=tracing,
     )
@@ -138,14 +164,18 @@ def _api(
     due: DueWork,
     shared: frozenset[str],
     listings: Listings,
+    credentials: Credentials,
 ) -> http.Api:
-    """What the routes call: the token verifier and the REST use cases."""
+    """What the routes call: the token verifier, the REST use cases, the per-service rate."""
     return http.Api(
         catalog=catalog,
         verifier=user_verifier(settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer),
         service_token_secret=settings.service_token_secret,
         integrations=Integrations(store, catalog, due, shared=shared, listings=listings),
         notifications=Notifications(store, catalog),
+        credentials=credentials,
+        limits=RateLimits(settings.credentials_rate_per_s, settings.credentials_burst),
+        service_tokens=ServiceTokens(settings.service_token_secret),
     )
 
 
@@ -156,9 +186,17 @@ def _background(
     due: DueWork,
     broker: KafkaBroker,
     tracing: TracerProvider,
+    metrics: StoreMetrics,
 ) -> list[Background]:
-    """The sweeps and the outbox relay, each on its own timer."""
-    sweeper = Sweeper(store, due, batch_size=settings.sweep_batch_size, tracer_provider=tracing)
+    """The sweeps (and the audit's retention) and the outbox relay, each on its own timer."""
+    sweeper = Sweeper(
+        store,
+        due,
+        batch_size=settings.sweep_batch_size,
+        tracer_provider=tracing,
+        reads_retention_s=settings.credential_reads_retain_days * 86400.0,
+        on_purged=metrics.purged_reads.inc,
+    )
     relay = Relay(
         db.worker,
         broker,
@@ -187,6 +225,7 @@ def _lifespan(
     broker: KafkaBroker | None,
     background: Sequence[Background],
     tracing: TracerProvider,
+    signals: PostgresRefreshSignals,
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
     """Migrate, open the pool, start the broker and the loops; on the way out the reverse."""
 
@@ -196,6 +235,7 @@ def _lifespan(
             await migrate(settings.database_url)
         await db.open(settings.database_url, size=settings.database_pool_size)
         api.ping = db.ping
+        await signals.start()
         if broker is not None:
             await broker.start()
         tasks = [asyncio.create_task(work()) for work in background]
@@ -208,6 +248,7 @@ def _lifespan(
             if broker is not None:
                 await broker.stop()
             api.ping = None
+            await signals.stop()
             await db.close()
             tracing.shutdown()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import string
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -71,6 +72,8 @@ class ConnectionRow:
     next_refresh_at: datetime | None = None
     last_check_outcome: str | None = None
     last_check_id: uuid.UUID | None = None
+    refresh_requested_at: datetime | None = None
+    refresh_failed_at: datetime | None = None
 
     @property
     def connected(self) -> bool:
@@ -261,3 +264,54 @@ def history_cursor(cursor: str | None) -> int | None:
     if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
         raise ValueError("not a history cursor")
     return int(cursor)
+
+
+# --- credentials for the platform's services (issue 12) ---------------------------------------
+
+
+def transport_names(mode: AuthMode) -> set[str]:
+    """The ``{placeholders}`` of the mode's transport: what a request to the provider carries."""
+    names: set[str] = set()
+    for placement in mode.transport:
+        for template in (placement.value, placement.username, placement.password):
+            if template:
+                names |= {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    return names
+
+
+def served_field_names(mode: AuthMode) -> set[str]:
+    """The typed fields a service receives: those the transport carries and every non-secret
+    one (a store id, a measurement id). A secret that only mints tokens (Yotpo's secret key,
+    PayPal's client secret) stays in the hub; the refresh token never leaves it."""
+    carried = transport_names(mode)
+    return {f.name for f in mode.fields if f.name in carried or not f.secret}
+
+
+def fresh_enough(expires_at: datetime | None, now: datetime, min_ttl_s: int) -> bool:
+    """Whether a token expiring at ``expires_at`` lives at least ``min_ttl_s`` more."""
+    return expires_at is None or expires_at - now >= timedelta(seconds=min_ttl_s)
+
+
+def reconnect_step(provider: Provider, status: str, error_code: str | None) -> str:
+    """What the brand must do for a credential that cannot be used any more."""
+    step = next_step(provider, status, error_code) or f"Reconnect {provider.name} in {WHERE}."
+    return f"{provider.name} needs the brand to act before its credential can be used: {step}"
+
+
+@dataclass
+class RateLimits:
+    """A token bucket per key (a service): ``rate_per_s`` sustained, ``burst`` at once."""
+
+    rate_per_s: float
+    burst: int
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def take(self, key: str, now: float) -> float:
+        """0 when a request of ``key`` may pass now, else the seconds until one may."""
+        tokens, at = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate_per_s)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1.0 - tokens) / self.rate_per_s

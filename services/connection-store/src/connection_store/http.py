@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,18 +34,25 @@ from opentelemetry.sdk.trace import TracerProvider
 from pydantic import SecretStr
 
 from connection_store.auth import (
+    CREDENTIALS_READ,
     NOTIFICATION_CONTEXT,
     READ,
     SEALED_CREDENTIAL,
     WRITE,
     Principal,
+    ServiceTokens,
     verify_service_token,
 )
-from connection_store.errors import REALM
+from connection_store.domain import RateLimits
+from connection_store.errors import REALM, ForbiddenError, RateLimitedError
 from connection_store.metrics import StoreMetrics
+from connection_store.service.credentials import Credentials
+from connection_store.service.credentials import Reader as ServiceReader
 from connection_store.service.integrations import Integrations
 from connection_store.service.notifications import Notifications
 from connection_store.views import (
+    AccessLogPage,
+    CredentialView,
     FlagsUpdate,
     FlagsView,
     HistoryPage,
@@ -71,6 +80,9 @@ class Api:
     service_token_secret: SecretStr
     integrations: Integrations
     notifications: Notifications
+    credentials: Credentials
+    limits: RateLimits
+    service_tokens: ServiceTokens
     ping: Callable[[], Awaitable[object]] | None = None
     """Readiness: set by the app's start once the pool is open, cleared at its stop."""
 
@@ -243,6 +255,90 @@ async def update_notifications(
 ) -> NotificationSettingsView:
     """Change the notification settings; fields left out keep their value."""
     return await api.notifications.update(principal.organization_id, patch, by=principal.subject)
+
+
+async def _credential_reader(
+    api: ConnectionStore,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER_SCHEME)],
+) -> ServiceReader:
+    """A hub service with ``credentials:read``, within its rate; a brand admin's token is
+    refused with 403 (a valid token, the wrong kind of caller)."""
+    if credentials is None:
+        raise UnauthenticatedError(MISSING_TOKEN, realm=REALM, code="missing_token")
+    try:
+        principal = api.service_tokens.verify(credentials.credentials)
+    except UnauthenticatedError:
+        try:
+            api.verifier.verify(credentials.credentials)
+        except UnauthenticatedError:
+            pass
+        else:
+            raise ForbiddenError(
+                "Credentials are served to hub services only, never to a brand admin's token: "
+                "send a service token with the 'credentials:read' scope.",
+                code="service_token_required",
+            ) from None
+        raise
+    principal.require(CREDENTIALS_READ)
+    wait_s = api.limits.take(principal.service, time.monotonic())
+    if wait_s > 0:
+        raise RateLimitedError(
+            f"Too many credential reads by {principal.service!r}; slow down.",
+            retry_after_s=max(1, math.ceil(wait_s)),
+        )
+    return ServiceReader(principal.service, principal.providers)
+
+
+CredentialReader = Annotated[ServiceReader, Depends(_credential_reader)]
+
+
+@router.get(
+    f"{ORG}/integrations/{{provider}}/credentials",
+    tags=["credentials"],
+    responses=error_responses(
+        {
+            403: "A brand admin's token, or a service token without this provider",
+            404: "Not connected (not_connected), or an unknown provider",
+            409: "Revoked or expired: the brand must reconnect (reconnect_required)",
+            429: "Too many reads by this service (Retry-After)",
+            503: "A needed refresh failed or did not finish in time (refresh_unavailable)",
+        }
+    ),
+)
+async def get_credentials(
+    org_id: OrgId,
+    provider: ProviderId,
+    reader: CredentialReader,
+    api: ConnectionStore,
+    response: Response,
+    min_ttl_s: Annotated[
+        int, Query(ge=0, le=3600, description="The token must live at least this long.")
+    ] = 300,
+) -> CredentialView:
+    """A connection's credential in plaintext, for a hub service whose token names the
+    provider: refreshed first (and waited for) when it expires within ``min_ttl_s``. Every read
+    is in the access log. ``Cache-Control: no-store``."""
+    response.headers["Cache-Control"] = "no-store"
+    try:
+        org = uuid.UUID(org_id)
+    except ValueError:
+        raise NotFoundError("Nothing here: the organization is not a UUID.") from None
+    return await api.credentials.read(reader, org, provider, min_ttl_s=min_ttl_s)
+
+
+@router.get(f"{ORG}/integrations/{{provider}}/access-log", tags=["credentials"])
+async def get_access_log(
+    provider: ProviderId,
+    principal: Reader,
+    api: ConnectionStore,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
+) -> AccessLogPage:
+    """Which hub services read this integration's credential, when, and how it ended, newest
+    first ("read by spend-sync 4 min ago"). Never a secret."""
+    return await api.credentials.access_log(
+        principal.organization_id, provider, limit=limit, cursor=cursor
+    )
 
 
 async def readyz(api: ConnectionStore) -> Health:

@@ -1,5 +1,7 @@
 """``python -m connection_store.issuer --org <uuid>`` (``make token``): print a development bearer
-token signed with ``StoreSettings().jwt_secret``; refuses to run in production."""
+token signed with ``StoreSettings().jwt_secret``, or with ``--service <name> --providers ...`` a
+``credentials:read`` service token signed with ``HUB_SERVICE_TOKEN_SECRET``; refuses to run in
+production."""
 
 from __future__ import annotations
 
@@ -10,7 +12,13 @@ from datetime import timedelta
 
 from pydantic import ValidationError
 
-from connection_store.auth import SCOPES, issue_token
+from connection_store.auth import (
+    CREDENTIALS_READ,
+    MAX_SERVICE_LIFETIME_S,
+    SCOPES,
+    issue_service_token,
+    issue_token,
+)
 from connection_store.settings import StoreSettings
 
 
@@ -19,7 +27,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m connection_store.issuer",
         description="Print a development bearer token for one organization.",
     )
-    parser.add_argument("--org", required=True, type=uuid.UUID, help="organization UUID")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--org", type=uuid.UUID, help="organization UUID (a brand admin's token)")
+    who.add_argument("--service", help="a hub service's name (a credentials:read token)")
+    parser.add_argument(
+        "--providers", default="", help="space-separated providers a service token may read"
+    )
     parser.add_argument(
         "--scope",
         default=" ".join(SCOPES),
@@ -36,6 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     if settings.environment == "production":
         print("refusing to mint a development token in production", file=sys.stderr)
         return 2
+    if args.service is not None:
+        print(
+            issue_service_token(
+                settings.service_token_secret,
+                args.service,
+                (CREDENTIALS_READ,),
+                providers=args.providers.split(),
+                lifetime=timedelta(seconds=MAX_SERVICE_LIFETIME_S),
+            )
+        )
+        return 0
     print(
         issue_token(
             settings.jwt_secret,

@@ -55,6 +55,22 @@ class StoreSettings(ServiceSettings):
     """Sent rows are deleted after this long: their payloads may carry credential ciphertext."""
     max_body_bytes: int = Field(64 * 1024, ge=1024)
 
+    credential_keys: SecretStr | None = Field(None, validation_alias=env_alias("CREDENTIAL_KEYS"))
+    """The key ring the credentials API decrypts with (``CREDENTIAL_KEYS``); without it the
+    route answers 503. Required in production."""
+    credentials_wait_s: float = Field(10.0, gt=0, le=60)
+    """How long a credentials read waits for an on-demand refresh before answering 503."""
+    credentials_retry_after_s: int = Field(5, ge=1, le=300)
+    """The ``Retry-After`` of a 503 ``refresh_unavailable``; also how long after a failed
+    on-demand refresh the next read answers 503 at once instead of asking again."""
+    credentials_poll_s: float = Field(0.5, gt=0)
+    """While waiting, the row is read again this often even without a NOTIFY."""
+    credentials_rate_per_s: float = Field(500.0, gt=0)
+    """Credential reads per second per service and replica (token bucket) before 429."""
+    credentials_burst: int = Field(1000, ge=1)
+    credential_reads_retain_days: int = Field(90, ge=1)
+    """The audit of credential reads is purged past this age by the sweep loop."""
+
     @model_validator(mode="after")
     def _no_development_secret_in_production(self) -> StoreSettings:
         if self.environment != "production":
@@ -71,6 +87,8 @@ class StoreSettings(ServiceSettings):
             problems.append("HUB_SERVICE_TOKEN_SECRET must be set")
         if not self.jwt_audience:
             problems.append("PLATFORM_JWT_AUDIENCE must be set")
+        if self.credential_keys is None:
+            problems.append("CREDENTIAL_KEYS must be set (the credentials API decrypts with it)")
         if problems:
             raise ValueError("in production: " + "; ".join(problems))
         return self

@@ -166,6 +166,45 @@ class HistoryPage(_View):
     """Pass as ``cursor`` for the next (older) page; ``null`` on the last page."""
 
 
+class CredentialAccount(_View):
+    id: str | None
+    name: str | None
+
+
+class CredentialView(_View):
+    """A connection's credential in plaintext, for a hub service (``credentials:read``); sent
+    with ``Cache-Control: no-store`` and never logged."""
+
+    organization_id: uuid.UUID
+    provider: str
+    auth_type: str | None
+    fields: dict[str, str]
+    """What the provider's transport needs: the access token, the API key, non-secret ids, the
+    tenant parameters (Shopify ``shop``). Never the refresh token, never a secret that only
+    mints tokens."""
+    expires_at: datetime | None
+    account: CredentialAccount
+    metadata: dict[str, Any]
+    credential_version: int
+    """0 for the platform's shared account (``metadata.account_source`` "platform")."""
+
+
+class AccessLogItem(_View):
+    at: datetime
+    service: str
+    outcome: str
+    """served, served_platform, not_connected, reconnect_required, refresh_unavailable,
+    provider_not_allowed, unreadable."""
+    credential_version: int | None
+
+
+class AccessLogPage(_View):
+    provider: str
+    items: list[AccessLogItem]
+    next_cursor: str | None
+    """Pass as ``cursor`` for the next (older) page; ``null`` on the last page."""
+
+
 class SettingsView(_View):
     provider: str
     settings: dict[str, Any]

@@ -23,11 +23,15 @@ from hub_contracts import (
 from connection_store.adapters.database import Connection
 from connection_store.domain import ConnectionRow
 
+REFRESH_CHANNEL = "credential_refresh"
+"""The NOTIFY channel of settled on-demand refreshes; the payload is the connection id."""
+
 COLUMNS = """id, organization_id, provider, status, auth_type, access_token_encrypted,
     refresh_token_encrypted, credential_fields_encrypted, credential_version, token_expires_at,
     scopes, account_id, account_name, metadata, settings, last_error, last_error_code,
     last_sync_at, last_checked_at, connected_at, disconnected_at, attempt_state, attempt_reason,
-    attempt_message, attempt_at, next_refresh_at, last_check_outcome, last_check_id"""
+    attempt_message, attempt_at, next_refresh_at, last_check_outcome, last_check_id,
+    refresh_requested_at, refresh_failed_at"""
 
 
 def connection_row(record: asyncpg.Record) -> ConnectionRow:
@@ -126,6 +130,8 @@ class PostgresConnections:
                    attempt_state = NULL,
                    attempt_reason = NULL,
                    attempt_message = NULL,
+                   refresh_requested_at = NULL,
+                   refresh_failed_at = NULL,
                    updated_at = now()
                WHERE organization_id = $1 AND id = $2""",
             self.org,
@@ -222,6 +228,8 @@ class PostgresConnections:
                    attempt_message = NULL,
                    attempt_flow_id = EXCLUDED.attempt_flow_id,
                    attempt_at = EXCLUDED.attempt_at,
+                   refresh_requested_at = NULL,
+                   refresh_failed_at = NULL,
                    updated_at = now()
                RETURNING credential_version""",
             event.connection_id,
@@ -257,6 +265,7 @@ class PostgresConnections:
                    scopes = COALESCE($8, scopes),
                    last_sync_at = $9,
                    next_refresh_at = $10,
+                   refresh_failed_at = NULL,
                    updated_at = now()
                WHERE organization_id = $1 AND provider = $2
                  AND credential_version < $6 AND status <> 'disconnected'""",
@@ -315,3 +324,36 @@ class PostgresConnections:
             event.check_id,
         )
         return result.endswith(" 1")
+
+    async def claim_refresh(
+        self, row_id: uuid.UUID, version: int, *, now: datetime, stale_before: datetime
+    ) -> bool:
+        """Claim the on-demand refresh of ``version`` unless another request (on any replica)
+        holds a claim younger than ``stale_before``; the claim commits with the outbox event."""
+        result: str = await self.tx.execute(
+            """UPDATE integration_connections SET refresh_requested_at = $4
+               WHERE organization_id = $1 AND id = $2 AND credential_version = $3
+                 AND (refresh_requested_at IS NULL OR refresh_requested_at < $5)""",
+            self.org,
+            row_id,
+            version,
+            now,
+            stale_before,
+        )
+        return result.endswith(" 1")
+
+    async def settle_refresh(self, row_id: uuid.UUID, *, failed_at: datetime | None) -> None:
+        """An answer to an on-demand refresh arrived: drop the claim and wake every waiter
+        (``NOTIFY credential_refresh``, delivered at commit to every replica)."""
+        settled = await self.tx.fetchval(
+            """UPDATE integration_connections
+               SET refresh_requested_at = NULL,
+                   refresh_failed_at = COALESCE($3, refresh_failed_at)
+               WHERE organization_id = $1 AND id = $2 AND refresh_requested_at IS NOT NULL
+               RETURNING id""",
+            self.org,
+            row_id,
+            failed_at,
+        )
+        if settled is not None:
+            await self.tx.execute("SELECT pg_notify($1, $2)", REFRESH_CHANNEL, str(row_id))

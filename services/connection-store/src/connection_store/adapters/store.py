@@ -10,6 +10,10 @@ from dataclasses import dataclass
 
 from connection_store.adapters.ciphertexts import PostgresCiphertexts
 from connection_store.adapters.connections import PostgresConnections
+from connection_store.adapters.credential_reads import (
+    PostgresCredentialReads,
+    PostgresReadRetention,
+)
 from connection_store.adapters.database import Database
 from connection_store.adapters.flags import PostgresFlags
 from connection_store.adapters.history import PostgresHistory
@@ -27,6 +31,7 @@ class PostgresTenant:
     inbox: PostgresInbox
     outbox: PostgresOutbox
     history: PostgresHistory
+    credential_reads: PostgresCredentialReads
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class PostgresWorker:
     schedule: PostgresSchedule
     ciphertexts: PostgresCiphertexts
     outbox: PostgresOutbox
+    read_retention: PostgresReadRetention
 
 
 class PostgresStore:
@@ -52,6 +58,7 @@ class PostgresStore:
                 inbox=PostgresInbox(tx, organization_id),
                 outbox=PostgresOutbox(tx, organization_id),
                 history=PostgresHistory(tx, organization_id),
+                credential_reads=PostgresCredentialReads(tx, organization_id),
             )
 
     @asynccontextmanager
@@ -61,4 +68,5 @@ class PostgresStore:
                 schedule=PostgresSchedule(tx),
                 ciphertexts=PostgresCiphertexts(tx),
                 outbox=PostgresOutbox(tx),
+                read_retention=PostgresReadRetention(tx),
             )

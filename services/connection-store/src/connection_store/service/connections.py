@@ -90,16 +90,20 @@ class ConnectionEvents:
                     "stale token.refreshed ignored",
                     extra={"version": event.credential_version, "row": row.credential_version},
                 )
+            await tx.connections.settle_refresh(row.id, failed_at=None)
 
         await self._once(consumer, event, apply)
 
     async def unhealthy(self, consumer: str, event: ConnectionUnhealthyV1) -> None:
+        """A verdict; it also answers a pending on-demand refresh as failed (a reminder does
+        not: it leaves the credential working)."""
         await self._verdict(
             consumer,
             event,
             lambda row: domain.status_after_unhealthy(event.reason, row.status),
             error=event.message,
             error_code=event.reason,
+            settles_refresh=event.reason not in domain.REMINDER_REASONS,
         )
 
     async def recovered(self, consumer: str, event: ConnectionRecoveredV1) -> None:
@@ -124,6 +128,7 @@ class ConnectionEvents:
         *,
         error: str | None,
         error_code: str | None,
+        settles_refresh: bool = False,
     ) -> None:
         """A health verdict, applied unless it is about an older credential than the row's."""
 
@@ -138,6 +143,8 @@ class ConnectionEvents:
                 error_code=error_code,
                 checked_at=event.occurred_at,
             )
+            if settles_refresh:
+                await tx.connections.settle_refresh(row.id, failed_at=datetime.now(UTC))
 
         await self._once(consumer, event, apply)
 

@@ -66,7 +66,13 @@ class DueWork:
             return Planned(next_at, skipped=_invalid(exc))
         return Planned(next_at, event)
 
-    def refresh(self, row: ConnectionRow, now: datetime) -> Planned:
+    def refresh(
+        self,
+        row: ConnectionRow,
+        now: datetime,
+        *,
+        trigger: Literal["scheduled", "on_demand"] = "scheduled",
+    ) -> Planned:
         """``token.expiring``: with the ciphertext for a refresh (due again after
         ``refresh_retry_s`` unless ``token.refreshed`` answers), or without for a reminder of a
         credential that cannot be refreshed (once: no next time)."""
@@ -83,6 +89,7 @@ class DueWork:
                 refresh_strategy=mode.refresh.value,
                 token_expires_at=row.token_expires_at,
                 credentials=None if reminder else row.credentials(),
+                trigger=trigger,
             )
         except ValidationError as exc:
             return Planned(retry_at, skipped=_invalid(exc))

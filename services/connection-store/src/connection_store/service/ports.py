@@ -85,6 +85,61 @@ class Connections(Protocol):
         check also moves ``last_sync_at``) unless a later check is already recorded."""
         ...
 
+    async def claim_refresh(
+        self, row_id: uuid.UUID, version: int, *, now: datetime, stale_before: datetime
+    ) -> bool:
+        """Claim the on-demand refresh of ``version``; false when another request holds a claim
+        younger than ``stale_before`` (or the version moved on)."""
+        ...
+
+    async def settle_refresh(self, row_id: uuid.UUID, *, failed_at: datetime | None) -> None:
+        """Drop an on-demand refresh claim (``failed_at`` when it failed) and wake its waiters
+        on every replica."""
+        ...
+
+
+@dataclass(frozen=True)
+class CredentialRead:
+    """One read of a credential by a hub service (the audit); never the secret."""
+
+    provider: str
+    service: str
+    outcome: str
+    credential_version: int | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CredentialReadRecord:
+    id: int
+    read: CredentialRead
+
+
+class CredentialReads(Protocol):
+    """One organization's audit of credential reads: append and page, newest first."""
+
+    async def record(self, read: CredentialRead) -> None: ...
+
+    async def page(
+        self, provider: str, *, limit: int, before: int | None
+    ) -> list[CredentialReadRecord]: ...
+
+
+class ReadRetention(Protocol):
+    """The audit across organizations: the sweep purges what is past its retention."""
+
+    async def purge(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` reads older than ``before``; return how many."""
+        ...
+
+
+class RefreshSignals(Protocol):
+    """Wakes the requests waiting for a connection's on-demand refresh, on every replica."""
+
+    async def wait(self, connection_id: uuid.UUID, timeout_s: float) -> bool:
+        """Until the refresh of ``connection_id`` settles (true) or ``timeout_s`` passes."""
+        ...
+
 
 class Flags(Protocol):
     """One organization's changes to the catalog's integration flags."""
@@ -195,6 +250,9 @@ class Tenant(Protocol):
     @property
     def outbox(self) -> Outbox: ...
 
+    @property
+    def credential_reads(self) -> CredentialReads: ...
+
 
 class Worker(Protocol):
     """A transaction across organizations, for the sweeps and key rotation."""
@@ -207,6 +265,9 @@ class Worker(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def read_retention(self) -> ReadRetention: ...
 
 
 class Store(Protocol):

@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hub_runtime.outbox import OutboxMessage
 from opentelemetry import trace
@@ -68,6 +68,9 @@ class Sweeper:
     batch_size: int
     tracer_provider: TracerProvider | None = None
     stats: SweepStats = field(default_factory=SweepStats)
+    reads_retention_s: float | None = None
+    """The audit of credential reads older than this is purged on every tick."""
+    on_purged: Callable[[int], None] | None = None
 
     async def refresh_due(self, now: datetime | None = None) -> SweepResult:
         """One batch of due refreshes (and reminders) to ``token.expiring``."""
@@ -107,12 +110,30 @@ class Sweeper:
         async with self.store.worker() as tx:
             return await tx.schedule.backlog(now or datetime.now(UTC), cap)
 
+    async def purge_reads(self, now: datetime | None = None, *, batch: int = 5000) -> int:
+        """Delete the audit of credential reads past ``reads_retention_s``, a batch per
+        transaction, at most ten batches a tick."""
+        if self.reads_retention_s is None:
+            return 0
+        before = (now or datetime.now(UTC)) - timedelta(seconds=self.reads_retention_s)
+        total = 0
+        for _ in range(10):
+            async with self.store.worker() as tx:
+                purged = await tx.read_retention.purge(before, batch)
+            total += purged
+            if purged < batch:
+                break
+        if total and self.on_purged is not None:
+            self.on_purged(total)
+        return total
+
     async def tick(self) -> bool:
-        """One sweep and the backlog left, logged and kept in ``stats``; never more to do at
-        once (a sweep drains what is due)."""
+        """One sweep and the backlog left, logged and kept in ``stats``, and the audit's purge;
+        never more to do at once (a sweep drains what is due)."""
         started = time.monotonic()
         try:
             result = await self.sweep()
+            await self.purge_reads()
             depth = await self.backlog()
         except Exception:
             self.stats.last_error_at = datetime.now(UTC)
