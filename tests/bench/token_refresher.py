@@ -11,6 +11,8 @@ limits: 64 calls at once, 16 per provider), the provider sandbox and the Kafka-p
   UPDATE until the store holds credential version 2 for every row (sweep → outbox → relay →
   ``token.expiring`` → refresher → sandbox → ``token.refreshed`` → store). Sampled every 0.5 s:
   rows refreshed in the store, refreshes counted by the refresher's ``/metrics``;
+- with provider latency: every row due once more with 200 ms added to each sandbox answer; the
+  steady rate against concurrency ÷ latency (``refresh_latency_scaling_ratio``);
 - sandbox raw rate, measured in the same run right after: refresh-grant requests straight to the
   sandbox's token endpoint (Google Ads), 64 at once, no hub code in the way: the ceiling of the
   figure above on this machine.
@@ -83,10 +85,14 @@ VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, 1, $8, $9::jsonb, 'acti
         'Bench account', $10, $10, $11, NULL)"""
 
 PROGRESS_SQL = """
-SELECT count(*) FILTER (WHERE credential_version >= 2) AS refreshed,
-       count(*) FILTER (WHERE credential_version > 2) AS twice,
+SELECT count(*) FILTER (WHERE credential_version >= $1) AS refreshed,
+       count(*) FILTER (WHERE credential_version > $1) AS twice,
        (SELECT count(*) FROM outbox WHERE sent_at IS NULL) AS unsent
 FROM integration_connections"""
+LATENCY_MS = 200
+"""The provider latency of the scaling run (``SANDBOX_LATENCY_MS`` semantics)."""
+REFRESHER_CONCURRENCY = 64
+"""token-refresher's default ``max_concurrency`` (16 per provider, 9 providers in the mix)."""
 
 
 @contextlib.contextmanager
@@ -239,15 +245,19 @@ def _call_stats(text: str) -> dict[str, Any]:
 
 
 async def _end_to_end(
-    database_url: str, refresher: ServiceProcess, store: ServiceProcess
+    database_url: str, refresher: ServiceProcess, version: int = 2
 ) -> dict[str, Any]:
+    """Make every row due and time it until each holds credential ``version``."""
     db = await asyncpg.connect(database_url)
     samples: list[dict[str, float]] = []
     try:
         async with httpx.AsyncClient(timeout=10) as client:
 
             async def refresher_count() -> int:
-                return _metric((await client.get(f"{refresher.url}/metrics")).text, "refreshed")
+                text = (await client.get(f"{refresher.url}/metrics")).text
+                return _metric(text, "refreshed") - already
+
+            already = _metric((await client.get(f"{refresher.url}/metrics")).text, "refreshed")
 
             started = time.perf_counter()
             await db.execute("UPDATE integration_connections SET next_refresh_at = now()")
@@ -255,7 +265,7 @@ async def _end_to_end(
             refresher_done_at: float | None = None
             while True:
                 await asyncio.sleep(0.5)
-                row = await db.fetchrow(PROGRESS_SQL)
+                row = await db.fetchrow(PROGRESS_SQL, version)
                 assert row is not None
                 seen = await refresher_count()
                 elapsed = time.perf_counter() - started
@@ -366,7 +376,8 @@ async def _bench(database_url: str, bootstrap: str, scratch: Path) -> dict[str, 
             scratch / "state",
             LOG_LEVEL="WARNING",
             CONNECTION_STORE_SWEEP_INTERVAL_S="0.5",
-            CONNECTION_STORE_REFRESH_RETRY_S="1800",
+            # A refresh the refresher deferred (queue past its limit) is emitted again after this.
+            CONNECTION_STORE_REFRESH_RETRY_S="60",
         )
         catalog = load_catalog(base_url_override=sandbox.url)
         ring = KeyRing.from_spec(env["CREDENTIAL_KEYS"])
@@ -403,7 +414,7 @@ async def _bench(database_url: str, bootstrap: str, scratch: Path) -> dict[str, 
                 }
                 load_before = os.getloadavg()[0]
                 cpu_before = sum(cpu_seconds(pid) for pid in pids)
-                end_to_end = await _end_to_end(database_url, refresher, store)
+                end_to_end = await _end_to_end(database_url, refresher)
                 cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
                 end_to_end["hub_cpu_ms_per_refresh"] = round(1000 * cpu / CONNECTIONS, 3)
                 end_to_end["idle_rss_mb"] = idle_rss
@@ -411,8 +422,38 @@ async def _bench(database_url: str, bootstrap: str, scratch: Path) -> dict[str, 
                     round(load_before, 2),
                     round(os.getloadavg()[0], 2),
                 ]
+                latency = await _with_latency(database_url, refresher, sandbox.url)
         raw = await _raw_token_rate(catalog, sandbox.url)
-    return {"seed_seconds": seeded_s, "end_to_end": end_to_end, "sandbox_token_endpoint": raw}
+    return {
+        "seed_seconds": seeded_s,
+        "end_to_end": end_to_end,
+        "sandbox_token_endpoint": raw,
+        "with_provider_latency": latency,
+    }
+
+
+async def _with_latency(
+    database_url: str, refresher: ServiceProcess, sandbox_url: str
+) -> dict[str, Any]:
+    """Every row due once more, with ``LATENCY_MS`` added to each provider answer: an async
+    refresher keeps ``REFRESHER_CONCURRENCY`` calls in flight, so its steady rate should come
+    close to concurrency ÷ latency."""
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=10) as control:
+        (await control.post("/_sandbox/latency", json={"ms": LATENCY_MS})).raise_for_status()
+        try:
+            run = await _end_to_end(database_url, refresher, version=3)
+        finally:
+            await control.post("/_sandbox/latency", json={"ms": 0})
+    ideal = REFRESHER_CONCURRENCY / (LATENCY_MS / 1000)
+    steady = run["steady_refreshes_per_second_median"] or run["refreshes_per_second"]
+    return {
+        "latency_ms": LATENCY_MS,
+        "allowed_concurrency": REFRESHER_CONCURRENCY,
+        "ideal_refreshes_per_second": ideal,
+        "steady_refreshes_per_second_median": steady,
+        "scaling_ratio": round(steady / ideal, 3),
+        "run": {k: v for k, v in run.items() if k != "samples_every_0_5s"},
+    }
 
 
 async def figures(scale: float) -> dict[str, dict[str, object]]:
@@ -426,7 +467,9 @@ async def figures(scale: float) -> dict[str, dict[str, object]]:
     end_to_end, raw = measured["end_to_end"], measured["sandbox_token_endpoint"]
     refresh, sandbox = end_to_end["refreshes_per_second"], raw["requests_per_second"]
     rss = end_to_end["idle_rss_mb"]
+    scaling = measured["with_provider_latency"]["scaling_ratio"]
     return {
+        "refresh_latency_scaling_ratio": figure(scaling, "ratio", 0.8, "higher"),
         "refresh_per_s": figure(refresh, "refreshes/s", 1000, "higher"),
         "sandbox_token_per_s": figure(sandbox, "requests/s", 2000, "higher"),
         "refresh_vs_sandbox_ratio": figure(refresh / sandbox, "ratio", 0.6, "higher"),
