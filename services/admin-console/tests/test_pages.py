@@ -390,3 +390,37 @@ def test_malformed_input_is_a_friendly_page_never_a_500(
     if answer.status >= 400:
         assert "<h1>" in answer.text()
         assert "Traceback" not in answer.text()
+
+
+def test_a_sign_in_finished_in_another_browser_lands_on_the_integration_page_with_try_again(
+    signed_in: Any, stack: Stack, org: uuid.UUID, browser: Any, browser_context_args: Any
+) -> None:
+    """The gateway refuses a callback from a browser that did not start the flow and sends
+    that browser back to the console's page of the integration, saying why."""
+    page = signed_in
+    held: list[str] = []
+
+    def hold(route: Any) -> None:  # the sandbox answers at once: keep its URL for the other
+        held.append(route.request.url)
+        route.abort()
+
+    page.route(lambda url: url.startswith(stack.sandbox), hold)
+    page.goto(f"{stack.console}{HUB}/slack/connect")
+    page.get_by_role("button", name="Continue to Slack").click()
+    page.wait_for_timeout(200)
+    assert len(held) == 1, held
+    other = browser.new_context(**browser_context_args).new_page()
+    try:
+        other.goto(f"{stack.console}/dev/sign-in?org={org}")
+        other.goto(held[0])
+        expect(other).to_have_url(re.compile(rf"{HUB}/slack\?error=browser_mismatch$"))
+        alert = other.get_by_role("alert")
+        expect(alert).to_contain_text("finished in a different browser")
+        expect(other.locator(".facts .badge")).to_have_text("Not connected")
+        check_page(other, "integration-oauth-refused")
+        other.get_by_role("link", name="Try again").click()
+        expect(other.get_by_role("heading", level=1)).to_have_text("Connect Slack")
+        other.get_by_role("button", name="Continue to Slack").click()
+        expect(other.get_by_role("status")).to_contain_text("Slack is connected")
+    finally:
+        other.context.close()

@@ -260,7 +260,8 @@ def test_a_replay_from_another_cookie_jar_is_refused(stack: Stack) -> None:
         )
         location = browser.get(started.json()["auth_url"]).headers["location"]
     replay = httpx.get(location, timeout=10)
-    assert replay.status_code == 403
+    assert replay.status_code == 303  # back to the return URL, saying why (issue 11)
+    assert "status=error&reason=browser_mismatch" in replay.headers["location"]
     after = httpx.get(f"{stack.sandbox}/_sandbox/calls").json()["stripe_connect"]
     assert after.get("token", 0) == before.get("token", 0)
 

@@ -114,6 +114,19 @@ async def test_another_provider_cannot_consume_the_flow(store: PostgresPendingFl
     assert await store.claim(flow.flow_id, "slack") is not None
 
 
+async def test_a_flows_return_url_outlives_its_expiry_and_its_use(
+    store: PostgresPendingFlows,
+) -> None:
+    """What a refused callback sends the person back to (issue 11)."""
+    flow = pending(age_s=700)
+    await store.create(flow, requested(flow))
+    org = flow.organization_id
+    assert await store.return_to(flow.flow_id, org, "slack") == "http://127.0.0.1:8100/x"
+    assert await store.return_to(flow.flow_id, uuid.uuid4(), "slack") is None
+    assert await store.return_to(flow.flow_id, org, "google_ads") is None
+    assert await store.return_to(uuid.uuid4(), org, "slack") is None
+
+
 async def test_the_purge_removes_long_expired_flows_only(store: PostgresPendingFlows) -> None:
     old, recent = pending(age_s=7200), pending()
     await store.create(old, requested(old))

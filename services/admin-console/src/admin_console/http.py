@@ -279,6 +279,12 @@ async def home() -> Response:
 
 @router.get(HUB, response_class=HTMLResponse)
 async def hub(request: Request, web: WebDep, session: Signed) -> Response:
+    query = request.query_params
+    if query.get("status") == "error" and query.get("provider"):
+        # The gateway's default return URL, when a refused flow's own return URL is gone.
+        entry = await web.console.provider(session, slug(query["provider"][:64]))
+        reason = (query.get("reason") or "provider_error")[:40]
+        return _redirect(_integration_url(slug(entry["id"]), error=reason))
     content = await web.console.hub(session)
     return page(request, web, "hub.html", {"title": "Integrations", **content}, session=session)
 
