@@ -227,9 +227,10 @@ def expected_account(provider_id: str) -> str:
         return f"Sandbox {provider.name} account"
     # No name at the provider: the account id stands in, as the recorded answer holds it
     # (Google Ads: "customers/<id>").
-    recording = load_recordings()[provider_id].answers["health"]
+    recordings = load_recordings()[provider_id]
     assert spec.account_id_path is not None
-    body = fill(recording.body, {"account_id": f"sbx-{provider_id}-account"})
+    account_id = recordings.account_id or f"sbx-{provider_id}-account"
+    body = fill(recordings.answers["health"].body, {"account_id": account_id})
     return str(value_at(body, spec.account_id_path))
 
 

@@ -79,12 +79,16 @@ class Console:
         status, step = item["status"], item.get("next_step")
         badge = domain.badge(status, step)
         connected = bool(item.get("connected")) or status == "active"
+        platform_account = item.get("account_source") == "platform"
+        if platform_account and not connected:
+            badge = domain.Badge("Platform account", "ok")
         return {
             "id": item["id"],
             "slug": slug(item["id"]),
             "name": item["name"],
             "account": item.get("account_name") if connected else None,
-            "platform_account": item.get("account_source") == "platform",
+            "platform_account": platform_account,
+            "platform_available": bool(item.get("platform_account_available")),
             "badge": badge,
             "connected": connected,
             "connecting": status == "connecting",
@@ -249,6 +253,17 @@ class Console:
     async def sync(self, session: Session, path_slug: str) -> Json:
         entry = await self.provider(session, path_slug)
         return await self.store.sync(session.bearer, session.organization_id, entry["id"])
+
+    async def disconnect_view(self, session: Session, path_slug: str) -> Json:
+        """The confirmation page: disconnecting a brand's own key switches back to the
+        platform's shared account where the platform has one."""
+        entry = await self.provider(session, path_slug)
+        detail = await self.store.integration(session.bearer, session.organization_id, entry["id"])
+        return {
+            "provider": entry,
+            "slug": slug(entry["id"]),
+            "row": self._row(detail, self.clock()),
+        }
 
     async def disconnect(self, session: Session, path_slug: str) -> Json:
         entry = await self.provider(session, path_slug)
