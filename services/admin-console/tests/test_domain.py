@@ -80,6 +80,7 @@ def test_settings_forms_from_the_schema_and_back() -> None:
             "ad_account_id": {"type": "string", "x-resource": "ad_accounts", "title": "Ad account"},
             "capi": {"type": "boolean", "title": "CAPI"},
             "lists": {"type": "array", "items": {"type": "string"}, "title": "Lists"},
+            "segments": {"type": "array", "items": {"type": "string"}, "x-resource": "segments"},
             "limit": {"type": "integer", "title": "Limit"},
             "routing": {"type": "object", "properties": {"alerts": {}, "digest": {}}},
         },
@@ -92,6 +93,7 @@ def test_settings_forms_from_the_schema_and_back() -> None:
         "ad_account_id": "select",
         "capi": "checkbox",
         "lists": "list",
+        "segments": "multiselect",
         "limit": "number",
         "routing": "map",
     }
@@ -99,6 +101,7 @@ def test_settings_forms_from_the_schema_and_back() -> None:
         "pixel_id": ["7"],
         "ad_account_id": [""],
         "lists": ["a\n b \n\n"],
+        "segments": ["S1", "S2", ""],
         "limit": ["x"],
         "routing.alerts": ["#ops"],
     }
@@ -108,6 +111,7 @@ def test_settings_forms_from_the_schema_and_back() -> None:
         "ad_account_id": None,
         "capi": False,
         "lists": ["a", "b"],
+        "segments": ["S1", "S2"],
         "routing": {"alerts": "#ops"},
     }
     assert problems == {"limit": "Enter a whole number."}

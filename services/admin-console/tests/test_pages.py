@@ -390,3 +390,84 @@ def test_malformed_input_is_a_friendly_page_never_a_500(
     if answer.status >= 400:
         assert "<h1>" in answer.text()
         assert "Traceback" not in answer.text()
+
+
+def test_a_sign_in_finished_in_another_browser_lands_on_the_integration_page_with_try_again(
+    signed_in: Any, stack: Stack, org: uuid.UUID, browser: Any, browser_context_args: Any
+) -> None:
+    """The gateway refuses a callback from a browser that did not start the flow and sends
+    that browser back to the console's page of the integration, saying why."""
+    page = signed_in
+    page.goto(f"{stack.console}{HUB}/slack/connect")
+    csrf = page.locator('input[name="csrf"]').first.get_attribute("value")
+    started = page.request.post(  # this browser starts the flow (its cookies, no redirect)
+        f"{stack.console}{HUB}/slack/connect",
+        form={"csrf": csrf, "method": "oauth", "back": "page"},
+        max_redirects=0,
+    )
+    assert started.status == 303, started.text()
+    auth_url = started.headers["location"]
+    other = browser.new_context(**browser_context_args).new_page()
+    try:
+        other.goto(f"{stack.console}/dev/sign-in?org={org}")
+        other.goto(auth_url)  # and another finishes it
+        expect(other).to_have_url(re.compile(rf"{HUB}/slack\?error=browser_mismatch$"))
+        alert = other.get_by_role("alert")
+        expect(alert).to_contain_text("finished in a different browser")
+        expect(other.locator(".facts .badge")).not_to_have_text("Connected")
+        check_page(other, "integration-oauth-refused")
+        other.get_by_role("link", name="Try again").click()
+        expect(other.get_by_role("heading", level=1)).to_have_text("Connect Slack")
+        other.get_by_role("button", name="Continue to Slack").click()
+        expect(other.get_by_role("status")).to_contain_text("Slack is connected")
+    finally:
+        other.context.close()
+
+
+def test_klaviyo_lists_are_picked_from_the_brands_lists_or_typed_with_a_note(
+    signed_in: Any, stack: Stack
+) -> None:
+    page = signed_in
+    page.goto(f"{stack.console}{HUB}/klaviyo")
+    lists = page.get_by_label("Lists to sync")
+    expect(lists).to_have_js_property("tagName", "TEXTAREA")  # nothing to list with yet
+    expect(page.locator(".picker-note").first).to_contain_text(
+        "Connect Klaviyo to choose from your lists"
+    )
+    page.goto(f"{stack.console}{HUB}/klaviyo/connect")
+    page.get_by_label("Private API key").fill("pk_good_key_123456789")
+    page.get_by_label("Public API key (site id)").fill("SiteId1234")
+    page.get_by_role("button", name="Connect Klaviyo").click()
+    expect(page.locator(".facts .badge")).to_have_text("Connected")
+    lists = page.get_by_label("Lists to sync")
+    expect(lists).to_have_js_property("tagName", "SELECT")
+    expect(lists.locator("option")).to_have_text(["Newsletter (Y6nRLr)", "VIP customers (XyZ123)"])
+    lists.select_option(["Y6nRLr", "XyZ123"])
+    page.get_by_label("Segments to sync").select_option("SeG002")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_role("status")).to_contain_text("Klaviyo settings saved")
+    expect(page.get_by_label("Lists to sync")).to_have_values(["Y6nRLr", "XyZ123"])
+    expect(page.get_by_label("Segments to sync")).to_have_values(["SeG002"])
+    check_page(page, "integration-klaviyo")
+
+
+def test_a_brand_switches_from_the_platforms_account_to_its_own_key_and_back(
+    signed_in: Any, stack: Stack
+) -> None:
+    page = signed_in
+    retell = row(page, "retell")
+    expect(retell).to_contain_text("Using the platform's account")
+    expect(retell.locator(".badge")).to_have_text("Platform account")
+    retell.get_by_role("link", name="Use your own key: Retell (Voice/SMS)").click()
+    page.get_by_label("API key").fill("key_brand_own_123456")
+    page.get_by_role("button", name=re.compile("^Connect Retell")).click()
+    expect(row(page, "retell").locator(".account")).to_contain_text("own key")
+    page.goto(f"{stack.console}{HUB}/retell")
+    expect(page.locator(".facts")).to_contain_text("own key")
+    page.get_by_role("link", name="Use the platform's account").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("back to the platform's account")
+    page.get_by_role("button", name="Yes, switch back to the platform's account").click()
+    expect(page.get_by_role("status")).to_contain_text("uses the platform's account again")
+    expect(page.locator(".facts")).to_contain_text("Using the platform's account")
+    expect(page.get_by_role("link", name="Use your own key")).to_be_visible()
+    check_page(page, "integration-platform-account")

@@ -60,6 +60,8 @@ async def test_a_brand_without_a_key_uses_the_configured_platform_account(
     assert hub["retell"]["account_source"] == "platform"
     assert hub["elevenlabs"]["account_source"] is None  # has a shared account, not configured
     assert hub["slack"]["account_source"] is None  # no shared account at all
+    assert hub["retell"]["platform_account_available"] is True
+    assert hub["elevenlabs"]["platform_account_available"] is False
     detail = await client.get(f"/v1/orgs/{org}/integrations/retell", headers=auth)
     assert detail.json()["account_source"] == "platform"
 
@@ -70,6 +72,7 @@ async def test_the_brand_switches_to_its_own_key_and_back(
     await seed(db, org, "retell", auth_type="api_key", refresh_token_encrypted=None)
     own = await client.get(f"/v1/orgs/{org}/integrations/retell", headers=auth)
     assert own.json()["account_source"] == "brand"
+    assert own.json()["platform_account_available"] is True  # so it can switch back
     removed = await client.delete(f"/v1/orgs/{org}/integrations/retell", headers=auth)
     assert removed.status_code in (200, 202, 204), removed.text
     back = await client.get(f"/v1/orgs/{org}/integrations/retell", headers=auth)

@@ -69,6 +69,14 @@ class MemoryFlows:
         self.claimed.add(flow_id)
         return flow
 
+    async def return_to(
+        self, flow_id: uuid.UUID, organization_id: uuid.UUID, provider: str
+    ) -> str | None:
+        flow = self.rows.get(flow_id)
+        if flow is None or flow.organization_id != organization_id or flow.provider != provider:
+            return None
+        return flow.return_to
+
     async def finish(self, flow: PendingFlow, result: Event) -> bool:
         if flow.flow_id in self.consumed:
             return False

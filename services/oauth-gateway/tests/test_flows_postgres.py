@@ -114,6 +114,19 @@ async def test_another_provider_cannot_consume_the_flow(store: PostgresPendingFl
     assert await store.claim(flow.flow_id, "slack") is not None
 
 
+async def test_a_flows_return_url_outlives_its_expiry_and_its_use(
+    store: PostgresPendingFlows,
+) -> None:
+    """What a refused callback sends the person back to (issue 11)."""
+    flow = pending(age_s=700)
+    await store.create(flow, requested(flow))
+    org = flow.organization_id
+    assert await store.return_to(flow.flow_id, org, "slack") == "http://127.0.0.1:8100/x"
+    assert await store.return_to(flow.flow_id, uuid.uuid4(), "slack") is None
+    assert await store.return_to(flow.flow_id, org, "google_ads") is None
+    assert await store.return_to(uuid.uuid4(), org, "slack") is None
+
+
 async def test_the_purge_removes_long_expired_flows_only(store: PostgresPendingFlows) -> None:
     old, recent = pending(age_s=7200), pending()
     await store.create(old, requested(old))
@@ -160,10 +173,12 @@ async def test_the_app_runs_a_flow_through_postgresql(
         )
         location = (await sandbox.get(started.json()["auth_url"])).headers["location"]
         first, second = await asyncio.gather(browser.get(location), browser.get(location))
-    outcomes = sorted([first.status_code, second.status_code])
-    assert outcomes == [303, 400]
-    winner = first if first.status_code == 303 else second
-    assert dict(parse_qsl(urlsplit(winner.headers["location"]).query))["status"] == "connected"
+    # Both go back to the return URL: one connected, the other refused as used (issue 11).
+    outcomes = sorted(
+        dict(parse_qsl(urlsplit(answer.headers["location"]).query)).get("reason", "connected")
+        for answer in (first, second)
+    )
+    assert outcomes == ["connected", "flow_used"]
     pool = await asyncpg.create_pool(migrated, min_size=1, max_size=1)
     assert pool is not None
     try:

@@ -233,13 +233,36 @@ async def test_tampered_state_is_refused_without_calling_the_token_endpoint(
     assert await gateway.token_calls("google_ads") == 0
 
 
-async def test_expired_state_is_refused(gateway: Harness) -> None:
-    location = await gateway.callback_url("google_ads")
+def refused_to(answer: httpx.Response, reason: str, provider: str) -> str:
+    """A refused callback goes back to the flow's return URL, saying why (issue 11)."""
+    assert answer.status_code == 303, answer.text
+    assert_no_store(answer)
+    target = answer.headers["location"]
+    assert query(target)["status"] == "error"
+    assert query(target)["reason"] == reason
+    assert query(target)["provider"] == provider
+    return target
+
+
+async def test_expired_state_goes_back_to_the_return_url_saying_so(gateway: Harness) -> None:
+    wanted = "http://localhost:8100/admin/settings/integrations/google-ads/return?back=hub"
+    location = await gateway.callback_url("google_ads", return_to=wanted)
     gateway.clock.advance(601)
     answer = await gateway.browser.get(location)
-    assert answer.status_code == 400
-    assert answer.json()["error"]["code"] == "flow_expired"
+    target = refused_to(answer, "flow_expired", "google_ads")
+    assert target.startswith(wanted + "&integration=")
     assert await gateway.token_calls("google_ads") == 0
+    assert gateway.events.of(ConnectionEstablishedV1) == []
+
+
+async def test_a_refused_callback_whose_flow_is_gone_goes_to_the_default_return_url(
+    gateway: Harness,
+) -> None:
+    location = await gateway.callback_url("google_ads", return_to="http://localhost:8100/x")
+    gateway.flows.rows.clear()  # purged after its retention
+    gateway.clock.advance(601)
+    target = refused_to(await gateway.browser.get(location), "flow_expired", "google_ads")
+    assert target.startswith(RETURN + "?integration=")
 
 
 async def test_a_replayed_callback_is_refused(gateway: Harness) -> None:
@@ -247,8 +270,7 @@ async def test_a_replayed_callback_is_refused(gateway: Harness) -> None:
     first = await gateway.browser.get(location)
     assert query(first.headers["location"])["status"] == "connected"
     second = await gateway.browser.get(location)
-    assert second.status_code == 400
-    assert second.json()["error"]["code"] == "flow_used"
+    refused_to(second, "flow_used", "google_ads")
     assert await gateway.token_calls("google_ads") == 1
 
 
@@ -257,7 +279,8 @@ async def test_concurrent_identical_callbacks_reach_the_token_endpoint_once(
 ) -> None:
     location = await gateway.callback_url("slack")
     answers = await asyncio.gather(*(gateway.browser.get(location) for _ in range(10)))
-    assert sorted(a.status_code for a in answers) == [303] + [400] * 9
+    outcomes = sorted(query(a.headers["location"])["status"] for a in answers)
+    assert outcomes == ["connected"] + ["error"] * 9
     assert await gateway.token_calls("slack") == 1
 
 
@@ -267,8 +290,7 @@ async def test_a_state_delivered_to_another_providers_callback_is_refused(
     location = await gateway.callback_url("google_ads")
     mixed_up = location.replace("/v1/oauth/google_ads/", "/v1/oauth/google_drive/")
     answer = await gateway.browser.get(mixed_up)
-    assert answer.status_code == 400
-    assert answer.json()["error"]["code"] == "provider_mismatch"
+    refused_to(answer, "provider_mismatch", "google_ads")
     assert await gateway.token_calls("google_ads") == 0
     assert await gateway.token_calls("google_drive") == 0
     # The refused mix-up did not burn the real flow.
@@ -278,14 +300,14 @@ async def test_a_state_delivered_to_another_providers_callback_is_refused(
 
 
 async def test_a_callback_from_another_browser_is_refused(gateway: Harness) -> None:
-    location = await gateway.callback_url("google_ads")
+    wanted = "http://localhost:8100/admin/settings/integrations/google-ads/return"
+    location = await gateway.callback_url("google_ads", return_to=wanted)
     stranger = gateway.new_browser()
     await gateway.start("slack", browser=stranger)  # it has a cookie of its own
     answer = await stranger.get(location)
-    assert answer.status_code == 403
-    assert answer.json()["error"]["code"] == "browser_mismatch"
+    assert refused_to(answer, "browser_mismatch", "google_ads").startswith(wanted + "?")
     cookieless = await gateway.new_browser().get(location)
-    assert cookieless.status_code == 403
+    refused_to(cookieless, "browser_mismatch", "google_ads")
     assert await gateway.token_calls("google_ads") == 0
     assert gateway.events.of(ConnectionEstablishedV1) == []
 

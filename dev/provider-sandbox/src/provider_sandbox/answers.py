@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from hub_catalog import Provider, RequestSpec
 
 from provider_sandbox.bodies import place
-from provider_sandbox.recordings import Recordings, fill
+from provider_sandbox.recordings import Recordings, fill, load_recordings
 
 DEFAULT_RETRY_AFTER_S = 1
 REASON_HEADER = "X-Sandbox-Reason"
@@ -38,7 +38,11 @@ class Account:
     def of(cls, provider: Provider, host: str, tenant: dict[str, str]) -> Account:
         if tenant:
             return cls(name=f"Sandbox {provider.name} {' '.join(tenant.values())}", id=host)
-        return cls(name=f"Sandbox {provider.name} account", id=f"sbx-{provider.id}-account")
+        recorded = load_recordings().get(provider.id)
+        ident = recorded.account_id if recorded is not None else None
+        return cls(
+            name=f"Sandbox {provider.name} account", id=ident or f"sbx-{provider.id}-account"
+        )
 
     def values(self) -> dict[str, Any]:
         return {"account_name": self.name, "account_id": self.id}

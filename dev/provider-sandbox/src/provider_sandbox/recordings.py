@@ -50,6 +50,9 @@ class Recordings(BaseModel):
 
     provider: str
     answers: dict[str, Recording]
+    account_id: str | None = None
+    """The sandbox account's id where the provider's ids have a shape a setting checks (Google
+    Ads customers are ten digits); ``sbx-<provider>-account`` otherwise."""
     undocumented: dict[str, str] = Field(default_factory=dict)
     """Answer name → why the documentation gives none (GA4's Measurement Protocol never refuses)."""
 

@@ -205,12 +205,42 @@ REASONS = {
         "The sign-in with {name} was finished in a different browser than the one that started "
         "it, so nothing was connected. Try again in this browser."
     ),
-    "state_invalid": (
+    "flow_used": (
+        "This sign-in with {name} was already used; each one works once. If {name} does not "
+        "show as connected, try again."
+    ),
+    "invalid_state": (
         "The answer from {name} could not be tied to a sign-in you started. Try again."
+    ),
+    "provider_mismatch": (
+        "The answer came back for a different integration than {name}, so nothing was "
+        "connected. Try again."
+    ),
+    "issuer_mismatch": (
+        "The answer claiming to come from {name} could not be verified, so nothing was "
+        "connected. Try again."
+    ),
+    "callback_signature_invalid": (
+        "The answer claiming to come from {name} could not be verified, so nothing was "
+        "connected. Try again."
+    ),
+    "shop_mismatch": ("{name} answered for a different store than the one you entered. Try again."),
+    "invalid_callback": "{name} sent an incomplete answer. Try again.",
+    "code_rejected": "{name} refused to finish the sign-in. Try again.",
+    "identity_refused": (
+        "{name} gave access that cannot read your account. Check the permissions you grant "
+        "and try again."
     ),
     "provider_error": "{name} could not complete the sign-in. Try again.",
     "credentials_rejected": "{name} did not accept what it was given. Try again.",
     "provider_unavailable": "{name} is not answering right now. Try again in a few minutes.",
+    "provider_rate_limited": "{name} is busy right now. Try again in a few minutes.",
+    "unavailable": "We could not record the connection just now. Try again in a moment.",
+    "store_unavailable": "We could not record the connection just now. Try again in a moment.",
+    "provider_not_configured": (
+        "{name} is not set up on this platform yet, so it cannot be connected. Tell your "
+        "platform team."
+    ),
 }
 
 
@@ -227,7 +257,8 @@ class FormField:
     name: str
     label: str
     kind: str
-    """text, checkbox, number, list (one per line), select (a resource picker), map."""
+    """text, checkbox, number, list (one per line), select and multiselect (resource pickers:
+    one id, or several), map."""
     value: Any
     pattern: str | None = None
     options: tuple[str, ...] = ()
@@ -249,6 +280,8 @@ def settings_fields(schema: Mapping[str, Any], values: Mapping[str, Any]) -> lis
         resource = spec.get("x-resource")
         if kind == "text" and isinstance(resource, str):
             kind = "select"
+        elif kind == "list" and isinstance(resource, str):
+            kind = "multiselect"
         value = values.get(name, spec.get("default"))
         pattern = spec.get("pattern") or (spec.get("items") or {}).get("pattern")
         options = tuple((spec.get("properties") or {}).keys()) if kind == "map" else ()
@@ -288,9 +321,10 @@ def settings_patch(
                     patch[field.name] = int(first)
                 else:
                     problems[field.name] = "Enter a whole number."
-            case "list":
-                items = [line.strip() for line in first.splitlines() if line.strip()]
-                patch[field.name] = items or None
+            case "list" | "multiselect":
+                # A multiple select sends one value per choice; its fallback textarea one per line.
+                items = [line.strip() for value in raw for line in value.splitlines()]
+                patch[field.name] = [item for item in items if item] or None
             case "map":
                 mapping = {}
                 for option in field.options:

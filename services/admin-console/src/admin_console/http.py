@@ -279,6 +279,12 @@ async def home() -> Response:
 
 @router.get(HUB, response_class=HTMLResponse)
 async def hub(request: Request, web: WebDep, session: Signed) -> Response:
+    query = request.query_params
+    if query.get("status") == "error" and query.get("provider"):
+        # The gateway's default return URL, when a refused flow's own return URL is gone.
+        entry = await web.console.provider(session, slug(query["provider"][:64]))
+        reason = (query.get("reason") or "provider_error")[:40]
+        return _redirect(_integration_url(slug(entry["id"]), error=reason))
     content = await web.console.hub(session)
     return page(request, web, "hub.html", {"title": "Integrations", **content}, session=session)
 
@@ -387,14 +393,14 @@ async def sync(web: WebDep, session: Signed, form: Form, provider: str) -> Respo
 async def disconnect_page(
     request: Request, web: WebDep, session: Signed, provider: str
 ) -> Response:
-    entry = await web.console.provider(session, provider)
-    return page(
-        request,
-        web,
-        "disconnect.html",
-        {"title": f"Disconnect {entry['name']}", "provider": entry, "slug": slug(entry["id"])},
-        session=session,
+    content = await web.console.disconnect_view(session, provider)
+    name = content["provider"]["name"]
+    title = (
+        f"Switch {name} back to the platform's account"
+        if content["row"]["platform_available"]
+        else f"Disconnect {name}"
     )
+    return page(request, web, "disconnect.html", {"title": title, **content}, session=session)
 
 
 @router.post(HUB + "/{provider}/disconnect")
@@ -405,6 +411,12 @@ async def disconnect(web: WebDep, session: Signed, form: Form, provider: str) ->
         entry = await web.console.disconnect(session, provider)
     except RefusedError as refused:
         return _flash(_redirect(HUB), web, refused.message, "error")
+    if _one(form, "switch") == "platform":
+        return _flash(
+            _redirect(_integration_url(slug(entry["id"]))),
+            web,
+            f"{entry['name']} uses the platform's account again.",
+        )
     return _flash(_redirect(HUB), web, f"{entry['name']} is disconnected.")
 
 

@@ -109,6 +109,9 @@ class IntegrationSummary(_View):
     account_source: Literal["platform", "brand"] | None = None
     """Whose account is in use: the brand's own, the platform's shared one ("Using the
     platform's account"), or none."""
+    platform_account_available: bool = False
+    """Whether the platform's shared account is configured for this provider: a brand using
+    its own key can switch back to it by disconnecting."""
     last_sync_at: datetime | None
     last_error: str | None
     next_step: str | None

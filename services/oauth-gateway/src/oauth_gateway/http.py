@@ -45,7 +45,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oauth_gateway import domain
-from oauth_gateway.errors import REALM
+from oauth_gateway.errors import REALM, StateRefusedError
 from oauth_gateway.metrics import GatewayMetrics
 from oauth_gateway.service import KeyConnections, OAuthFlows, Resources
 from oauth_gateway.settings import GatewaySettings
@@ -186,18 +186,25 @@ async def start_oauth(
     response_class=RedirectResponse,
     responses={
         303: {"description": "To the flow's return URL with integration, status and reason"},
-        400: {"model": ErrorBody, "description": "Not a state we issued, expired or used"},
-        403: {"model": ErrorBody, "description": "Started in another browser"},
+        400: {"model": ErrorBody, "description": "No state we issued: no flow to return to"},
     },
 )
 async def oauth_callback(provider: ProviderId, request: Request, api: Gateway) -> Response:
-    """Where the provider sends the browser back. Answers 303 to the return URL, or 4xx when
-    the request cannot be tied to a flow this browser started (nothing is called then)."""
-    outcome = await api.oauth.callback(
-        provider,
-        request.query_params.multi_items(),
-        request.cookies.get(api.settings.cookie_name),
-    )
+    """Where the provider sends the browser back. Answers 303 to the flow's return URL with
+    ``status=connected``, or ``status=error&reason=...`` (also when the callback is refused:
+    expired, used, another browser's; nothing is called then). 4xx only when the request names
+    no state we signed, so no flow to return to."""
+    query = request.query_params.multi_items()
+    try:
+        outcome = await api.oauth.callback(
+            provider, query, request.cookies.get(api.settings.cookie_name)
+        )
+    except StateRefusedError as refused:
+        location = await api.oauth.refused_location(query, refused)
+        if location is None:
+            raise
+        log.info("oauth callback refused", extra={"provider": provider, "reason": refused.code})
+        return RedirectResponse(location, status_code=303)
     log.info(
         "oauth callback",
         extra={

@@ -79,12 +79,16 @@ class Console:
         status, step = item["status"], item.get("next_step")
         badge = domain.badge(status, step)
         connected = bool(item.get("connected")) or status == "active"
+        platform_account = item.get("account_source") == "platform"
+        if platform_account and not connected:
+            badge = domain.Badge("Platform account", "ok")
         return {
             "id": item["id"],
             "slug": slug(item["id"]),
             "name": item["name"],
             "account": item.get("account_name") if connected else None,
-            "platform_account": item.get("account_source") == "platform",
+            "platform_account": platform_account,
+            "platform_available": bool(item.get("platform_account_available")),
             "badge": badge,
             "connected": connected,
             "connecting": status == "connecting",
@@ -112,7 +116,7 @@ class Console:
         now = self.clock()
         row = self._row(detail, now)
         fields = domain.settings_fields(entry["settings_schema"], detail.get("settings") or {})
-        choices = await self._choices(session, entry["id"], fields, connected=row["connected"])
+        choices, notes = await self._choices(session, entry, fields, connected=row["connected"])
         return {
             "provider": entry,
             "row": row,
@@ -132,31 +136,53 @@ class Console:
             },
             "fields": fields,
             "choices": choices,
+            "picker_notes": notes,
             "flags": self._flags(flags, entry),
             "history": self._history(history, now),
         }
 
     async def _choices(
-        self, session: Session, provider: str, fields: list[domain.FormField], *, connected: bool
-    ) -> dict[str, list[Json]]:
-        pickers = {f.resource: f.resource_params for f in fields if f.resource}
-        if not pickers or not connected:
-            return {}
+        self, session: Session, entry: Json, fields: list[domain.FormField], *, connected: bool
+    ) -> tuple[dict[str, list[Json]], dict[str, str]]:
+        """What each picker offers (the gateway's listing of the brand's resources, by kind)
+        and, for each picker that falls back to typing ids, a note saying why."""
+        name = entry["name"]
         values = {f.name: f.value for f in fields}
+        labels = {f.name: f.label for f in fields}
         found: dict[str, list[Json]] = {}
-        for kind in sorted(k for k in pickers if k):
-            params = {p: str(values[p]) for p in pickers[kind] if values.get(p)}
-            if len(params) < len(pickers[kind]):
-                continue  # pick what it depends on first (Meta: the ad account, then its pixel)
-            try:
-                listing = await self.gateway.resources(
-                    session.bearer, session.organization_id, provider, kind, params
-                )
-            except RefusedError:
-                listing = None
-            if listing is not None:
+        notes: dict[str, str] = {}
+        for picker in fields:
+            kind = picker.resource
+            if kind is None:
+                continue
+            what = kind.replace("_", " ")
+            if not connected:
+                notes[picker.name] = f"Connect {name} to choose from your {what}; until then, "
+                notes[picker.name] += "type the id."
+                continue
+            missing = [p for p in picker.resource_params if not values.get(p)]
+            if missing:
+                first = labels.get(missing[0], missing[0]).lower()
+                notes[picker.name] = f"Choose the {first} and save first; then pick its {what}."
+                continue
+            if kind not in found:
+                params = {p: str(values[p]) for p in picker.resource_params}
+                try:
+                    listing = await self.gateway.resources(
+                        session.bearer, session.organization_id, entry["id"], kind, params
+                    )
+                except RefusedError:
+                    listing = None
+                if listing is None:
+                    notes[picker.name] = (
+                        f"Your {what} could not be listed from {name} right now, so type the id "
+                        "(reload the page to try again)."
+                    )
+                    continue
                 found[kind] = list(listing.get("items") or [])
-        return found
+            if not found[kind]:
+                notes[picker.name] = f"{name} lists no {what} for this account; type the id."
+        return found, notes
 
     def _flags(self, flags: Mapping[str, Any], entry: Mapping[str, Any]) -> list[Json]:
         shown = []
@@ -227,6 +253,17 @@ class Console:
     async def sync(self, session: Session, path_slug: str) -> Json:
         entry = await self.provider(session, path_slug)
         return await self.store.sync(session.bearer, session.organization_id, entry["id"])
+
+    async def disconnect_view(self, session: Session, path_slug: str) -> Json:
+        """The confirmation page: disconnecting a brand's own key switches back to the
+        platform's shared account where the platform has one."""
+        entry = await self.provider(session, path_slug)
+        detail = await self.store.integration(session.bearer, session.organization_id, entry["id"])
+        return {
+            "provider": entry,
+            "slug": slug(entry["id"]),
+            "row": self._row(detail, self.clock()),
+        }
 
     async def disconnect(self, session: Session, path_slug: str) -> Json:
         entry = await self.provider(session, path_slug)

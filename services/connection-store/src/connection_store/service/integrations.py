@@ -352,6 +352,7 @@ def _summary(
         "connected": row is not None and row.connected,
         "account_name": row.account_name if row else None,
         "account_source": account_source(provider, row, shared),
+        "platform_account_available": provider.id in shared,
         "last_sync_at": row.last_sync_at if row else None,
         "last_error": row.last_error if row else None,
         "next_step": step,

@@ -122,6 +122,21 @@ class PostgresPendingFlows:
         )
         return _flow(row) if row is not None else None
 
+    async def return_to(
+        self, flow_id: uuid.UUID, organization_id: uuid.UUID, provider: str
+    ) -> str | None:
+        try:
+            value: str | None = await self.pool.fetchval(
+                "SELECT return_to FROM oauth_flows "
+                "WHERE flow_id = $1 AND organization_id = $2 AND provider = $3",
+                flow_id,
+                organization_id,
+                provider,
+            )
+        except DATABASE_ERRORS:
+            return None  # the default return URL then: the person still gets an answer
+        return value
+
     async def finish(self, flow: PendingFlow, result: Event) -> bool:
         try:
             async with self.transaction() as tx:

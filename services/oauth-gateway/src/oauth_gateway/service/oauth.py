@@ -9,6 +9,7 @@ that consumes the flow, and then the person gets a 303 to the flow's return URL.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import uuid
@@ -171,6 +172,36 @@ class OAuthFlows:
             return await self._failed(provider, flow, error)
         self.metrics.callback(provider.id, "connected")
         return self._outcome(provider, flow, None)
+
+    async def refused_location(
+        self, query: Sequence[tuple[str, str]], error: GatewayError
+    ) -> str | None:
+        """Where a refused callback (expired, used, another browser's...) sends the person: the
+        flow's return URL, still allow-listed, else the default, with ``status=error`` and the
+        refusal's code. ``None`` when the request names no state we signed: nothing ties it to
+        a flow, or when it is malformed (a repeated parameter): it is answered 4xx."""
+        states = [value for key, value in query if key == "state"]
+        if len(states) != 1 or error.code == "invalid_callback":
+            return None
+        try:
+            claims = self.codec.verify(states[0])
+        except GatewayError:
+            return None
+        target = self.returns.default
+        stored = await self.flows.return_to(claims.flow, claims.org, claims.provider)
+        if stored is not None:
+            with contextlib.suppress(GatewayError):  # the allow-list changed since the start
+                target = self.returns.check(stored)
+        integration = str(derive_connection_id(claims.org, claims.provider))
+        return self.returns.with_result(
+            target,
+            {
+                "integration": integration,
+                "provider": claims.provider,
+                "status": "error",
+                "reason": error.code,
+            },
+        )
 
     def _callback_provider(self, provider_id: str) -> Provider:
         provider = self.catalog.tenant_provider(provider_id)

@@ -47,6 +47,13 @@ class PendingFlows(Protocol):
         atomically, so of two concurrent callbacks exactly one gets it."""
         ...
 
+    async def return_to(
+        self, flow_id: uuid.UUID, organization_id: uuid.UUID, provider: str
+    ) -> str | None:
+        """The flow's return URL while the flow is on record (claimed, used or expired alike),
+        so a refused callback can send the person back where they started; else ``None``."""
+        ...
+
     async def finish(self, flow: PendingFlow, result: Event) -> bool:
         """Consume the claimed flow and record its result (``connection.established`` or
         ``.failed``) in one transaction: durable when this returns. False when the flow was
