@@ -88,11 +88,13 @@ class ConnectionRow:
 
 
 def integration_status(row: ConnectionRow | None) -> IntegrationStatus:
-    """The hub's status of a connection: ``connecting`` while a first attempt or a reconnect of
-    a connection without an active credential is in progress."""
+    """The hub's status of a connection: ``connecting`` only while an attempt is in progress for
+    a connection that holds no credential (never connected, or disconnected). A reconnect of an
+    ``active``, ``expired`` or ``error`` connection keeps that status; the attempt in progress
+    shows beside it (``attempt``), so a reconnect never hides what is wrong underneath."""
     if row is None:
         return "not_connected"
-    if row.attempt_state == "connecting" and row.status != "active":
+    if row.attempt_state == "connecting" and row.status not in CONNECTED:
         return "connecting"
     return _SHOWN.get(row.status, "not_connected")
 
