@@ -87,7 +87,7 @@ class Console:
             "platform_account": item.get("account_source") == "platform",
             "badge": badge,
             "connected": connected,
-            "connecting": status == "connecting",
+            "connecting": _connecting(item),
             "attention": domain.needs_attention(status, step),
             "action": domain.action_label(step, item["name"]),
             "next_step": step,
@@ -293,7 +293,8 @@ class Console:
         deadline = loop.time() + SETTLE_S
         while True:
             detail = await self.store.integration(session.bearer, session.organization_id, provider)
-            if detail["status"] not in ("connecting", "not_connected") or loop.time() > deadline:
+            pending = detail["status"] == "not_connected" or _connecting(detail)
+            if not pending or loop.time() > deadline:
                 return detail
             await asyncio.sleep(0.1)
 
@@ -317,7 +318,7 @@ class Console:
                         **card,
                         "slug": slug(card["provider"]),
                         "connected": item.get("status") == "active",
-                        "connecting": item.get("status") == "connecting",
+                        "connecting": _connecting(item),
                         "oauth": "oauth2_authorization_code" in card.get("auth_types", []),
                     }
                 )
@@ -389,3 +390,11 @@ def key_mode(entry: Mapping[str, Any]) -> Json | None:
 
 def oauth_mode(entry: Mapping[str, Any]) -> bool:
     return "oauth2_authorization_code" in (entry.get("auth_types") or [])
+
+
+def _connecting(item: Mapping[str, Any]) -> bool:
+    """An attempt in progress: "connecting" on its own, or a reconnect beside the status it
+    would fix (the store keeps ``expired``/``error``/``active`` under a new attempt)."""
+    return item.get("status") == "connecting" or (item.get("attempt") or {}).get("state") == (
+        "connecting"
+    )
