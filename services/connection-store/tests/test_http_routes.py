@@ -525,6 +525,8 @@ async def test_flags_are_the_catalog_defaults_until_changed(
     assert body["flags"] == {name: f.default for name, f in CATALOG.feature_flags.items()}
     assert body["details"]["integrations.meta_ads"] == {
         "enabled": False,
+        "effective": False,
+        "reason": None,
         "default": False,
         "overridden": False,
         "requires_connection": True,

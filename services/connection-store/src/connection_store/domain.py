@@ -164,6 +164,27 @@ def next_step(provider: Provider, status: str, error_code: str | None) -> str | 
     return None
 
 
+def flag_effect(
+    enabled: bool, requires_connection: bool, provider: Provider | None, status: str | None
+) -> tuple[bool, str | None]:
+    """Whether a flag is in effect, and why not: an enabled flag that needs a connection is off
+    while that connection is not ``active`` (the stored choice stays, so reconnecting restores
+    it)."""
+    if not enabled or not requires_connection or provider is None or status == "active":
+        return enabled, None
+    name = provider.name
+    match status:
+        case "expired":
+            why = f"{name} needs reconnecting; the feature is back on once it is reconnected."
+        case "error":
+            why = f"{name} has a problem; the feature is back on once it works again."
+        case "disconnected":
+            why = f"{name} was disconnected; the feature is back on once it is reconnected."
+        case _:
+            why = f"{name} is not connected; the feature is on once it is connected."
+    return False, why
+
+
 def resource_values(value: Any) -> list[str]:
     """The resource ids a setting's value names (one, or each item of a list)."""
     if isinstance(value, list):

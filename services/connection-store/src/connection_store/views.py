@@ -181,6 +181,11 @@ class SyncAccepted(_View):
 
 class FlagView(_View):
     enabled: bool
+    """The stored choice (the catalog default unless changed); kept across disconnects."""
+    effective: bool
+    """Whether the feature is on now: ``enabled``, and its required connection active."""
+    reason: str | None
+    """Why an enabled flag is not in effect (a person's sentence), else ``None``."""
     default: bool
     overridden: bool
     requires_connection: bool
@@ -191,6 +196,7 @@ class FlagView(_View):
 
 class FlagsView(_View):
     flags: dict[str, bool]
+    """Flag → ``effective``: what platform code reads."""
     details: dict[str, FlagView]
 
 
