@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from faststream.kafka import KafkaRouter
 from hub_contracts import (
+    ConnectionDisconnectedV1,
     ConnectionEstablishedV1,
     ConnectionRecoveredV1,
     ConnectionUnhealthyV1,
@@ -26,6 +27,7 @@ from notifier.settings import NotifierSettings
 UNHEALTHY = "notifier.on_unhealthy"
 RECOVERED = "notifier.on_recovered"
 ESTABLISHED = "notifier.on_established"
+DISCONNECTED = "notifier.on_disconnected"
 F = TypeVar("F", Unhealthy, Recovery)
 
 
@@ -42,6 +44,12 @@ def router(settings: NotifierSettings, triage: Triage) -> KafkaRouter:
         recovery = _facts(event, Recovery, cause="reconnected", credential_version=None)
         await triage.on_recovery(ESTABLISHED, event.event_id, recovery)
 
+    async def on_disconnected(event: ConnectionDisconnectedV1) -> None:
+        """The brand removed the connection: its incident closes without a message."""
+        await triage.on_disconnected(
+            DISCONNECTED, event.event_id, event.organization_id, event.provider, event.occurred_at
+        )
+
     router = KafkaRouter()
     subscribe(
         router, settings, topic=Topic.CONNECTION_UNHEALTHY, group=UNHEALTHY, handler=on_unhealthy
@@ -55,6 +63,13 @@ def router(settings: NotifierSettings, triage: Triage) -> KafkaRouter:
         topic=Topic.CONNECTION_ESTABLISHED,
         group=ESTABLISHED,
         handler=on_established,
+    )
+    subscribe(
+        router,
+        settings,
+        topic=Topic.CONNECTION_DISCONNECTED,
+        group=DISCONNECTED,
+        handler=on_disconnected,
     )
     return router
 
