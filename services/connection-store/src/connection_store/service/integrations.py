@@ -209,6 +209,7 @@ class Integrations:
                 disconnected_by=by[:200],
                 reason="user_request",
                 credentials=row.credentials(),
+                metadata=dict(row.metadata),
             )
             await tx.outbox.add([OutboxMessage.of(event)])
             entry = domain.history_entry(event, provider)

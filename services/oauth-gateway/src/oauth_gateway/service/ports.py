@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from hub_catalog import AuthMode, Provider, RequestSpec, ResourceListing
+from hub_catalog import AuthMode, Provider, RequestSpec, ResourceListing, Revocation
 from hub_contracts import Credentials, EncryptedCredential, Event
 from pydantic import SecretStr
 
@@ -130,6 +130,13 @@ class Providers(Protocol):
         self, provider: Provider, values: Mapping[str, str], token: SecretStr, *, hint: str
     ) -> None:
         """RFC 7009 revocation; an already-invalid token counts as revoked."""
+        ...
+
+    async def revocation(
+        self, provider: Provider, spec: Revocation, values: Mapping[str, str]
+    ) -> None:
+        """The provider's own revocation request (catalog ``revocation``); the provider's
+        revoked answer counts as revoked."""
         ...
 
 
