@@ -387,12 +387,18 @@ async def sync(web: WebDep, session: Signed, form: Form, provider: str) -> Respo
 async def disconnect_page(
     request: Request, web: WebDep, session: Signed, provider: str
 ) -> Response:
-    entry = await web.console.provider(session, provider)
+    confirmation = await web.console.disconnect_confirmation(session, provider)
+    entry = confirmation["provider"]
     return page(
         request,
         web,
         "disconnect.html",
-        {"title": f"Disconnect {entry['name']}", "provider": entry, "slug": slug(entry["id"])},
+        {
+            "title": f"Disconnect {entry['name']}",
+            "provider": entry,
+            "slug": slug(entry["id"]),
+            "removal": confirmation["removal"],
+        },
         session=session,
     )
 

@@ -228,6 +228,12 @@ class Console:
         entry = await self.provider(session, path_slug)
         return await self.store.sync(session.bearer, session.organization_id, entry["id"])
 
+    async def disconnect_confirmation(self, session: Session, path_slug: str) -> Json:
+        """The provider, and what happens to the access at the provider when disconnecting."""
+        entry = await self.provider(session, path_slug)
+        detail = await self.store.integration(session.bearer, session.organization_id, entry["id"])
+        return {"provider": entry, "removal": domain.removal_notice(entry, detail.get("auth_type"))}
+
     async def disconnect(self, session: Session, path_slug: str) -> Json:
         entry = await self.provider(session, path_slug)
         await self.store.disconnect(session.bearer, session.organization_id, entry["id"])
