@@ -1,10 +1,13 @@
-"""Every connect attempt ends (issue 13, item 3): the gateway on the real PostgreSQL and broker
+"""The lifecycle's ends (issue 13, items 3 and 6): the gateway on the real PostgreSQL and broker
 (in process, with a clock the test moves and the sandbox behind its guarded transport), and
 connection-store as a process reading what the gateway's outbox relays.
 
-A callback refused for ``flow_expired`` or ``browser_mismatch``, a denial at the provider, and a
-flow nobody comes back to all end with ``connection.failed``; the store then shows the attempt
-failed with the reason, and a reconnect never hides the status underneath.
+- Every connect attempt ends: a callback refused for ``flow_expired`` or ``browser_mismatch``,
+  a denial at the provider, and a flow nobody comes back to all end with ``connection.failed``;
+  the store shows the attempt failed with the reason, and a reconnect never hides the status
+  underneath.
+- A disconnect in the store reaches the gateway (``connection.disconnected``), which withdraws
+  the grant with the provider's own revocation request (Slack, Meta, Stripe, Shopify).
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ class Gateway:
     async def start(self, org: uuid.UUID, provider: str = "slack") -> dict[str, Any]:
         started = await self.browser.post(
             f"/v1/orgs/{org}/integrations/{provider}/oauth/start",
-            json={},
+            json={"shop": "acme.myshopify.com"} if provider == "shopify" else {},
             headers={"Authorization": f"Bearer {token(org)}"},
         )
         assert started.status_code == 201, started.text
@@ -123,6 +126,7 @@ async def gateway(
 
 
 async def view(store: str, org: uuid.UUID, provider: str = "slack") -> dict[str, Any]:
+    """The store's view of the integration."""
     async with httpx.AsyncClient(timeout=5) as client:
         answer = await client.get(
             f"{store}/v1/orgs/{org}/integrations/{provider}",
@@ -220,3 +224,32 @@ async def test_an_abandoned_flow_ends_within_its_lifetime_and_one_sweep(
     location = await gateway.authorize(started["auth_url"])
     late = await gateway.browser.get(location)
     assert late.status_code == 400  # the swept flow cannot be used any more
+
+
+@pytest.mark.parametrize("provider", ["slack", "meta_ads", "stripe_connect", "shopify"])
+async def test_a_disconnect_withdraws_the_grant_at_the_provider(
+    gateway: Gateway, store: str, provider: str
+) -> None:
+    org = uuid.uuid4()
+    location = await gateway.authorize((await gateway.start(org, provider))["auth_url"])
+    assert (await gateway.browser.get(location)).status_code == 303
+    deadline = time.monotonic() + 20
+    while (await view(store, org, provider))["status"] != "active":
+        assert time.monotonic() < deadline, "never active"
+        await asyncio.sleep(0.2)
+    issued = (await gateway.sandbox.get(f"/_sandbox/{provider}/tokens")).json()
+    assert not any(token["revoked"] for token in issued)
+
+    async with httpx.AsyncClient(timeout=5) as client:
+        gone = await client.delete(
+            f"{store}/v1/orgs/{org}/integrations/{provider}",
+            headers={"Authorization": f"Bearer {token(org)}"},
+        )
+    assert gone.status_code == 204
+    deadline = time.monotonic() + 20
+    while (await gateway.sandbox.get("/_sandbox/calls")).json()[provider].get("revocation") != 1:
+        assert time.monotonic() < deadline, "no revocation at the provider"
+        await asyncio.sleep(0.2)
+    issued = (await gateway.sandbox.get(f"/_sandbox/{provider}/tokens")).json()
+    access = [t for t in issued if t["kind"] == "access"]
+    assert access[-1]["revoked"], "the connection's access token still works"
