@@ -25,6 +25,7 @@ import httpx
 import pytest
 from hub_catalog import Catalog, PlatformCredentials
 from hub_localstack.services import ServiceProcess
+from hub_runtime.metrics import sample
 from oauth_gateway.app import create_app
 from oauth_gateway.settings import GatewaySettings
 from provider_sandbox import platform_environment
@@ -224,6 +225,8 @@ async def test_an_abandoned_flow_ends_within_its_lifetime_and_one_sweep(
     location = await gateway.authorize(started["auth_url"])
     late = await gateway.browser.get(location)
     assert late.status_code == 400  # the swept flow cannot be used any more
+    metrics = (await gateway.browser.get("/metrics")).text
+    assert sample(metrics, "oauth_gateway_flows_expired_total", provider="slack") >= 1
 
 
 @pytest.mark.parametrize("provider", ["slack", "meta_ads", "stripe_connect", "shopify"])

@@ -190,6 +190,7 @@ class OAuthFlows:
         return ended >= self.expiry_batch
 
     def _expired(self, flow: PendingFlow) -> Event:
+        self.metrics.flows_expired.labels(flow.provider).inc()
         return domain.failed(
             flow.organization_id,
             flow.provider,
