@@ -288,6 +288,9 @@ async def test_a_callback_from_another_browser_is_refused(gateway: Harness) -> N
     assert cookieless.status_code == 403
     assert await gateway.token_calls("google_ads") == 0
     assert gateway.events.of(ConnectionEstablishedV1) == []
+    # The attempt ends once, with the refusal the console can show (issue 13).
+    (failed,) = gateway.events.of(ConnectionFailedV1)
+    assert (failed.provider, failed.reason) == ("google_ads", "browser_mismatch")
 
 
 async def test_the_tenant_comes_from_the_flow_never_the_query(gateway: Harness) -> None:
