@@ -221,6 +221,7 @@ async def test_an_abandoned_flow_ends_within_its_lifetime_and_one_sweep(
     assert time.monotonic() - began < SWEEP_S + 15
     assert found["attempt"]["reason"] == "flow_expired"
     assert found["status"] == "active"  # the reconnect never hid the connection
+    assert found["next_step"] is None  # and it still works: nothing to do
     assert found["attempt"]["at"] is not None
     location = await gateway.authorize(started["auth_url"])
     late = await gateway.browser.get(location)

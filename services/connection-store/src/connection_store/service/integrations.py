@@ -350,7 +350,12 @@ def _summary(
     step = None
     if row is not None:
         step = domain.next_step(provider, row.status, row.last_error_code)
-        if step is None and attempt is not None and attempt.state == "failed":
+        if (
+            step is None
+            and attempt is not None
+            and attempt.state == "failed"
+            and row.status != "active"  # an abandoned reconnect of a working connection
+        ):
             step = f"Connect {provider.name} again in {WHERE}."
     return {
         "id": provider.id,
