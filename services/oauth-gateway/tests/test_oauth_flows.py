@@ -617,3 +617,19 @@ async def test_an_unconfigured_provider_app_is_named_for_the_operator(
     assert answer.status_code == 503
     assert answer.json()["error"]["code"] == "provider_not_configured"
     assert "SLACK_CLIENT_ID" in answer.json()["error"]["message"]
+
+
+async def test_the_expiry_sweep_ends_abandoned_flows_once(gateway: Harness) -> None:
+    started = await gateway.start("slack")
+    assert started.status_code == 201
+    oauth = gateway.app.state.api.oauth
+    assert not await oauth.expire_due()
+    assert gateway.events.of(ConnectionFailedV1) == []  # still within its lifetime
+    gateway.clock.advance(gateway.settings.flow_ttl_s + 1)
+    await oauth.expire_due()
+    await oauth.expire_due()
+    (failed,) = gateway.events.of(ConnectionFailedV1)
+    assert (failed.provider, failed.reason) == ("slack", "flow_expired")
+    (requested,) = gateway.events.of(ConnectionRequestedV1)
+    assert failed.flow_id == requested.flow_id
+    assert failed.message.startswith("The sign-in to Slack expired before it was finished")

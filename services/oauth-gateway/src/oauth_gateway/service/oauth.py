@@ -191,11 +191,15 @@ class OAuthFlows:
 
     def _expired(self, flow: PendingFlow) -> Event:
         self.metrics.flows_expired.labels(flow.provider).inc()
+        # A provider gone from the catalog since the flow started still ends its flow.
+        name = next(
+            (p.name for p in self.catalog.providers if p.id == flow.provider), flow.provider
+        )
         return domain.failed(
             flow.organization_id,
             flow.provider,
             flow.flow_id,
-            _flow_expired(self.catalog.get(flow.provider).name, self.flow_ttl),
+            _flow_expired(name, self.flow_ttl),
             event_id=uuid.uuid5(flow.flow_id, "connection.failed"),
         )
 
