@@ -25,6 +25,7 @@ REQUIRED_ALERTS = {
     "HubDeadLetters",
     "HubProviderOutage",
     "HubNotifierFailing",
+    "HubPlatformAccountUnhealthy",
 }
 INSTALL_HINT = "promtool missing: install Debian's prometheus package (apt-get install prometheus)"
 

@@ -3,7 +3,13 @@
 from pathlib import Path
 
 from hub_catalog import load_catalog
-from hub_localstack.run import development_environment, development_key, procfile_names
+from hub_keyring import SubmissionKeys
+from hub_localstack.run import (
+    development_environment,
+    development_key,
+    development_submission_key,
+    procfile_names,
+)
 from hub_localstack.stack import Endpoints
 from provider_sandbox import platform_value
 
@@ -38,6 +44,15 @@ def test_development_key_is_generated_once_and_kept_private(tmp_path: Path) -> N
     assert first == development_key(tmp_path)
     assert first.startswith("dev1:")
     assert (tmp_path / "dev-credential-keys").stat().st_mode & 0o077 == 0
+
+
+def test_the_gateway_gets_a_submission_key_kept_across_runs(tmp_path: Path) -> None:
+    env = development_environment(ENDPOINTS, tmp_path, {})
+    entry = env["OAUTH_GATEWAY_SUBMISSION_KEYS"]
+    assert SubmissionKeys.from_spec(entry).key_ids == ("devs1",)
+    assert development_submission_key(tmp_path) == entry
+    assert (tmp_path / "dev-submission-keys").stat().st_mode & 0o077 == 0
+    assert entry != env["CREDENTIAL_KEYS"]
 
 
 def test_procfile_names_skip_comments(tmp_path: Path) -> None:

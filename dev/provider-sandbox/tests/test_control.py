@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -78,3 +79,29 @@ async def test_unknown_things_are_json_404s(sandbox: Callable[[str], Any]) -> No
 async def test_an_unknown_fault_mode_is_refused(sandbox: Callable[[str], Any]) -> None:
     answer = await sandbox("slack").http.post("/_sandbox/slack/faults", json={"mode": "melted"})
     assert answer.status_code == 422
+
+
+async def test_latency_delays_provider_answers_not_the_control_api(
+    sandbox: Callable[[str], Any],
+) -> None:
+    retell = sandbox("retell")
+    mode = retell.provider.auth
+    key = {"api_key": "key_0123456789abcdef"}
+    assert (await retell.http.post("/_sandbox/latency", json={"ms": 150})).status_code == 200
+    assert (await retell.http.post("/_sandbox/reset")).status_code == 200  # keeps the latency
+
+    started = time.perf_counter()
+    await retell.check(retell.provider.checks.health, mode, key)
+    slow = time.perf_counter() - started
+    started = time.perf_counter()
+    await retell.http.get("/_sandbox/calls")
+    control = time.perf_counter() - started
+
+    assert slow >= 0.15
+    assert control < 0.15
+    await retell.http.post("/_sandbox/latency", json={"ms": 0})
+    started = time.perf_counter()
+    await retell.check(retell.provider.checks.health, mode, key)
+    assert time.perf_counter() - started < 0.15
+    bad = await retell.http.post("/_sandbox/latency", json={"ms": -1})
+    assert bad.status_code == 422

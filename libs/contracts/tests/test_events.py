@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import types
 import typing
@@ -15,6 +16,7 @@ from hub_contracts import (
     Credentials,
     EncryptedCredential,
     Event,
+    SealedCredential,
     TokenRefreshedV1,
     connection_id,
     parse_event,
@@ -62,7 +64,7 @@ def _flatten(annotation: object) -> list[object]:
 
 
 def test_every_topic_has_exactly_one_v1_model() -> None:
-    assert sorted(t for t, _ in EVENT_MODELS) == sorted(ALL_TOPICS)
+    assert sorted(t for t, version in EVENT_MODELS if version == 1) == sorted(ALL_TOPICS)
     assert len(SAMPLES) == len(EVENT_MODELS)
 
 
@@ -71,7 +73,7 @@ def test_no_event_field_named_like_a_secret_holds_a_plain_string(model: type[Eve
     offenders = [
         f"{reachable.__name__}.{name}"
         for reachable in _models_reachable(model)
-        if reachable is not EncryptedCredential
+        if reachable not in (EncryptedCredential, SealedCredential)
         for name, field in reachable.model_fields.items()
         if SECRET_NAME.search(name) and _string_like(field.annotation)
     ]
@@ -139,3 +141,25 @@ def test_established_event_json_holds_no_plaintext_fields() -> None:
     event = next(e for e in SAMPLES if isinstance(e, ConnectionEstablishedV1))
     wire = serialize_event(event).decode()
     assert '"access_token":{"format":1,"key_id":"k1"' in wire
+
+
+def test_connection_requested_v2_carries_sealed_fields_only_and_at_least_one() -> None:
+    from hub_contracts import ConnectionRequestedV2, InvalidEventError
+    from hub_contracts.examples import sealed
+
+    event = ConnectionRequestedV2(
+        organization_id=uuid.uuid4(),
+        provider="klaviyo",
+        auth_type="api_key",
+        submission={"private_api_key": sealed()},
+    )
+    assert type(parse_event(serialize_event(event), topic="connection.requested")) is type(event)
+    data = event.model_dump(mode="json")
+    with pytest.raises(InvalidEventError, match="submission"):
+        parse_event(json.dumps({**data, "submission": {}}))
+    symmetric = {"private_api_key": ciphertext().model_dump(mode="json")}
+    with pytest.raises(InvalidEventError, match="ephemeral_public_key"):
+        parse_event(json.dumps({**data, "submission": symmetric}))
+    short = {**data["submission"]["private_api_key"], "ephemeral_public_key": "AAAA"}
+    with pytest.raises(InvalidEventError, match="32 bytes"):
+        parse_event(json.dumps({**data, "submission": {"private_api_key": short}}))

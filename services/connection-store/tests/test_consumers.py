@@ -19,7 +19,9 @@ from hub_contracts import (
     ConnectionEstablishedV1,
     ConnectionFailedV1,
     ConnectionRecoveredV1,
+    ConnectionRequested,
     ConnectionRequestedV1,
+    ConnectionRequestedV2,
     ConnectionUnhealthyV1,
     Credentials,
     EncryptedCredential,
@@ -81,7 +83,7 @@ class Consumers:
     def __init__(self, events: ConnectionEvents) -> None:
         self.events = events
 
-    async def on_requested(self, event: ConnectionRequestedV1) -> None:
+    async def on_requested(self, event: ConnectionRequested) -> None:
         await self.events.requested(handlers.REQUESTED, event)
 
     async def on_failed(self, event: ConnectionFailedV1) -> None:
@@ -129,6 +131,29 @@ async def test_requested_records_a_connecting_attempt(events: Consumers, db: Dat
         flow,
     )
     assert row["id"] == connection_id(org, "meta_ads")
+
+
+async def test_a_sealed_onboarding_submission_v2_records_an_attempt_too(
+    events: Consumers, db: Database
+) -> None:
+    from hub_contracts.examples import sealed
+
+    org, flow = uuid.uuid4(), uuid.uuid4()
+    await events.on_requested(
+        ConnectionRequestedV2(
+            organization_id=org,
+            provider="klaviyo",
+            flow_id=flow,
+            auth_type="api_key",
+            submission={"private_api_key": sealed()},
+        )
+    )
+    row = await _row(db, org, "klaviyo")
+    assert (row["attempt_state"], row["attempt_flow_id"], row["auth_type"]) == (
+        "connecting",
+        flow,
+        "api_key",
+    )
 
 
 async def test_failed_marks_the_attempt_failed_with_its_reason(

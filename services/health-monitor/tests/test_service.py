@@ -341,7 +341,7 @@ async def test_a_revoked_api_key_and_a_revoked_token_are_told_apart_from_outages
     revoked_key = await monitor.check(due(keyring, resend, key))
 
     assert revoked_token.verdict.outcome == Outcome.REVOKED
-    assert revoked_token.verdict.code == "token_revoked"  # Slack's HTTP 200 ok:false
+    assert revoked_token.verdict.code == "invalid_auth"  # Slack's HTTP 200 ok:false, as recorded
     assert revoked_key.verdict.outcome == Outcome.REVOKED
     assert [e.reason for e in recorder.events if isinstance(e, ConnectionUnhealthyV1)] == [
         "revoked",

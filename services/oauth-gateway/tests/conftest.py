@@ -16,7 +16,7 @@ import jwt
 import pytest
 from hub_catalog import Catalog, PlatformCredentials, load_catalog
 from hub_contracts import Event
-from hub_keyring import KeyRing
+from hub_keyring import KeyRing, new_submission_key_spec
 from oauth_gateway.app import create_app
 from oauth_gateway.errors import PublishFailedError
 from oauth_gateway.service import PendingFlow, Revocations
@@ -219,7 +219,11 @@ async def sandbox() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def settings() -> GatewaySettings:
-    return GatewaySettings(credential_keys=new_key_spec(), migrate_on_start=False)
+    return GatewaySettings(
+        credential_keys=new_key_spec(),
+        submission_keys=new_submission_key_spec("s1"),
+        migrate_on_start=False,
+    )
 
 
 async def _no_dns(host: str, port: int) -> list[str]:

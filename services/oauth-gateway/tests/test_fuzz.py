@@ -39,8 +39,8 @@ def test_no_operation_answers_malformed_input_with_a_server_error(gateway_url: s
         max_examples=40,
     )
     assert (
-        fuzzed.operations == 7
-    )  # OAuth start and callback, API-key connect, resources, probes, /metrics
+        fuzzed.operations == 8
+    )  # OAuth start and callback, API-key connect, resources, submission keys, probes, /metrics
     # Malformed input really arrived and was refused, and valid input got through.
     assert fuzzed.count(GenerationMode.NEGATIVE, 400) >= 20
     assert fuzzed.count(GenerationMode.POSITIVE, 200) > 0

@@ -44,3 +44,5 @@ async def test_the_app_serves_its_asyncapi_document(
         contract_mismatches(document, consumes=handlers.CONSUMES, publishes=handlers.PUBLISHES)
         == []
     )
+    described = " ".join(str(c.get("description", "")) for c in document["channels"].values())
+    assert "ConnectionRequestedV2" in described, "docs/producers.md sends producers here"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from hub_catalog import PlatformCredentials, load_catalog
+from hub_keyring import new_submission_key_spec
 from oauth_gateway.settings import DEVELOPMENT_JWT_SECRET, GatewaySettings
 from pydantic import ValidationError
 
@@ -15,6 +16,7 @@ STRONG = "p" * 48
 def production(**changes: object) -> GatewaySettings:
     values: dict[str, object] = {
         "credential_keys": new_key_spec(),
+        "submission_keys": new_submission_key_spec("s1"),
         "environment": "production",
         "state_secret": STRONG,
         "jwt_secret": "j" * 48,
@@ -30,6 +32,18 @@ def test_a_complete_production_configuration_loads() -> None:
     settings = production()
     assert settings.redirect_base == "https://connect.example.com"
     assert settings.return_origins == ["https://admin.example.com"]
+    assert settings.symmetric_submissions is False
+
+
+def test_the_symmetric_submission_path_is_open_in_development_only() -> None:
+    development = GatewaySettings(credential_keys=new_key_spec())
+    assert development.symmetric_submissions is True
+    assert (
+        GatewaySettings(
+            credential_keys=new_key_spec(), accept_symmetric_submissions=False
+        ).symmetric_submissions
+        is False
+    )
 
 
 @pytest.mark.parametrize(
@@ -48,6 +62,8 @@ def test_a_complete_production_configuration_loads() -> None:
         ({"provider_base_url_override": "http://127.0.0.1:8199"}, "PROVIDER_BASE_URL_OVERRIDE"),
         ({"jwt_audience": None}, "PLATFORM_JWT_AUDIENCE must be set"),
         ({"jwt_secret": "j" * 31}, "PLATFORM_JWT_SECRET needs at least 32 bytes"),
+        ({"submission_keys": None}, "OAUTH_GATEWAY_SUBMISSION_KEYS must be set"),
+        ({"accept_symmetric_submissions": True}, "SYMMETRIC_SUBMISSIONS must be off"),
     ],
 )
 def test_production_refuses_development_values(changes: dict[str, object], complaint: str) -> None:

@@ -78,6 +78,8 @@ def services(
         hub_env,
         logs,
         TOKEN_REFRESHER_RATE_LIMIT_MAX_WAIT_S="2",
+        # Google's documented 403 rate limit has no Retry-After: the default cool-down applies.
+        TOKEN_REFRESHER_RATE_LIMIT_DEFAULT_RETRY_AFTER_S="2",
         TOKEN_REFRESHER_RETRY_BASE_DELAY_S="0.05",
     )
     with store, worker:

@@ -62,4 +62,7 @@ def test_cool_down_follows_the_clock() -> None:
     assert gate.cooldown_remaining() == 5
     gate.rate_limited(1)  # a shorter limit never shortens the one in force
     assert gate.cooldown_remaining() == 5
+    assert gate.consecutive_limits == 1  # the same burst of calls: not another limit
+    now[0] += 5
+    gate.rate_limited(10)  # the probe after the cool-down was limited again
     assert gate.consecutive_limits == 2

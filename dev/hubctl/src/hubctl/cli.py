@@ -40,7 +40,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 connections = typer.Typer(help="One organization's connections (never a secret).")
-keys = typer.Typer(help="Credential encryption keys: a new key, re-encrypt under the newest.")
+keys = typer.Typer(
+    help="Credential encryption keys: a new key, re-encrypt under the newest; submission keys."
+)
 dlq = typer.Typer(help="Dead-letter topics: list, show, replay.")
 catalog = typer.Typer(help="The provider catalog: validate, show.")
 app.add_typer(connections, name="connections", no_args_is_help=True)
@@ -149,6 +151,25 @@ def keys_new(
 
     out.print(new_key_spec(key_id or datetime.now(UTC).strftime("k%Y%m%d%H%M")))
     err.print("put it first in CREDENTIAL_KEYS, restart, then: hubctl keys reencrypt")
+
+
+@keys.command(
+    "submission-key",
+    epilog=_example("hubctl keys submission-key", "hubctl keys submission-key s2027q1"),
+)
+def keys_submission_key(
+    key_id: Annotated[
+        str | None, typer.Argument(help="the new key's id (default: s<UTC time>)")
+    ] = None,
+) -> None:
+    """Print a fresh OAUTH_GATEWAY_SUBMISSION_KEYS entry (an X25519 private key). Rotation: put
+    it FIRST (keep the old ones after it) and restart the gateway: /v1/submission-keys then lists
+    it first and publishers seal to it; drop an old key once nothing sealed to it can still be in
+    flight (the topic's retention)."""
+    from hub_keyring import new_submission_key_spec
+
+    out.print(new_submission_key_spec(key_id or datetime.now(UTC).strftime("s%Y%m%d%H%M")))
+    err.print("put it first in OAUTH_GATEWAY_SUBMISSION_KEYS and restart the oauth-gateway")
 
 
 @keys.command(

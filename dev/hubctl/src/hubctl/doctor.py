@@ -105,6 +105,7 @@ def secret_checks(settings: dict[str, Any]) -> list[Check]:
         "HUB_SERVICE_TOKEN_SECRET": {},
         "OAUTH_GATEWAY_STATE_SECRET": {},
         "CREDENTIAL_KEYS": {},
+        "OAUTH_GATEWAY_SUBMISSION_KEYS": {},
     }
     store, gateway = settings.get("connection-store"), settings.get("oauth-gateway")
     notifier = settings.get("notifier")
@@ -114,6 +115,9 @@ def secret_checks(settings: dict[str, Any]) -> list[Check]:
     if gateway is not None:
         roles["PLATFORM_JWT_SECRET"]["oauth-gateway"] = _secret(gateway.jwt_secret)
         roles["OAUTH_GATEWAY_STATE_SECRET"]["oauth-gateway"] = _secret(gateway.state_secret)
+        if gateway.submission_keys is not None or gateway.environment == "production":
+            submission = _secret(gateway.submission_keys)
+            roles["OAUTH_GATEWAY_SUBMISSION_KEYS"]["oauth-gateway"] = submission
     if notifier is not None:
         roles["HUB_SERVICE_TOKEN_SECRET"]["notifier"] = _secret(notifier.service_token_secret)
     for name in ("oauth-gateway", "token-refresher", "health-monitor", "notifier"):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub_catalog import load_catalog
+from hub_keyring import new_submission_key_spec
 from provider_sandbox import example_value, platform_environment, shared_account_environment
 
 from hub_localstack.stack import Endpoints, LocalStack
@@ -51,6 +52,17 @@ def development_key(state_dir: Path) -> str:
         state_dir.mkdir(parents=True, exist_ok=True)
         key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
         path.write_text(f"dev1:{key}\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def development_submission_key(state_dir: Path) -> str:
+    """An OAUTH_GATEWAY_SUBMISSION_KEYS value kept under .local, so what a local onboarding
+    sealed before a restart still opens."""
+    path = state_dir / "dev-submission-keys"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(new_submission_key_spec("devs1") + "\n")
         path.chmod(0o600)
     return path.read_text().strip()
 
@@ -96,6 +108,7 @@ def development_environment(
         "KAFKA_FETCH_MAX_WAIT_MS": "10",
         "PROVIDER_BASE_URL_OVERRIDE": f"http://127.0.0.1:{sandbox_port}",
         "CREDENTIAL_KEYS": development_key(state_dir),
+        "OAUTH_GATEWAY_SUBMISSION_KEYS": development_submission_key(state_dir),
         # The console calls the store and gateway; OAuth flows return to the console.
         "ADMIN_CONSOLE_STORE_URL": f"http://127.0.0.1:{SERVICES['connection-store'].port(inherited)}",
         "ADMIN_CONSOLE_GATEWAY_URL": f"http://127.0.0.1:{SERVICES['oauth-gateway'].port(inherited)}",

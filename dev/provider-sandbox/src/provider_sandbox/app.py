@@ -18,7 +18,7 @@ _ERRORS = {404: "not_found", 405: "method_not_allowed"}
 def create_app(settings: SandboxSettings, *, catalog: Catalog | None = None) -> FastAPI:
     """The sandbox playing every provider of ``catalog`` (the packaged one by default)."""
     catalog = catalog or load_catalog()
-    store = Store()
+    store = Store(latency_ms=settings.latency_ms)
     app = FastAPI(
         title="Provider sandbox",
         summary="Plays every catalog provider's OAuth and API endpoints, with switchable faults.",

@@ -32,6 +32,12 @@ class Lifetime(BaseModel):
     """Seconds the next access tokens live (``None``: the catalog's again)."""
 
 
+class Latency(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ms: int = Field(ge=0, le=60_000)
+
+
 class NextTokens(BaseModel):
     """Values the next issued tokens take (canary tests); each is used once, in order."""
 
@@ -87,6 +93,12 @@ def router(catalog: Catalog, store: Store) -> APIRouter:
         else:
             store.lifetimes[provider_id(provider)] = body.access_token_lifetime_s
         return {"provider": provider, "access_token_lifetime_s": body.access_token_lifetime_s}
+
+    @api.post("/latency")
+    async def set_latency(body: Latency) -> dict[str, int]:
+        """Add this many milliseconds before every provider answer from now on."""
+        store.latency_ms = body.ms
+        return {"latency_ms": body.ms}
 
     @api.post("/{provider}/revoke")
     async def revoke(provider: str, body: RevokeRequest) -> dict[str, str]:

@@ -7,6 +7,7 @@ outage faults, and hands the call to the endpoint's handler, with the provider's
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, Response
@@ -45,6 +46,8 @@ def router(catalog: Catalog, store: Store, settings: SandboxSettings) -> APIRout
 
     @api.api_route("/{provider_id}/{host}/{path:path}", methods=["GET", "POST", "DELETE"])
     async def provider_call(provider_id: str, host: str, path: str, request: Request) -> Response:
+        if store.latency_ms:
+            await asyncio.sleep(store.latency_ms / 1000)
         if provider_id not in tables:
             return problem(404, "not_found", f"no provider {provider_id!r} in the catalog")
         provider = catalog.get(provider_id)

@@ -128,6 +128,9 @@ class Store:
     lifetimes: dict[str, int] = field(default_factory=dict)
     """Access-token lifetimes set through the control API, by provider: what a provider issues
     when it departs from its documented lifetime (60 s against a 600 s refresh lead)."""
+    latency_ms: int = 0
+    """Added before every provider answer (``SANDBOX_LATENCY_MS``, ``POST /_sandbox/latency``);
+    a reset keeps it."""
     platform: dict[tuple[str, str], str] = field(default_factory=dict)
     """Platform credential values set through the control API, as (provider, name) → value;
     any other name keeps its ``sandbox-{provider}-{name}`` value."""

@@ -1,6 +1,12 @@
 """Event contracts: the envelope, one versioned model per topic, topics and the key rule."""
 
-from hub_contracts.credential import NONCE_BYTES, Credentials, EncryptedCredential
+from hub_contracts.credential import (
+    NONCE_BYTES,
+    SEALING_SCHEME,
+    Credentials,
+    EncryptedCredential,
+    SealedCredential,
+)
 from hub_contracts.errors import (
     ContractError,
     InvalidEventError,
@@ -18,7 +24,9 @@ from hub_contracts.events import (
     ConnectionEstablishedV1,
     ConnectionFailedV1,
     ConnectionRecoveredV1,
+    ConnectionRequested,
     ConnectionRequestedV1,
+    ConnectionRequestedV2,
     ConnectionUnhealthyV1,
     Event,
     TokenExpiringV1,
@@ -40,6 +48,7 @@ __all__ = [
     "CREDENTIAL_TOPICS",
     "EVENT_MODELS",
     "NONCE_BYTES",
+    "SEALING_SCHEME",
     "Account",
     "CheckOutcome",
     "ConnectionCheckDueV1",
@@ -48,7 +57,9 @@ __all__ = [
     "ConnectionEstablishedV1",
     "ConnectionFailedV1",
     "ConnectionRecoveredV1",
+    "ConnectionRequested",
     "ConnectionRequestedV1",
+    "ConnectionRequestedV2",
     "ConnectionUnhealthyV1",
     "ContractError",
     "Credentials",
@@ -56,6 +67,7 @@ __all__ = [
     "Event",
     "InvalidEventError",
     "MalformedEventError",
+    "SealedCredential",
     "TokenExpiringV1",
     "TokenRefreshedV1",
     "Topic",

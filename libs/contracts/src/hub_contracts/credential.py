@@ -63,3 +63,51 @@ class Credentials(BaseModel):
         named = [("access_token", self.access_token), ("refresh_token", self.refresh_token)]
         found = [(name, value) for name, value in named if value is not None]
         return found + sorted(self.fields.items())
+
+
+SealingScheme = Literal["x25519-hkdf-sha256-aes256gcm"]
+SEALING_SCHEME: SealingScheme = "x25519-hkdf-sha256-aes256gcm"
+"""How a ``SealedCredential`` is made (``hub_keyring.sealing``)."""
+X25519_KEY_BYTES = 32
+
+
+class SealedCredential(BaseModel):
+    """One secret sealed to a public submission key of the hub: only the holder of the private
+    key (the oauth-gateway) opens it. ``key_id`` names that key; ``ephemeral_public_key`` is the
+    sender's one-time X25519 key. As with ``EncryptedCredential``, the associated data
+    (scheme, key id, organization, provider, field) is rebuilt from where it is used."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        hide_input_in_errors=True,
+        ser_json_bytes="base64",
+        val_json_bytes="base64",
+    )
+
+    scheme: SealingScheme = SEALING_SCHEME
+    key_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    ephemeral_public_key: bytes
+    nonce: bytes
+    ciphertext: bytes
+
+    @field_validator("ephemeral_public_key")
+    @classmethod
+    def _x25519(cls, value: bytes) -> bytes:
+        if len(value) != X25519_KEY_BYTES:
+            raise ValueError(f"ephemeral_public_key must be exactly {X25519_KEY_BYTES} bytes")
+        return value
+
+    @field_validator("nonce")
+    @classmethod
+    def _nonce_is_96_bits(cls, value: bytes) -> bytes:
+        if len(value) != NONCE_BYTES:
+            raise ValueError(f"nonce must be exactly {NONCE_BYTES} bytes")
+        return value
+
+    @field_validator("ciphertext")
+    @classmethod
+    def _has_tag(cls, value: bytes) -> bytes:
+        if len(value) < 16:
+            raise ValueError("ciphertext is shorter than its 16-byte GCM tag")
+        return value

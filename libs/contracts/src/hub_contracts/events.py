@@ -14,7 +14,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
-from hub_contracts.credential import Credentials, EncryptedCredential, FieldName
+from hub_contracts.credential import Credentials, EncryptedCredential, FieldName, SealedCredential
 from hub_contracts.topics import Topic
 
 ProviderId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
@@ -71,6 +71,34 @@ class ConnectionRequestedV1(Event):
         default_factory=dict
     )
     """Per-tenant URL parameters such as Shopify's ``shop``."""
+
+
+class ConnectionRequestedV2(Event):
+    """An onboarding service submitted typed credentials (API keys) for a brand, each field
+    sealed to the hub's public submission key (``GET /v1/submission-keys`` on the gateway).
+
+    Replaces v1's ``submission`` (symmetric, under the hub's own ``CREDENTIAL_KEYS``, refused in
+    production); OAuth starts stay v1, published by the gateway itself.
+    """
+
+    topic = Topic.CONNECTION_REQUESTED
+    event_type: Literal["connection.requested"] = "connection.requested"
+    schema_version: Literal[2] = 2
+
+    flow_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    auth_type: AuthTypeName
+    requested_by: Annotated[str, Field(max_length=200)] | None = None
+    submission: Annotated[dict[FieldName, SealedCredential], Field(min_length=1, max_length=20)]
+    """Every field the catalog's mode asks for, sealed on its own, bound to organization,
+    provider and field name."""
+    tenant_params: dict[FieldName, Annotated[str, Field(max_length=255)]] = Field(
+        default_factory=dict
+    )
+    """Per-tenant URL parameters such as Shopify's ``shop``."""
+
+
+ConnectionRequested = ConnectionRequestedV1 | ConnectionRequestedV2
+"""What a ``connection.requested`` consumer receives."""
 
 
 class ConnectionEstablishedV1(Event):

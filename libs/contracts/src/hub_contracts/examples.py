@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub_contracts import events
-from hub_contracts.credential import Credentials, EncryptedCredential
+from hub_contracts.credential import Credentials, EncryptedCredential, SealedCredential
 from hub_contracts.topics import connection_id
 
 ORG = uuid.UUID("0b5f7c1e-3d2a-4e8f-9a61-7c2d4b8e1f30")
@@ -26,6 +26,15 @@ GOOGLE_ADS: dict[str, Any] = {
 
 def ciphertext() -> EncryptedCredential:
     return EncryptedCredential(key_id="k1", nonce=os.urandom(12), ciphertext=os.urandom(40))
+
+
+def sealed() -> SealedCredential:
+    return SealedCredential(
+        key_id="s1",
+        ephemeral_public_key=os.urandom(32),
+        nonce=os.urandom(12),
+        ciphertext=os.urandom(40),
+    )
 
 
 def _credentials() -> Credentials:
@@ -105,5 +114,12 @@ EXAMPLES: list[events.Event] = [
     events.ConnectionDisconnectedV1(
         **GOOGLE_ADS,
         disconnected_by="user-1",
+    ),
+    events.ConnectionRequestedV2(
+        organization_id=ORG,
+        provider="klaviyo",
+        auth_type="api_key",
+        requested_by="onboarding",
+        submission={"private_api_key": sealed()},
     ),
 ]

@@ -170,11 +170,18 @@ def subscribe(
     group: str,
     handler: Handler[E],
     retry_base_delay_s: float = 0.2,
+    tracer_provider: trace.TracerProvider | None = None,
 ) -> None:
     """Consume ``topic`` in consumer group ``group`` with ``handler`` (see module docstring):
     batches of up to ``consumer_batch_max_records``, one key's records in order, up to
-    ``consumer_key_concurrency`` keys at once, one commit per batch."""
-    handle = _record_handler(broker, settings, topic, group, handler, retry_base_delay_s)
+    ``consumer_key_concurrency`` keys at once, one commit per batch. With a
+    ``tracer_provider``, each record is handled in its own consumer span (``_traced``)."""
+    handle = _traced(
+        _record_handler(broker, settings, topic, group, handler, retry_base_delay_s),
+        topic,
+        group,
+        tracer_provider,
+    )
     lanes = settings.consumer_key_concurrency
 
     async def consume(message: KafkaMessage) -> None:
@@ -217,31 +224,17 @@ def subscribe_batch(
     handled concurrently: the handler must tolerate that, and bound its own concurrency where it
     needs a tighter limit than the batch.
     """
-    handle = _record_handler(broker, settings, topic, group, handler, retry_base_delay_s)
-    tracer = tracer_provider.get_tracer(__name__) if tracer_provider is not None else None
-
-    async def traced(record: Any) -> None:
-        if tracer is None:
-            await handle(record.value or b"", record)
-            return
-        carrier = {
-            name: value.decode("latin-1")
-            for name, value in (getattr(record, "headers", None) or ())
-            if name in ("traceparent", "tracestate") and isinstance(value, bytes)
-        }
-        with tracer.start_as_current_span(
-            f"{topic.value} process record",
-            context=_PROPAGATOR.extract(carrier),
-            kind=SpanKind.CONSUMER,
-            links=[Link(trace.get_current_span().get_span_context())],
-            attributes={"messaging.consumer.group.name": group},
-        ):
-            await handle(record.value or b"", record)
+    handle = _traced(
+        _record_handler(broker, settings, topic, group, handler, retry_base_delay_s),
+        topic,
+        group,
+        tracer_provider,
+    )
 
     async def consume(message: KafkaMessage) -> None:
         raw = message.raw_message
         records = raw if isinstance(raw, tuple | list) else (raw,)
-        await asyncio.gather(*(traced(record) for record in records))
+        await asyncio.gather(*(handle(record.value or b"", record) for record in records))
 
     broker.subscriber(
         topic.value,
@@ -350,6 +343,36 @@ def consumer_description(topic: Topic, group: str) -> str:
         f"Consumes {', '.join(models)} in group {group}; undecodable or failing records go to "
         f"{dlq_topic(topic.value)}."
     )
+
+
+def _traced(
+    handle: Callable[[bytes, Any], Awaitable[None]],
+    topic: Topic,
+    group: str,
+    tracer_provider: trace.TracerProvider | None,
+) -> Callable[[bytes, Any], Awaitable[None]]:
+    """``handle`` inside a consumer span per record that continues the trace its producer
+    started (a batch span cannot: its records come from many traces), linked to the batch."""
+    if tracer_provider is None:
+        return handle
+    tracer = tracer_provider.get_tracer(__name__)
+
+    async def traced(body: bytes, record: Any) -> None:
+        carrier = {
+            name: value.decode("latin-1")
+            for name, value in (getattr(record, "headers", None) or ())
+            if name in ("traceparent", "tracestate") and isinstance(value, bytes)
+        }
+        with tracer.start_as_current_span(
+            f"{topic.value} process record",
+            context=_PROPAGATOR.extract(carrier),
+            kind=SpanKind.CONSUMER,
+            links=[Link(trace.get_current_span().get_span_context())],
+            attributes={"messaging.consumer.group.name": group},
+        ):
+            await handle(body, record)
+
+    return traced
 
 
 def _record_handler(

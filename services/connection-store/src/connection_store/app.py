@@ -69,7 +69,9 @@ def create_app(
         refresh_retry_s=settings.refresh_retry_s,
     )
     if run_consumers:
-        broker.include_router(handlers.router(settings, _events(settings, catalog, store)))
+        broker.include_router(
+            handlers.router(settings, _events(settings, catalog, store), tracer_provider=tracing)
+        )
     platform = platform or PlatformCredentials.from_environment(catalog)
     listings = listings or GatewayListings(settings.gateway_url)
     api = _api(settings, catalog, store, due, platform.shared_providers(catalog), listings)

@@ -16,6 +16,7 @@ from hub_contracts import (
     Topic,
 )
 from hub_runtime import PermanentHandlerError, publishes, subscribe
+from opentelemetry.trace import TracerProvider
 
 from connection_store.service.connections import ConnectionEvents, UnknownEventProviderError
 from connection_store.settings import StoreSettings
@@ -37,7 +38,12 @@ PUBLISHES: tuple[type[Event], ...] = (
 E = TypeVar("E", bound=Event)
 
 
-def router(settings: StoreSettings, events: ConnectionEvents) -> KafkaRouter:
+def router(
+    settings: StoreSettings,
+    events: ConnectionEvents,
+    *,
+    tracer_provider: TracerProvider | None = None,
+) -> KafkaRouter:
     router = KafkaRouter()
     entry_points: list[tuple[Topic, str, Callable[[str, Any], Awaitable[None]]]] = [
         (Topic.CONNECTION_REQUESTED, REQUESTED, events.requested),
@@ -49,7 +55,14 @@ def router(settings: StoreSettings, events: ConnectionEvents) -> KafkaRouter:
         (Topic.CONNECTION_CHECKED, CHECKED, events.checked),
     ]
     for topic, group, apply in entry_points:
-        subscribe(router, settings, topic=topic, group=group, handler=_handler(group, apply))
+        subscribe(
+            router,
+            settings,
+            topic=topic,
+            group=group,
+            handler=_handler(group, apply),
+            tracer_provider=tracer_provider,
+        )
     publishes(router, *PUBLISHES)
     return router
 

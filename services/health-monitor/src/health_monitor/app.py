@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -17,12 +18,13 @@ from hub_providers.outbound import Resolver, resolve
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
 from hub_runtime.lag import watch_consumer_lag
+from hub_runtime.loop import repeat
 from opentelemetry.sdk.trace import TracerProvider
 
 from health_monitor import handlers, http
 from health_monitor.adapters.prober import ProviderProber
 from health_monitor.adapters.publisher import BrokerPublisher
-from health_monitor.service import HealthMonitor, Policy
+from health_monitor.service import HealthMonitor, PlatformAccounts, Policy
 from health_monitor.settings import MonitorSettings
 
 TITLE = "health-monitor"
@@ -37,6 +39,7 @@ class Components:
     outbound: OutboundHttp
     broker: KafkaBroker
     monitor: HealthMonitor
+    platform_accounts: PlatformAccounts
 
 
 def build(
@@ -68,7 +71,8 @@ def build(
         policy=_policy(settings),
         tracer_provider=tracer_provider,
     )
-    return Components(catalog, tracer_provider, outbound, broker, monitor)
+    accounts = PlatformAccounts(catalog, monitor, monitor.metrics)
+    return Components(catalog, tracer_provider, outbound, broker, monitor, accounts)
 
 
 def create_app(settings: MonitorSettings, *, components: Components | None = None) -> FastAPI:
@@ -79,7 +83,7 @@ def create_app(settings: MonitorSettings, *, components: Components | None = Non
         title=TITLE,
         version="1",
         description="Health checks of every brand's connections; transitions to the bus.",
-        lifespan=_lifespan(parts),
+        lifespan=_lifespan(parts, settings),
     )
     watch_consumer_lag(parts.monitor.metrics, parts.broker)
     app.include_router(http.router(parts.broker, parts.monitor.metrics))
@@ -110,13 +114,24 @@ def _policy(settings: MonitorSettings) -> Policy:
     )
 
 
-def _lifespan(parts: Components) -> Callable[[FastAPI], Any]:
+def _lifespan(parts: Components, settings: MonitorSettings) -> Callable[[FastAPI], Any]:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await parts.broker.start()
+        accounts = asyncio.create_task(
+            repeat(
+                parts.platform_accounts.tick,
+                name="platform account checks",
+                interval_s=settings.platform_check_interval_s,
+                max_backoff_s=settings.platform_check_interval_s,
+            )
+        )
         try:
             yield
         finally:
+            accounts.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await accounts
             await parts.broker.stop()
             await parts.outbound.aclose()
             parts.tracer_provider.shutdown()

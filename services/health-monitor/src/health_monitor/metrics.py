@@ -33,6 +33,17 @@ class Metrics(ServiceMetrics):
             ["provider"],
             buckets=DURATION_BUCKETS,
         )
+        self.platform_checks = self.counter(
+            "platform_account_checks",
+            "Checks of the platform's shared accounts, by provider and outcome.",
+            ["provider", "outcome"],
+        )
+        self.platform_up = self.gauge(
+            "platform_account_healthy",
+            "1 while the platform's shared account at the provider proves healthy, 0 when the "
+            "provider refused it or stopped answering (the operators' alert).",
+            ["provider"],
+        )
         self._in_flight = self.gauge("checks_in_flight", "Checks running now.")
         self._running = 0
 
@@ -55,3 +66,9 @@ class Metrics(ServiceMetrics):
     def failed(self, reason: str) -> None:
         """A check that ended without a verdict (dead-lettered, not published)."""
         self.failures.labels(reason).inc()
+
+    def platform_checked(self, provider: str, outcome: str) -> None:
+        self.platform_checks.labels(provider, outcome).inc()
+
+    def platform_healthy(self, provider: str, healthy: bool) -> None:
+        self.platform_up.labels(provider).set(1 if healthy else 0)

@@ -42,6 +42,10 @@ class MonitorSettings(ServiceSettings):
     outbound_total_timeout_s: float = Field(10.0, gt=0)
     outbound_max_response_bytes: int = Field(1024 * 1024, ge=1024)
 
+    platform_check_interval_s: float = Field(300.0, gt=0)
+    """How often the platform's shared accounts (``shared_account`` in the catalog, configured
+    from their environment variables) are checked."""
+
     memory_size: int = Field(100_000, ge=0)
     """Connections whose latest reported transition is remembered (in memory, lost on restart)
     to keep a redelivered or overlapping ``connection.check_due`` from reporting it twice."""

@@ -64,7 +64,7 @@ def create_app(
         wake=worker.wake,
     )
     if run_consumers:
-        broker.include_router(handlers.router(settings, triage))
+        broker.include_router(handlers.router(settings, triage, tracer_provider=tracing))
 
     app = FastAPI(
         title="notifier",

@@ -19,6 +19,7 @@ from hub_contracts import (
     Topic,
 )
 from hub_runtime import subscribe
+from opentelemetry.trace import TracerProvider
 
 from notifier.domain.incidents import Recovery, Unhealthy
 from notifier.service.triage import Triage
@@ -31,7 +32,9 @@ DISCONNECTED = "notifier.on_disconnected"
 F = TypeVar("F", Unhealthy, Recovery)
 
 
-def router(settings: NotifierSettings, triage: Triage) -> KafkaRouter:
+def router(
+    settings: NotifierSettings, triage: Triage, *, tracer_provider: TracerProvider | None = None
+) -> KafkaRouter:
     async def on_unhealthy(event: ConnectionUnhealthyV1) -> None:
         await triage.on_unhealthy(UNHEALTHY, event.event_id, _facts(event, Unhealthy))
 
@@ -52,10 +55,20 @@ def router(settings: NotifierSettings, triage: Triage) -> KafkaRouter:
 
     router = KafkaRouter()
     subscribe(
-        router, settings, topic=Topic.CONNECTION_UNHEALTHY, group=UNHEALTHY, handler=on_unhealthy
+        router,
+        settings,
+        topic=Topic.CONNECTION_UNHEALTHY,
+        group=UNHEALTHY,
+        handler=on_unhealthy,
+        tracer_provider=tracer_provider,
     )
     subscribe(
-        router, settings, topic=Topic.CONNECTION_RECOVERED, group=RECOVERED, handler=on_recovered
+        router,
+        settings,
+        topic=Topic.CONNECTION_RECOVERED,
+        group=RECOVERED,
+        handler=on_recovered,
+        tracer_provider=tracer_provider,
     )
     subscribe(
         router,
@@ -63,6 +76,7 @@ def router(settings: NotifierSettings, triage: Triage) -> KafkaRouter:
         topic=Topic.CONNECTION_ESTABLISHED,
         group=ESTABLISHED,
         handler=on_established,
+        tracer_provider=tracer_provider,
     )
     subscribe(
         router,

@@ -19,7 +19,7 @@ import httpx
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from hub_catalog import Catalog, PlatformCredentials, load_catalog
-from hub_keyring import KeyRing
+from hub_keyring import KeyRing, SubmissionKeys
 from hub_providers import OutboundHttp
 from hub_providers.outbound import Resolver, resolve
 from hub_runtime import create_broker, create_tracer_provider
@@ -105,6 +105,12 @@ def create_app(
         events=sink,
         retry_attempts=settings.provider_retry_attempts,
         retry_max_delay_s=settings.provider_retry_max_delay_s,
+        submission_keys=(
+            SubmissionKeys.from_spec(settings.submission_keys)
+            if settings.submission_keys is not None
+            else None
+        ),
+        accept_symmetric=settings.symmetric_submissions,
     )
     metrics = GatewayMetrics()
     if broker is not None:
@@ -157,7 +163,7 @@ def create_app(
         revocations = Revocations(
             catalog=catalog, platform=platform, ring=ring, providers=providers
         )
-        broker.include_router(handlers.router(settings, keys, revocations))
+        broker.include_router(handlers.router(settings, keys, revocations, tracer_provider=tracer))
         serve_asyncapi(app, broker, title=TITLE)
     return app
 

@@ -21,6 +21,10 @@ The API's shared leaves (401, 403 scope, 404, 405, 413, 422 schema, 503 ``not_re
         │   │                                     shop_mismatch, code_rejected,
         │   │                                     credentials_rejected, identity_refused,
         │   │                                     undecryptable_submission
+        │   ├── SubmissionRefusedError        422 unknown_submission_key, unopenable_submission,
+        │   │                                     symmetric_submission_refused,
+        │   │                                     submission_keys_missing (events only: the
+        │   │                                     record is also dead-lettered with the code)
         │   └── NotConfiguredError            503 provider_not_configured, misconfigured
         └── RetryableError
             ├── PublishFailedError            503 unavailable
@@ -105,6 +109,20 @@ class ConnectRefusedError(GatewayError):
 
     status_code = 422
     code = "credentials_rejected"
+
+
+class SubmissionRefusedError(GatewayError):
+    """An onboarding submission that cannot be opened at all: the publisher's mistake (sealed
+    for another organization, to an unknown key, or the refused symmetric path), so the record
+    goes to the DLQ with ``code`` as its reason, besides ``connection.failed`` for the brand."""
+
+    status_code = 422
+    code = "unopenable_submission"
+
+    def __init__(self, message: str, *, code: str, provider: str, detail: str) -> None:
+        super().__init__(message, code=code, provider=provider)
+        self.detail = detail
+        """For the operator (the DLQ's ``dlq-error``): what the publisher got wrong."""
 
 
 class NotConfiguredError(GatewayError):

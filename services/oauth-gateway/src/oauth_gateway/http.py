@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from hub_catalog import PlatformProviderError, UnknownProviderError
+from hub_contracts import SEALING_SCHEME
 from hub_runtime.api_errors import (
     BodyTooLargeError,
     InsufficientScopeError,
@@ -55,6 +56,8 @@ from oauth_gateway.views import (
     ResourceList,
     StartRequest,
     StartResponse,
+    SubmissionKey,
+    SubmissionKeyList,
 )
 
 log = logging.getLogger(__name__)
@@ -266,6 +269,21 @@ async def list_resources(
         kind=listed.kind,
         items=[ResourceItem(id=ident, name=name) for ident, name in listed.items],
         fetched_at=listed.fetched_at,
+    )
+
+
+@router.get("/v1/submission-keys", tags=["submissions"])
+async def submission_keys(api: Gateway) -> SubmissionKeyList:
+    """The public keys onboarding seals typed credentials to before it publishes them on
+    ``connection.requested`` (v2; docs/producers.md). Public: no token needed. Empty when the
+    gateway holds no submission key (development without ``OAUTH_GATEWAY_SUBMISSION_KEYS``)."""
+    held = api.keys.submission_keys
+    public = held.public_keys() if held is not None else []
+    return SubmissionKeyList(
+        keys=[
+            SubmissionKey(key_id=key.key_id, scheme=SEALING_SCHEME, public_key=key.encoded)
+            for key in public
+        ]
     )
 
 

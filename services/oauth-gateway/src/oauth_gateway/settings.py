@@ -53,6 +53,13 @@ class GatewaySettings(ServiceSettings, CredentialSettings):
 
     credential_keys: SecretStr = Field(validation_alias=env_alias("CREDENTIAL_KEYS"))
     """``newest-id:base64,older-id:base64``; see hub_keyring."""
+    submission_keys: SecretStr | None = None
+    """X25519 private keys onboarding submissions are sealed to, ``newest-id:base64,older...``
+    (``hubctl keys submission-key``); their public halves are served at
+    ``GET /v1/submission-keys``. Required in production."""
+    accept_symmetric_submissions: bool | None = None
+    """Open v1 submissions encrypted under ``CREDENTIAL_KEYS`` (the old path: every publisher
+    held the master key). Default: yes outside production; never in production."""
     state_secret: SecretStr = SecretStr(DEVELOPMENT_STATE_SECRET)
     """HMAC-SHA256 key of the OAuth ``state`` and the browser binding."""
     jwt_secret: SecretStr = Field(
@@ -129,6 +136,12 @@ class GatewaySettings(ServiceSettings, CredentialSettings):
         return value
 
     @property
+    def symmetric_submissions(self) -> bool:
+        if self.accept_symmetric_submissions is None:
+            return self.environment != "production"
+        return self.accept_symmetric_submissions
+
+    @property
     def redirect_base(self) -> str:
         return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
@@ -153,8 +166,16 @@ class GatewaySettings(ServiceSettings, CredentialSettings):
                     "OAUTH_GATEWAY_STATE_SECRET": self.state_secret,
                     "PLATFORM_JWT_SECRET": self.jwt_secret,
                     "CREDENTIAL_KEYS": self.credential_keys,
+                    "OAUTH_GATEWAY_SUBMISSION_KEYS": self.submission_keys,
                 }
             )
+            if self.submission_keys is None:
+                problems.append("OAUTH_GATEWAY_SUBMISSION_KEYS must be set")
+            if self.accept_symmetric_submissions:
+                problems.append(
+                    "OAUTH_GATEWAY_ACCEPT_SYMMETRIC_SUBMISSIONS must be off: publishers would "
+                    "need CREDENTIAL_KEYS"
+                )
             if not self.jwt_audience:
                 problems.append("PLATFORM_JWT_AUDIENCE must be set")
             if state == DEVELOPMENT_STATE_SECRET:

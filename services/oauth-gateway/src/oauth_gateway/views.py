@@ -71,3 +71,16 @@ class ResourceList(BaseModel):
     kind: str
     items: list[ResourceItem]
     fetched_at: datetime
+
+
+class SubmissionKey(_View):
+    key_id: str
+    """Put it in each ``SealedCredential``'s ``key_id``."""
+    scheme: Literal["x25519-hkdf-sha256-aes256gcm"]
+    public_key: str
+    """The raw 32-byte X25519 public key, unpadded URL-safe base64."""
+
+
+class SubmissionKeyList(_View):
+    keys: list[SubmissionKey]
+    """Newest first: seal to the first; older ones still open what was sealed to them."""

@@ -15,7 +15,7 @@ from hub_contracts import (
     ConnectionCheckedV1,
     ConnectionEstablishedV1,
     ConnectionFailedV1,
-    ConnectionRequestedV1,
+    ConnectionRequested,
     Credentials,
     TokenRefreshedV1,
 )
@@ -133,7 +133,7 @@ class PostgresConnections:
             at,
         )
 
-    async def record_attempt(self, row_id: uuid.UUID, event: ConnectionRequestedV1) -> None:
+    async def record_attempt(self, row_id: uuid.UUID, event: ConnectionRequested) -> None:
         await self.tx.execute(
             """INSERT INTO integration_connections AS c
                    (id, organization_id, provider, auth_type, attempt_flow_id, attempt_state,

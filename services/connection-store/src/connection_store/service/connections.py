@@ -14,7 +14,7 @@ from hub_contracts import (
     ConnectionEstablishedV1,
     ConnectionFailedV1,
     ConnectionRecoveredV1,
-    ConnectionRequestedV1,
+    ConnectionRequested,
     ConnectionUnhealthyV1,
     Event,
     TokenRefreshedV1,
@@ -39,7 +39,7 @@ class ConnectionEvents:
     check_interval_s: int
     check_jitter: float
 
-    async def requested(self, consumer: str, event: ConnectionRequestedV1) -> None:
+    async def requested(self, consumer: str, event: ConnectionRequested) -> None:
         cid = connection_id(event.organization_id, event.provider)
 
         async def apply(tx: Tenant) -> None:

@@ -14,7 +14,7 @@ from hub_contracts import (
     ConnectionCheckedV1,
     ConnectionEstablishedV1,
     ConnectionFailedV1,
-    ConnectionRequestedV1,
+    ConnectionRequested,
     Event,
     TokenRefreshedV1,
 )
@@ -50,7 +50,7 @@ class Connections(Protocol):
         """Wipe every ciphertext and stop all scheduled work; settings stay for a reconnect."""
         ...
 
-    async def record_attempt(self, row_id: uuid.UUID, event: ConnectionRequestedV1) -> None: ...
+    async def record_attempt(self, row_id: uuid.UUID, event: ConnectionRequested) -> None: ...
 
     async def record_failure(self, row_id: uuid.UUID, event: ConnectionFailedV1) -> None: ...
 

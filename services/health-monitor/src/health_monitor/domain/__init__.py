@@ -1,7 +1,7 @@
 """The monitor's rules, no I/O: a provider call's result → ``Outcome`` → ``Verdict``; a verdict
 against the connection's status → a ``Transition`` (or nothing); the message a person reads."""
 
-from health_monitor.domain.message import message
+from health_monitor.domain.message import message, platform_message
 from health_monitor.domain.outcome import (
     REASONS,
     TRANSIENT,
@@ -35,6 +35,7 @@ __all__ = [
     "message",
     "outcome_of",
     "plan",
+    "platform_message",
     "platform_names",
     "retry_after",
     "transition",

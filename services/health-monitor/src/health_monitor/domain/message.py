@@ -61,3 +61,19 @@ def message(provider: Provider, mode: AuthMode, verdict: Verdict) -> str:
                 f"{name} refused the health check ({_what(verdict)}) — check the {name} "
                 f"settings in {WHERE}, then use Sync now; if it persists, reconnect {name}."
             )
+
+
+def platform_message(provider: Provider, verdict: Verdict) -> str:
+    """What the platform's operators should do about their own shared account at ``provider``."""
+    account = provider.shared_account
+    names = ", ".join(sorted(account.fields.values())) if account else "its credentials"
+    if verdict.outcome == Outcome.UNAVAILABLE:
+        return (
+            f"{provider.name} did not answer {verdict.attempts} checks of the platform's account "
+            f"({_what(verdict)}); every brand using it is affected — check {provider.name}'s "
+            "status page."
+        )
+    return (
+        f"{provider.name} refused the platform's shared account ({_what(verdict)}); every brand "
+        f"using it is affected — replace {names} in the deployment's secrets and restart."
+    )

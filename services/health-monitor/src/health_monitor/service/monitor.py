@@ -159,6 +159,23 @@ class HealthMonitor:
         }
         return await self._prove(provider, mode, plan, values)
 
+    async def check_platform_account(self, provider: Provider) -> Verdict | None:
+        """The platform's shared account at ``provider`` (its default mode), proved like a
+        brand's credential; ``None`` when that account is not configured."""
+        shared = self.platform_credentials.shared(provider)
+        if shared is None:
+            return None
+        mode = provider.auth_modes[0]
+        bad = domain.bad_value(mode, shared)
+        if bad is not None:
+            return Verdict(Outcome.MALFORMED, field=bad, attempts=0)
+        plan = domain.plan(provider, mode)
+        if plan == Plan.SHAPE:
+            return Verdict(Outcome.UNVERIFIABLE, attempts=0)
+        return await self._prove(
+            provider, mode, plan, {**self.platform_credentials.values(provider), **shared}
+        )
+
     def _decrypt(self, event: ConnectionCheckDueV1) -> dict[str, str]:
         values: dict[str, str] = {}
         for name, sealed in event.credentials.items():

@@ -2,9 +2,13 @@
 
 Two entrances, one path: the HTTP ``credentials`` endpoint (the answer is synchronous: 201, or
 422 naming what the provider refused, and nothing is published on a refusal), and
-``connection.requested`` events from onboarding that carry an encrypted submission (the answer
-is ``connection.established`` or ``connection.failed``, with event ids derived from the request,
-so a redelivered request changes nothing twice downstream).
+``connection.requested`` events from onboarding that carry a submission (the answer is
+``connection.established`` or ``connection.failed``, with event ids derived from the request,
+so a redelivered request changes nothing twice downstream). A v2 submission is sealed to the
+hub's public submission key; a v1 one is under ``CREDENTIAL_KEYS`` and accepted only where
+``accept_symmetric`` (never in production). A submission that cannot be opened at all (another
+organization's, an unknown key id, a refused v1) also raises ``SubmissionRefusedError``, so the
+consumer dead-letters it with the reason.
 
 A value is first checked against the catalog field's shape, then proven at the provider: the
 mode's mint request (Yotpo, PayPal) and/or the catalog's health request; providers whose checks
@@ -35,12 +39,20 @@ from hub_catalog import (
 from hub_contracts import (
     Account,
     ConnectionEstablishedV1,
-    ConnectionRequestedV1,
+    ConnectionRequested,
+    ConnectionRequestedV2,
     Credentials,
     EncryptedCredential,
 )
 from hub_contracts import connection_id as derive_connection_id
-from hub_keyring import Binding, KeyRing, KeyRingError
+from hub_keyring import (
+    Binding,
+    KeyRing,
+    KeyRingError,
+    SubmissionKeys,
+    SubmissionOpenError,
+    UnknownSubmissionKeyError,
+)
 from hub_providers.errors import ProviderError
 from pydantic import SecretStr
 
@@ -50,6 +62,7 @@ from oauth_gateway.errors import (
     GatewayError,
     InvalidValueError,
     RetryableError,
+    SubmissionRefusedError,
 )
 from oauth_gateway.service.ports import AccountFacts, Events, IssuedTokens, Providers
 
@@ -78,6 +91,10 @@ class KeyConnections:
     """Submissions: tries of a provider that is down or rate limiting."""
     retry_max_delay_s: float = 10.0
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    submission_keys: SubmissionKeys | None = None
+    """The private keys v2 submissions are sealed to (``OAUTH_GATEWAY_SUBMISSION_KEYS``)."""
+    accept_symmetric: bool = True
+    """Whether a v1 submission under ``CREDENTIAL_KEYS`` is still opened (never in production)."""
 
     async def connect(
         self,
@@ -105,13 +122,13 @@ class KeyConnections:
             connected_at=event.occurred_at,
         )
 
-    async def on_requested(self, event: ConnectionRequestedV1) -> None:
+    async def on_requested(self, event: ConnectionRequested) -> None:
         """An onboarding submission: validate it, answer with an event. OAuth starts carry no
         submission and are ignored (the gateway publishes those itself)."""
         if not event.submission:
             return
         try:
-            await self._establish_submission(event, event.submission)
+            await self._establish_submission(event)
         except GatewayError as error:
             log.info(
                 "submission refused",
@@ -130,17 +147,30 @@ class KeyConnections:
                     event_id=uuid.uuid5(event.event_id, "connection.failed"),
                 )
             )
+            if isinstance(error, SubmissionRefusedError):
+                raise
 
-    async def _establish_submission(
-        self, event: ConnectionRequestedV1, submission: Mapping[str, EncryptedCredential]
-    ) -> None:
+    async def _establish_submission(self, event: ConnectionRequested) -> None:
         org = event.organization_id
         try:
             provider = self.catalog.tenant_provider(event.provider)
         except (UnknownProviderError, PlatformProviderError) as error:
             raise InvalidValueError(str(error), code=error.code, field="provider") from None
         mode = domain.key_mode(provider, event.auth_type)
-        values = domain.check_fields(mode, self._open(provider, submission, org))
+        if isinstance(event, ConnectionRequestedV2):
+            opened = self._unseal(provider, event)
+        elif self.accept_symmetric:
+            opened = self._open(provider, event.submission, org)
+        else:
+            raise SubmissionRefusedError(
+                _unreadable(provider),
+                code="symmetric_submission_refused",
+                provider=provider.id,
+                detail="connection.requested v1 submissions under CREDENTIAL_KEYS are refused "
+                "here; seal each field to GET /v1/submission-keys and publish v2 "
+                "(docs/producers.md)",
+            )
+        values = domain.check_fields(mode, opened)
         tenant = domain.tenant_labels(provider, event.tenant_params)
         await self._establish(
             org,
@@ -151,6 +181,32 @@ class KeyConnections:
             flow_id=event.flow_id,
             attempts=self.retry_attempts,
             event_id=uuid.uuid5(event.event_id, "connection.established"),
+        )
+
+    def _unseal(self, provider: Provider, event: ConnectionRequestedV2) -> dict[str, SecretStr]:
+        keys = self.submission_keys
+        if keys is None:
+            raise SubmissionRefusedError(
+                _unreadable(provider),
+                code="submission_keys_missing",
+                provider=provider.id,
+                detail="a sealed submission arrived, but OAUTH_GATEWAY_SUBMISSION_KEYS is not set",
+            )
+        try:
+            return {
+                name: keys.open(value, Binding(event.organization_id, event.provider, name))
+                for name, value in event.submission.items()
+            }
+        except UnknownSubmissionKeyError as exc:
+            code, detail = "unknown_submission_key", str(exc)
+        except SubmissionOpenError as exc:
+            code, detail = "unopenable_submission", str(exc)
+        log.warning(
+            "sealed submission does not open",
+            extra={"provider": provider.id, "reason": code, "error": detail},
+        )
+        raise SubmissionRefusedError(
+            _unreadable(provider), code=code, provider=provider.id, detail=detail
         )
 
     def _open(
@@ -169,8 +225,7 @@ class KeyConnections:
                 "submission does not decrypt", extra={"provider": provider.id, "error": str(exc)}
             )
             raise ConnectRefusedError(
-                f"The {provider.name} credentials could not be read on our side; enter them "
-                f"again in {WHERE}.",
+                _unreadable(provider),
                 code="undecryptable_submission",
                 provider=provider.id,
             ) from None
@@ -278,6 +333,13 @@ class KeyConnections:
                     },
                 )
         return tokens, facts
+
+
+def _unreadable(provider: Provider) -> str:
+    return (
+        f"The {provider.name} credentials could not be read on our side; enter them again in "
+        f"{WHERE}."
+    )
 
 
 def _same_request(one: RequestSpec, other: RequestSpec) -> bool:

@@ -62,9 +62,12 @@ class ProviderGate:
         return max(0.0, self._cooldown_until - self._clock())
 
     def rate_limited(self, cooldown_s: float) -> None:
+        """A rate limit; one that lands during a cool-down came from the same burst of calls,
+        so it may lengthen the cool-down but does not count as another consecutive limit."""
+        if self.cooldown_remaining() == 0:
+            self.consecutive_limits += 1
         self._cooldown_until = max(self._cooldown_until, self._clock() + cooldown_s)
         self.limited = True
-        self.consecutive_limits += 1
 
     def answered(self) -> None:
         """Any answer that is not a rate limit ends the limited state."""

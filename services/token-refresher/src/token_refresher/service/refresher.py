@@ -275,7 +275,7 @@ class Refresher:
                 exc.retry_after_s,
                 default_s=self.policy.rate_limit_default_retry_after_s,
                 max_s=self.policy.rate_limit_max_retry_after_s,
-                consecutive=gate.consecutive_limits + 1,
+                consecutive=gate.consecutive_limits + (gate.cooldown_remaining() == 0),
             )
         )
         log.info("provider rate limited us", extra=_fields(event, code=exc.code))
