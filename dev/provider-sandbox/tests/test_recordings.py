@@ -65,6 +65,14 @@ def _requests(provider: Provider, name: str) -> list[RequestSpec]:
         mints = [mode.mint for mode in provider.auth_modes if mode.mint is not None]
         assert mints, f"{provider.id} mints no token"
         return mints
+    if name == "revocation":
+        revocations = [
+            mode.oauth.revocation
+            for mode in provider.auth_modes
+            if mode.oauth is not None and mode.oauth.revocation is not None
+        ]
+        assert revocations, f"{provider.id} has no revocation request to record"
+        return list(revocations)
     return []
 
 
@@ -132,6 +140,8 @@ def test_every_catalog_provider_has_its_recordings(catalog: Catalog) -> None:
             expected.add("identity")
         if any(mode.mint is not None for mode in provider.auth_modes):
             expected.add("mint")
+        if any(m.oauth is not None and m.oauth.revocation is not None for m in provider.auth_modes):
+            expected.add("revocation")
         if any(
             mode.refresh.value in ("refresh_grant", "rotating_refresh_grant")
             for mode in provider.auth_modes

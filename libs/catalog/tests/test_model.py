@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 from hub_catalog import (
+    AuthMode,
     Catalog,
     CredentialField,
     FeatureFlag,
@@ -43,6 +44,7 @@ OAUTH_MODE: dict[str, Any] = {
     "oauth": {
         "authorize_url": "https://api.acme.test/authorize",
         "token_url": "https://api.acme.test/token",
+        "revoke_url": "https://api.acme.test/revoke",
     },
     "transport": [{"kind": "header", "name": "Authorization", "value": "Bearer {access_token}"}],
     "refresh": "refresh_grant",
@@ -222,3 +224,42 @@ def test_action_params_are_names_of_that_providers_templates(catalog: Catalog) -
         {"webhook_team": "T0", "webhook_bot": "B0", "webhook_key": "x/y"},
     )
     assert url == "https://hooks.slack.com/services/T0/B0/x%2Fy"
+
+
+def _oauth(**changes: Any) -> dict[str, Any]:
+    oauth = {k: v for k, v in OAUTH_MODE["oauth"].items() if k != "revoke_url"}
+    return {**OAUTH_MODE, "oauth": {**oauth, **changes}}
+
+
+REVOCATION = {"method": "DELETE", "url": "https://api.acme.test/me/permissions"}
+
+
+@pytest.mark.parametrize(
+    ("oauth", "complaint"),
+    [
+        ({}, "either revokes"),
+        (
+            {"revoke_url": "https://api.acme.test/revoke", "revocation": REVOCATION},
+            "pick one",
+        ),
+        (
+            {"revocation": REVOCATION, "manual_removal": "Remove the app in Acme's settings."},
+            "not both",
+        ),
+        (
+            {"revocation": {**REVOCATION, "form_body": {"account": "{account_id}"}}},
+            "account_from_identity",
+        ),
+    ],
+)
+def test_every_oauth_mode_says_how_its_grant_ends(oauth: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(ValidationError, match=complaint):
+        AuthMode.model_validate(_oauth(**oauth))
+
+
+def test_a_revocation_or_a_manual_removal_is_enough() -> None:
+    assert AuthMode.model_validate(_oauth(revocation=REVOCATION)).oauth is not None
+    removal = "Remove the platform's app in Acme's settings."
+    mode = AuthMode.model_validate(_oauth(manual_removal=removal))
+    assert mode.oauth is not None
+    assert not mode.oauth.revocable

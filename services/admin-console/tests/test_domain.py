@@ -115,3 +115,16 @@ def test_settings_forms_from_the_schema_and_back() -> None:
         "routing": {"alerts": "#ops"},
     }
     assert problems == {"limit": "Enter a whole number."}
+
+
+def test_the_disconnect_notice_follows_the_connections_mode() -> None:
+    oauth = {"type": "oauth2_authorization_code", "credential_fields": []}
+    key = {"type": "api_key", "credential_fields": [{"name": "api_token"}]}
+    wise = {"name": "Wise", "auth_modes": [key, {**oauth, "manual_removal": "Remove it in Wise."}]}
+    assert domain.removal_notice(wise, "oauth2_authorization_code") == "Remove it in Wise."
+    assert domain.removal_notice(wise, "api_key") == (
+        "This deletes the key here only: to withdraw it, delete it at Wise too."
+    )
+    slack = {"name": "Slack", "auth_modes": [{**oauth, "revocable": True}]}
+    assert domain.removal_notice(slack, None) == "We also withdraw the platform's access at Slack."
+    assert domain.removal_notice({"name": "X", "auth_modes": []}, None) is None

@@ -193,9 +193,39 @@ def test_disconnect_asks_for_confirmation(signed_in: Any, stack: Stack) -> None:
     page.get_by_role("link", name="Cancel").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Slack")
     page.get_by_role("link", name="Disconnect").click()
+    expect(page.locator("#removal")).to_have_text(
+        "We also withdraw the platform's access at Slack."
+    )
+    before = _revocations(stack, "slack")
     page.get_by_role("button", name="Yes, disconnect Slack").click()
     expect(page.get_by_role("status")).to_contain_text("Slack is disconnected")
     expect(row(page, "slack").locator(".badge")).to_have_text("Not connected")
+    _wait_for(lambda: _revocations(stack, "slack") == before + 1)  # auth.revoke at Slack
+
+
+def _revocations(stack: Stack, provider: str) -> int:
+    calls = httpx.get(f"{stack.sandbox}/_sandbox/calls", timeout=5).json()
+    return int(calls.get(provider, {}).get("revocation", 0))
+
+
+def _wait_for(condition: Any, within: float = 20.0) -> None:
+    import time
+
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.2)
+
+
+def test_disconnecting_a_provider_without_revocation_says_where_to_remove_the_app(
+    signed_in: Any, stack: Stack
+) -> None:
+    page = signed_in
+    connect_by_oauth(page, stack, "tiktok_ads")
+    expect(row(page, "tiktok_ads").locator(".badge")).to_have_text("Connected")
+    page.goto(f"{stack.console}{HUB}/tiktok_ads/disconnect")
+    expect(page.locator("#removal")).to_contain_text("TikTok gives us no way to withdraw")
+    check_page(page, "disconnect-manual-removal")
 
 
 def test_the_integration_page_shows_status_flags_activity_and_slack_routing(

@@ -229,7 +229,9 @@ async def test_integrations_lists_every_tenant_provider_grouped_with_its_status(
     assert items["google_ads"]["status"] == "expired"
     assert items["google_ads"]["next_step"] == "Reconnect Google Ads in Settings → Integrations."
     assert items["google_ads"]["last_error"] == "Google Ads access was revoked."
-    assert items["slack"]["status"] == "connecting"
+    # A reconnect in progress keeps the status it would fix, the attempt beside it (issue 13).
+    assert items["slack"]["status"] == "expired"
+    assert items["slack"]["attempt"]["state"] == "connecting"
     assert items["tiktok_ads"]["status"] == "not_connected"
     assert items["tiktok_ads"]["attempt"]["message"] == "You declined access on TikTok."
     assert items["tiktok_ads"]["next_step"] == (
@@ -523,6 +525,8 @@ async def test_flags_are_the_catalog_defaults_until_changed(
     assert body["flags"] == {name: f.default for name, f in CATALOG.feature_flags.items()}
     assert body["details"]["integrations.meta_ads"] == {
         "enabled": False,
+        "effective": False,
+        "reason": None,
         "default": False,
         "overridden": False,
         "requires_connection": True,

@@ -12,7 +12,12 @@ from hub_runtime.asyncapi import contract_mismatches
 from notifier.app import create_app
 from notifier.settings import NotifierSettings
 
-CONSUMES = {Topic.CONNECTION_UNHEALTHY, Topic.CONNECTION_RECOVERED, Topic.CONNECTION_ESTABLISHED}
+CONSUMES = {
+    Topic.CONNECTION_UNHEALTHY,
+    Topic.CONNECTION_RECOVERED,
+    Topic.CONNECTION_ESTABLISHED,
+    Topic.CONNECTION_DISCONNECTED,
+}
 
 
 @pytest.fixture
@@ -24,7 +29,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def test_the_asyncapi_document_consumes_three_topics_and_publishes_nothing(
+async def test_the_asyncapi_document_consumes_four_topics_and_publishes_nothing(
     client: httpx.AsyncClient,
 ) -> None:
     document = (await client.get("/asyncapi.json")).json()

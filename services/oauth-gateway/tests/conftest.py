@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -83,6 +83,36 @@ class MemoryFlows:
         await self.events.publish(result)
         self.consumed.add(flow.flow_id)
         return True
+
+    async def end(
+        self, flow_id: uuid.UUID, provider: str, organization_id: uuid.UUID, result: Event
+    ) -> bool:
+        flow = self.rows.get(flow_id)
+        if (
+            flow is None
+            or flow.provider != provider
+            or flow.organization_id != organization_id
+            or flow_id in self.consumed
+        ):
+            return False
+        await self.events.publish(result)
+        self.consumed.add(flow_id)
+        return True
+
+    async def expire(
+        self, result: Callable[[PendingFlow], Event], *, limit: int, claim_grace_s: float
+    ) -> int:
+        due = [
+            flow
+            for flow in self.rows.values()
+            if flow.flow_id not in self.consumed
+            and flow.flow_id not in self.claimed
+            and flow.expires_at <= self.clock()
+        ][:limit]
+        for flow in due:
+            await self.events.publish(result(flow))
+            self.consumed.add(flow.flow_id)
+        return len(due)
 
 
 class MemoryEvents:

@@ -7,13 +7,19 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import asyncpg
 import httpx
 import pytest
 from hub_catalog import Catalog, PlatformCredentials
-from hub_contracts import ConnectionEstablishedV1, ConnectionRequestedV1, parse_event
+from hub_contracts import (
+    ConnectionEstablishedV1,
+    ConnectionFailedV1,
+    ConnectionRequestedV1,
+    parse_event,
+)
 from hub_keyring import Binding, KeyRing
 from oauth_gateway.adapters.pending_flows import PostgresPendingFlows, migrate
 from oauth_gateway.app import create_app
@@ -72,7 +78,7 @@ def requested(flow: PendingFlow) -> ConnectionRequestedV1:
     )
 
 
-async def outbox_events(pool: asyncpg.Pool, kind: type[ConnectionEstablishedV1]) -> list[object]:
+async def outbox_events(pool: asyncpg.Pool, kind: type[Any]) -> list[Any]:
     rows = await pool.fetch("SELECT payload::text AS payload FROM oauth_gateway_outbox ORDER BY id")
     return [e for e in (parse_event(row["payload"]) for row in rows) if isinstance(e, kind)]
 
@@ -188,3 +194,56 @@ async def test_the_app_runs_a_flow_through_postgresql(
     assert [e.organization_id for e in established] == [org]  # type: ignore[attr-defined]
     assert events.published == []  # PostgreSQL flows record in the outbox, not on the side
     assert (await sandbox.get("/_sandbox/calls")).json()["google_ads"]["token"] == 1
+
+
+def _failed(flow: PendingFlow) -> ConnectionFailedV1:
+    return ConnectionFailedV1(
+        organization_id=flow.organization_id,
+        provider=flow.provider,
+        flow_id=flow.flow_id,
+        reason="flow_expired",
+        message="The sign-in expired before it was finished.",
+    )
+
+
+async def test_concurrent_sweeps_end_each_expired_flow_once(store: PostgresPendingFlows) -> None:
+    expired = [pending(age_s=700) for _ in range(40)]
+    fresh = pending()
+    for flow in [*expired, fresh]:
+        await store.create(flow, requested(flow))
+    ended = await asyncio.gather(
+        *(store.expire(_failed, limit=15, claim_grace_s=60) for _ in range(4))
+    )
+    ended_more = await store.expire(_failed, limit=100, claim_grace_s=60)
+    assert sum(ended) + ended_more >= len(expired)
+    failed = {e.flow_id for e in await outbox_events(store.pool, ConnectionFailedV1)}
+    assert {f.flow_id for f in expired} <= failed
+    assert fresh.flow_id not in failed
+    rows = await store.pool.fetch(
+        "SELECT count(*) AS n FROM oauth_gateway_outbox "
+        "WHERE payload->>'flow_id' = ANY($1::text[])",
+        [str(f.flow_id) for f in expired],
+    )
+    assert rows[0]["n"] == 2 * len(expired)  # requested + failed, each exactly once
+    assert await store.claim(expired[0].flow_id, "slack") is None
+
+
+async def test_a_claimed_flow_is_left_to_its_callback_for_the_grace(
+    store: PostgresPendingFlows,
+) -> None:
+    flow = pending(age_s=0, ttl_s=2)
+    await store.create(flow, requested(flow))
+    assert await store.claim(flow.flow_id, "slack") is not None
+    await asyncio.sleep(2.2)  # expired by the database clock, claimed a moment ago
+    assert await store.expire(_failed, limit=100, claim_grace_s=60) == 0
+    assert await store.expire(_failed, limit=100, claim_grace_s=0) == 1
+    assert not await store.finish(flow, _failed(flow))  # the callback finds it ended
+
+
+async def test_a_refused_callback_ends_only_its_own_flow(store: PostgresPendingFlows) -> None:
+    flow = pending()
+    await store.create(flow, requested(flow))
+    assert not await store.end(flow.flow_id, "slack", uuid.uuid4(), _failed(flow))  # other org
+    assert await store.end(flow.flow_id, "slack", flow.organization_id, _failed(flow))
+    assert not await store.end(flow.flow_id, "slack", flow.organization_id, _failed(flow))
+    assert await store.claim(flow.flow_id, "slack") is None

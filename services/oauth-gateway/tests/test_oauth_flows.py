@@ -310,6 +310,9 @@ async def test_a_callback_from_another_browser_is_refused(gateway: Harness) -> N
     refused_to(cookieless, "browser_mismatch", "google_ads")
     assert await gateway.token_calls("google_ads") == 0
     assert gateway.events.of(ConnectionEstablishedV1) == []
+    # The attempt ends once, with the refusal the console can show (issue 13).
+    (failed,) = gateway.events.of(ConnectionFailedV1)
+    assert (failed.provider, failed.reason) == ("google_ads", "browser_mismatch")
 
 
 async def test_the_tenant_comes_from_the_flow_never_the_query(gateway: Harness) -> None:
@@ -636,3 +639,19 @@ async def test_an_unconfigured_provider_app_is_named_for_the_operator(
     assert answer.status_code == 503
     assert answer.json()["error"]["code"] == "provider_not_configured"
     assert "SLACK_CLIENT_ID" in answer.json()["error"]["message"]
+
+
+async def test_the_expiry_sweep_ends_abandoned_flows_once(gateway: Harness) -> None:
+    started = await gateway.start("slack")
+    assert started.status_code == 201
+    oauth = gateway.app.state.api.oauth
+    assert not await oauth.expire_due()
+    assert gateway.events.of(ConnectionFailedV1) == []  # still within its lifetime
+    gateway.clock.advance(gateway.settings.flow_ttl_s + 1)
+    await oauth.expire_due()
+    await oauth.expire_due()
+    (failed,) = gateway.events.of(ConnectionFailedV1)
+    assert (failed.provider, failed.reason) == ("slack", "flow_expired")
+    (requested,) = gateway.events.of(ConnectionRequestedV1)
+    assert failed.flow_id == requested.flow_id
+    assert failed.message.startswith("The sign-in to Slack expired before it was finished")

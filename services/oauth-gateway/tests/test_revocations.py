@@ -47,11 +47,48 @@ async def test_disconnect_revokes_the_refresh_token_at_the_provider(gateway: Har
     assert health.status_code == 401, "revoking the grant also ends its access token"
 
 
+async def _revoked(harness: Harness, established: ConnectionEstablishedV1) -> bool:
+    """Whether the sandbox holds the connection's access token revoked."""
+    sealed = established.credentials.access_token
+    assert sealed is not None
+    binding = Binding(harness.org, established.provider, "access_token")
+    value = harness.ring.decrypt(sealed, binding).get_secret_value()
+    listed = (await harness.sandbox.get(f"/_sandbox/{established.provider}/tokens")).json()
+    (token,) = [token for token in listed if token["token"] == value]
+    return bool(token["revoked"])
+
+
+@pytest.mark.parametrize("provider", ["slack", "meta_ads", "stripe_connect", "shopify"])
+async def test_disconnect_sends_the_providers_own_revocation(
+    gateway: Harness, provider: str
+) -> None:
+    established = await _connected(gateway, provider)
+    assert not await _revoked(gateway, established)
+    event = _disconnected(gateway, established).model_copy(
+        update={"metadata": established.metadata}
+    )
+    assert await gateway.revocations().on_disconnected(event)
+    calls = await gateway.calls(provider)
+    assert calls.get("revocation") == 1
+    assert "revoke" not in calls
+    assert await _revoked(gateway, established)
+
+
+async def test_a_grant_already_gone_counts_as_revoked(gateway: Harness) -> None:
+    established = await _connected(gateway, "slack")
+    event = _disconnected(gateway, established)
+    assert await gateway.revocations().on_disconnected(event)
+    assert await gateway.revocations().on_disconnected(event)  # the recorded refusal: gone
+    assert (await gateway.calls("slack")).get("revocation") == 2
+
+
 async def test_providers_without_revocation_make_no_call(gateway: Harness) -> None:
-    established = await _connected(gateway, "meta_ads")
+    established = await _connected(gateway, "tiktok_ads")
     revocations = gateway.revocations()
     assert not await revocations.on_disconnected(_disconnected(gateway, established))
-    assert "revoke" not in await gateway.calls("meta_ads")
+    calls = await gateway.calls("tiktok_ads")
+    assert "revoke" not in calls
+    assert "revocation" not in calls
 
 
 async def test_nothing_to_revoke_without_credentials(gateway: Harness) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request, Response
 from hub_catalog import Catalog, CatalogError
 
-from provider_sandbox import actions, authorization, checks, tokens
+from provider_sandbox import actions, authorization, checks, revocations, tokens
 from provider_sandbox.answers import Refusal, problem
 from provider_sandbox.call import Call, Incoming, interrupt
 from provider_sandbox.endpoints import Endpoint, EndpointKind, endpoints, matching
@@ -27,6 +27,7 @@ HANDLERS: dict[EndpointKind, Handler] = {
     EndpointKind.AUTHORIZE: authorization.authorize,
     EndpointKind.TOKEN: tokens.token,
     EndpointKind.REVOKE: tokens.revoke,
+    EndpointKind.REVOCATION: revocations.revocation,
     EndpointKind.MINT: checks.mint,
     EndpointKind.HEALTH: checks.check,
     EndpointKind.IDENTITY: checks.check,
@@ -43,7 +44,7 @@ def router(catalog: Catalog, store: Store, settings: SandboxSettings) -> APIRout
     }
     api = APIRouter(prefix="/p", tags=["providers"])
 
-    @api.api_route("/{provider_id}/{host}/{path:path}", methods=["GET", "POST"])
+    @api.api_route("/{provider_id}/{host}/{path:path}", methods=["GET", "POST", "DELETE"])
     async def provider_call(provider_id: str, host: str, path: str, request: Request) -> Response:
         if store.latency_ms:
             await asyncio.sleep(store.latency_ms / 1000)

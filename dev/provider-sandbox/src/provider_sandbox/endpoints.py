@@ -26,6 +26,7 @@ class EndpointKind(StrEnum):
     AUTHORIZE = "authorize"
     TOKEN = "token"
     REVOKE = "revoke"
+    REVOCATION = "revocation"
     MINT = "mint"
     HEALTH = "health"
     IDENTITY = "identity"
@@ -84,6 +85,8 @@ def endpoints(provider: Provider) -> list[Endpoint]:
         found.append(_endpoint(EndpointKind.TOKEN, token_methods, mode.oauth.token_url, mode))
         if mode.oauth.revoke_url is not None:
             found.append(_endpoint(EndpointKind.REVOKE, {"POST"}, mode.oauth.revoke_url, mode))
+        if mode.oauth.revocation is not None:
+            found.append(_request_endpoint(EndpointKind.REVOCATION, mode.oauth.revocation, mode))
     for mode in provider.auth_modes:
         if mode.mint is not None:
             found.append(_request_endpoint(EndpointKind.MINT, mode.mint, mode))

@@ -5,7 +5,8 @@ The sandbox plays these, not answers built from the catalog's own match rules, s
 entry that misreads a provider fails the sandbox's tests instead of passing by construction.
 Answer names: ``health``, ``identity`` (when its URL differs from health's), ``mint``,
 ``refresh_refused`` (the token endpoint refusing a refresh or re-exchange), ``resource.<kind>``
-(a picker listing), ``revoked``, ``rate_limited``, ``server_error``. A value that must be the
+(a picker listing), ``revocation`` (the answer to the catalog's own revocation request),
+``revoked``, ``rate_limited``, ``server_error``. A value that must be the
 call's own (the account, an issued token) is a placeholder: ``"{account_name}"``,
 ``"{account_id}"``, ``"{access_token}"``, ``"{expires_in}"`` (a whole-string placeholder keeps
 the value's type).

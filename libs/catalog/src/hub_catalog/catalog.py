@@ -239,6 +239,8 @@ def _check_templates(provider: Provider) -> None:
         templates += _placement_templates(mode.transport)
         if mode.mint is not None:
             templates += _request_templates(mode.mint)
+        if mode.oauth is not None and mode.oauth.revocation is not None:
+            templates += _request_templates(mode.oauth.revocation)
     templates += provider.url_templates()
     for request in (provider.checks.health, provider.checks.identity):
         if request is not None:

@@ -200,7 +200,7 @@ class ResponseMatch(_Model):
 class RequestSpec(_Model):
     """An HTTP request a service sends with a connection's credential."""
 
-    method: Literal["GET", "POST"] = "GET"
+    method: Literal["GET", "POST", "DELETE"] = "GET"
     url: str
     auth: list[Placement] = Field(default_factory=list)
     """Credential placements of this request itself. Health and identity requests also carry their
@@ -274,10 +274,39 @@ class Action(RequestSpec):
 ActionName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
 
 
+class Revocation(RequestSpec):
+    """A provider's own request that ends a brand's grant at disconnect, where it is not RFC
+    7009's ``revoke_url`` (Slack ``auth.revoke``, Meta ``DELETE /me/permissions``, Stripe's
+    deauthorize, Shopify's uninstall). Sent with only its own ``auth`` placements (the mode's
+    ``transport`` is not added: Stripe authenticates with the platform key), filled from the
+    connection's ``access_token``, tenant parameters and platform credentials. A 2xx meeting
+    ``success`` is revoked; so is the provider's revoked answer (the grant is already gone)."""
+
+    account_from_identity: bool = False
+    """``{account_id}`` is the account the token belongs to, read first with the provider's
+    identity request (Stripe deauthorizes an account id, not a token)."""
+
+    @model_validator(mode="after")
+    def _account_named(self) -> Revocation:
+        templates = [self.url, *self.headers.values(), *self.query.values()]
+        templates += [t for p in self.auth for t in (p.value, p.username, p.password) if t]
+        templates += list((self.form_body or {}).values())
+        named = any("{account_id}" in t for t in templates)
+        if named != self.account_from_identity:
+            raise ValueError("{account_id} goes with account_from_identity, and only there")
+        return self
+
+
 class OAuthSpec(_Model):
     authorize_url: str
     token_url: str
     revoke_url: str | None = None
+    """RFC 7009 revocation (Google, Klaviyo)."""
+    revocation: Revocation | None = None
+    """The provider's own revocation request, where it has no RFC 7009 endpoint."""
+    manual_removal: str | None = Field(default=None, min_length=20, max_length=400)
+    """Where the brand removes the app itself, for a provider with no revocation API: the
+    console shows it on the disconnect confirmation."""
     scopes: list[str] = Field(default_factory=list)
     scope_separator: Literal[" ", ","] = " "
     scope_param: str = "scope"
@@ -297,6 +326,24 @@ class OAuthSpec(_Model):
     token_request_format: Literal["form", "json"] = "form"
     issuer: str | None = None
     hooks: list[OAuthHook] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ends(self) -> OAuthSpec:
+        """Every grant ends somehow at disconnect: revoked by us (one way), or removed by the
+        brand where the catalog says."""
+        ways = sum(x is not None for x in (self.revoke_url, self.revocation))
+        if ways > 1:
+            raise ValueError("revoke_url and revocation are two ways to do one thing: pick one")
+        if (ways == 0) == (self.manual_removal is None):
+            raise ValueError(
+                "an OAuth mode either revokes (revoke_url or revocation) or says where the brand "
+                "removes the app itself (manual_removal), not both"
+            )
+        return self
+
+    @property
+    def revocable(self) -> bool:
+        return self.revoke_url is not None or self.revocation is not None
 
 
 _MINTED = {AuthType.OAUTH2_CLIENT_CREDENTIALS, AuthType.TOKEN_EXCHANGE}
@@ -579,6 +626,8 @@ class Provider(_Model):
             if mode.oauth is not None:
                 oauth = mode.oauth
                 urls += [u for u in (oauth.authorize_url, oauth.token_url, oauth.revoke_url) if u]
+                if oauth.revocation is not None:
+                    urls.append(oauth.revocation.url)
             if mode.mint is not None:
                 urls.append(mode.mint.url)
         urls += [r.url for r in (self.checks.health, self.checks.identity) if r is not None]
@@ -615,6 +664,13 @@ class Provider(_Model):
             names.update(action.params)
         for listing in self.resources.values():
             names.update(listing.params)
+        if any(
+            m.oauth is not None
+            and m.oauth.revocation is not None
+            and m.oauth.revocation.account_from_identity
+            for m in self.auth_modes
+        ):
+            names.add("account_id")
         return names
 
 

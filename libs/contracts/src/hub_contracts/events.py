@@ -275,3 +275,6 @@ class ConnectionDisconnectedV1(Event):
     credentials: Credentials | None = None
     """The ciphertext wiped from the store, so the gateway can revoke it at the provider where
     the provider supports revocation (SECURITY.md 16); absent when nothing was stored."""
+    metadata: Metadata = Field(default_factory=dict)
+    """The connection's non-secret facts as stored (Shopify's ``shop``): what a revocation
+    request at the provider is addressed with."""

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         raise_for_answer,
         send,
     )
-    from hub_providers.checks import CheckResult, check, mint
+    from hub_providers.checks import CheckResult, check, mint, revoke
     from hub_providers.oauth import OAuthClient
     from hub_providers.outbound import (
         GuardedTransport,
@@ -76,5 +76,6 @@ __all__ = [
     "mint",
     "policy_for",
     "raise_for_answer",
+    "revoke",
     "send",
 ]

@@ -1,4 +1,5 @@
-"""The catalog's proving, identity and mint requests, sent with a connection's credential."""
+"""The catalog's proving, identity, mint and revocation requests, sent with a connection's
+credential."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub_catalog import AuthMode, Provider, RequestSpec
+from hub_catalog import AuthMode, Provider, RequestSpec, Revocation
 from hub_catalog.signals import MISSING, value_at
 
 from hub_providers.calls import Answer, build_request, raise_for_answer, send
-from hub_providers.errors import ProviderRejectedError
+from hub_providers.errors import CredentialRevokedError, ProviderRejectedError
 from hub_providers.outbound import OutboundHttp
 from hub_providers.tokens import TokenSet
 
@@ -69,3 +70,17 @@ async def mint(
         {"access_token": token, "expires_in": expires_in if isinstance(expires_in, int) else None},
         default_lifetime_s=mode.access_token_lifetime_s,
     )
+
+
+async def revoke(
+    http: OutboundHttp, provider: Provider, spec: Revocation, values: Mapping[str, str]
+) -> None:
+    """Send a provider's own revocation request (only its ``auth`` placements). The provider's
+    revoked answer counts as revoked: the grant is already gone."""
+    request = build_request(http.catalog, provider, spec, values, transport=[])
+    async with http.client(provider) as client:
+        answer = await send(client, provider, request)
+    try:
+        raise_for_answer(provider, answer, spec)
+    except CredentialRevokedError:
+        return

@@ -335,3 +335,20 @@ def settings_patch(
             case _:
                 patch[field.name] = first or None
     return patch, problems
+
+
+def removal_notice(provider: Mapping[str, Any], auth_type: str | None) -> str | None:
+    """The disconnect confirmation's line about the access at the provider: withdrawn by us,
+    or where the brand removes it itself (the catalog's ``manual_removal``, or a typed key)."""
+    modes = {mode.get("type"): mode for mode in provider.get("auth_modes") or []}
+    mode = modes.get(auth_type) or next(iter(modes.values()), None)
+    if mode is None:
+        return None
+    name = provider.get("name", "the provider")
+    if mode.get("revocable"):
+        return f"We also withdraw the platform's access at {name}."
+    if mode.get("manual_removal"):
+        return str(mode["manual_removal"])
+    if mode.get("credential_fields"):
+        return f"This deletes the key here only: to withdraw it, delete it at {name} too."
+    return None

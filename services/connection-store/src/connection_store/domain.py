@@ -91,11 +91,13 @@ class ConnectionRow:
 
 
 def integration_status(row: ConnectionRow | None) -> IntegrationStatus:
-    """The hub's status of a connection: ``connecting`` while a first attempt or a reconnect of
-    a connection without an active credential is in progress."""
+    """The hub's status of a connection: ``connecting`` only while an attempt is in progress for
+    a connection that holds no credential (never connected, or disconnected). A reconnect of an
+    ``active``, ``expired`` or ``error`` connection keeps that status; the attempt in progress
+    shows beside it (``attempt``), so a reconnect never hides what is wrong underneath."""
     if row is None:
         return "not_connected"
-    if row.attempt_state == "connecting" and row.status != "active":
+    if row.attempt_state == "connecting" and row.status not in CONNECTED:
         return "connecting"
     return _SHOWN.get(row.status, "not_connected")
 
@@ -163,6 +165,27 @@ def next_step(provider: Provider, status: str, error_code: str | None) -> str | 
             return f"Reconnect {provider.name} in {WHERE} and grant every requested permission."
         return f"Check the {provider.name} settings in {WHERE}, then use Sync now."
     return None
+
+
+def flag_effect(
+    enabled: bool, requires_connection: bool, provider: Provider | None, status: str | None
+) -> tuple[bool, str | None]:
+    """Whether a flag is in effect, and why not: an enabled flag that needs a connection is off
+    while that connection is not ``active`` (the stored choice stays, so reconnecting restores
+    it)."""
+    if not enabled or not requires_connection or provider is None or status == "active":
+        return enabled, None
+    name = provider.name
+    match status:
+        case "expired":
+            why = f"{name} needs reconnecting; the feature is back on once it is reconnected."
+        case "error":
+            why = f"{name} has a problem; the feature is back on once it works again."
+        case "disconnected":
+            why = f"{name} was disconnected; the feature is back on once it is reconnected."
+        case _:
+            why = f"{name} is not connected; the feature is on once it is connected."
+    return False, why
 
 
 def resource_values(value: Any) -> list[str]:

@@ -39,6 +39,10 @@ class AuthModeView(_View):
     type: str
     credential_fields: list[CredentialFieldView]
     """What an admin types for this mode (empty for OAuth: the provider issues the token)."""
+    revocable: bool = False
+    """Whether disconnecting also withdraws the access at the provider (OAuth revocation)."""
+    manual_removal: str | None = None
+    """Where the brand removes the app itself, for an OAuth provider with no revocation."""
 
 
 class ProviderView(_View):
@@ -223,6 +227,11 @@ class SyncAccepted(_View):
 
 class FlagView(_View):
     enabled: bool
+    """The stored choice (the catalog default unless changed); kept across disconnects."""
+    effective: bool
+    """Whether the feature is on now: ``enabled``, and its required connection active."""
+    reason: str | None
+    """Why an enabled flag is not in effect (a person's sentence), else ``None``."""
     default: bool
     overridden: bool
     requires_connection: bool
@@ -233,6 +242,7 @@ class FlagView(_View):
 
 class FlagsView(_View):
     flags: dict[str, bool]
+    """Flag → ``effective``: what platform code reads."""
     details: dict[str, FlagView]
 
 
@@ -350,6 +360,8 @@ def provider_view(provider: Provider) -> ProviderView:
                     CredentialFieldView(name=f.name, label=f.label, secret=f.secret)
                     for f in mode.fields
                 ],
+                revocable=mode.oauth is not None and mode.oauth.revocable,
+                manual_removal=mode.oauth.manual_removal if mode.oauth is not None else None,
             )
             for mode in provider.auth_modes
         ],

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from faststream.kafka import KafkaRouter
 from hub_contracts import (
+    ConnectionDisconnectedV1,
     ConnectionEstablishedV1,
     ConnectionRecoveredV1,
     ConnectionUnhealthyV1,
@@ -27,6 +28,7 @@ from notifier.settings import NotifierSettings
 UNHEALTHY = "notifier.on_unhealthy"
 RECOVERED = "notifier.on_recovered"
 ESTABLISHED = "notifier.on_established"
+DISCONNECTED = "notifier.on_disconnected"
 F = TypeVar("F", Unhealthy, Recovery)
 
 
@@ -44,6 +46,12 @@ def router(
         """A reconnect: the new credential is the recovery (the event carries no version)."""
         recovery = _facts(event, Recovery, cause="reconnected", credential_version=None)
         await triage.on_recovery(ESTABLISHED, event.event_id, recovery)
+
+    async def on_disconnected(event: ConnectionDisconnectedV1) -> None:
+        """The brand removed the connection: its incident closes without a message."""
+        await triage.on_disconnected(
+            DISCONNECTED, event.event_id, event.organization_id, event.provider, event.occurred_at
+        )
 
     router = KafkaRouter()
     subscribe(
@@ -69,6 +77,13 @@ def router(
         group=ESTABLISHED,
         handler=on_established,
         tracer_provider=tracer_provider,
+    )
+    subscribe(
+        router,
+        settings,
+        topic=Topic.CONNECTION_DISCONNECTED,
+        group=DISCONNECTED,
+        handler=on_disconnected,
     )
     return router
 

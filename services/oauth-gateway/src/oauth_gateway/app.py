@@ -128,6 +128,8 @@ def create_app(
         flow_ttl=timedelta(seconds=settings.flow_ttl_s),
         now=now,
         metrics=metrics,
+        expiry_batch=settings.expiry_batch,
+        claim_grace_s=settings.claim_grace_s,
     )
     owned_store = None
     store = credentials
@@ -194,6 +196,8 @@ def _lifespan(
                 stack.push_async_callback(broker.stop)
             if database is not None and broker is not None:
                 _relay(database, broker, settings, stack)
+            if database is not None:
+                _expiry(api.oauth, settings, stack)
             api.ping = database.ping if database is not None else _nothing
             stack.callback(setattr, api, "ping", None)
             yield
@@ -246,6 +250,19 @@ def _relay(
             relay.tick,
             name="outbox relay",
             interval_s=settings.outbox_interval_s,
+            max_backoff_s=settings.outbox_max_backoff_s,
+        )
+    )
+    stack.push_async_callback(_cancel, task)
+
+
+def _expiry(oauth: OAuthFlows, settings: GatewaySettings, stack: contextlib.AsyncExitStack) -> None:
+    """End abandoned flows with ``connection.failed`` until the app stops."""
+    task = asyncio.create_task(
+        repeat(
+            oauth.expire_due,
+            name="flow expiry",
+            interval_s=settings.expiry_interval_s,
             max_backoff_s=settings.outbox_max_backoff_s,
         )
     )

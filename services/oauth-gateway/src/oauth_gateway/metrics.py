@@ -16,6 +16,11 @@ class GatewayMetrics(ServiceMetrics):
             "error; refused: not tied to a flow this browser started) and reason (error code).",
             ["provider", "outcome", "reason"],
         )
+        self.flows_expired = self.counter(
+            "flows_expired",
+            "OAuth flows the expiry sweep ended with connection.failed (nobody came back).",
+            ["provider"],
+        )
 
     def callback(self, provider: str, outcome: str, reason: str | None = None) -> None:
         self.callbacks.labels(provider, outcome, reason or "none").inc()

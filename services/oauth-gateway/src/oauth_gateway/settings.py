@@ -91,6 +91,12 @@ class GatewaySettings(ServiceSettings, CredentialSettings):
     flow_retention_s: int = Field(86_400, ge=0)
     """Consumed or expired flows are deleted this long after they expired."""
     purge_interval_s: float = Field(300.0, gt=0)
+    expiry_interval_s: float = Field(30.0, gt=0)
+    """The expiry sweep's period: "connecting" ends at most this long after a flow's lifetime."""
+    expiry_batch: int = Field(200, ge=1, le=10_000)
+    claim_grace_s: float = Field(60.0, ge=0)
+    """A flow claimed by a callback before it expired is swept only this long after the claim
+    (the callback is exchanging the code; its own result ends the flow)."""
 
     outbound_connect_timeout_s: float = Field(5.0, gt=0)
     outbound_total_timeout_s: float = Field(20.0, gt=0)

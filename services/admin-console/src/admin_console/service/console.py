@@ -91,7 +91,7 @@ class Console:
             "platform_available": bool(item.get("platform_account_available")),
             "badge": badge,
             "connected": connected,
-            "connecting": status == "connecting",
+            "connecting": _connecting(item),
             "attention": domain.needs_attention(status, step),
             "action": domain.action_label(step, item["name"]),
             "next_step": step,
@@ -256,13 +256,15 @@ class Console:
 
     async def disconnect_view(self, session: Session, path_slug: str) -> Json:
         """The confirmation page: disconnecting a brand's own key switches back to the
-        platform's shared account where the platform has one."""
+        platform's shared account where the platform has one; and what happens to the access
+        at the provider."""
         entry = await self.provider(session, path_slug)
         detail = await self.store.integration(session.bearer, session.organization_id, entry["id"])
         return {
             "provider": entry,
             "slug": slug(entry["id"]),
             "row": self._row(detail, self.clock()),
+            "removal": domain.removal_notice(entry, detail.get("auth_type")),
         }
 
     async def disconnect(self, session: Session, path_slug: str) -> Json:
@@ -330,7 +332,8 @@ class Console:
         deadline = loop.time() + SETTLE_S
         while True:
             detail = await self.store.integration(session.bearer, session.organization_id, provider)
-            if detail["status"] not in ("connecting", "not_connected") or loop.time() > deadline:
+            pending = detail["status"] == "not_connected" or _connecting(detail)
+            if not pending or loop.time() > deadline:
                 return detail
             await asyncio.sleep(0.1)
 
@@ -354,7 +357,7 @@ class Console:
                         **card,
                         "slug": slug(card["provider"]),
                         "connected": item.get("status") == "active",
-                        "connecting": item.get("status") == "connecting",
+                        "connecting": _connecting(item),
                         "oauth": "oauth2_authorization_code" in card.get("auth_types", []),
                     }
                 )
@@ -426,3 +429,11 @@ def key_mode(entry: Mapping[str, Any]) -> Json | None:
 
 def oauth_mode(entry: Mapping[str, Any]) -> bool:
     return "oauth2_authorization_code" in (entry.get("auth_types") or [])
+
+
+def _connecting(item: Mapping[str, Any]) -> bool:
+    """An attempt in progress: "connecting" on its own, or a reconnect beside the status it
+    would fix (the store keeps ``expired``/``error``/``active`` under a new attempt)."""
+    return item.get("status") == "connecting" or (item.get("attempt") or {}).get("state") == (
+        "connecting"
+    )

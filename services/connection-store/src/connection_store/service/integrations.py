@@ -87,7 +87,7 @@ class Integrations:
             metadata=row.metadata if row else {},
             settings=row.settings if row else {},
             flags={
-                name: view.enabled
+                name: view.effective
                 for name, view in flags.details.items()
                 if view.provider == provider.id
             },
@@ -209,6 +209,7 @@ class Integrations:
                 disconnected_by=by[:200],
                 reason="user_request",
                 credentials=row.credentials(),
+                metadata=dict(row.metadata),
             )
             await tx.outbox.add([OutboxMessage.of(event)])
             entry = domain.history_entry(event, provider)
@@ -268,21 +269,30 @@ class Integrations:
         return self._flags(overrides, statuses)
 
     def _flags(self, overrides: Mapping[str, bool], statuses: Mapping[str, str]) -> FlagsView:
-        details = {
-            name: FlagView(
-                enabled=overrides.get(name, flag.default),
+        """Each flag's stored choice, and its effect now (``flags`` holds the effect: what
+        platform code reads)."""
+        details = {}
+        for name, flag in self.catalog.feature_flags.items():
+            enabled = overrides.get(name, flag.default)
+            status = statuses.get(flag.provider) if flag.provider else None
+            effective, reason = domain.flag_effect(
+                enabled,
+                flag.requires_connection,
+                self.catalog.get(flag.provider) if flag.provider else None,
+                status,
+            )
+            details[name] = FlagView(
+                enabled=enabled,
+                effective=effective,
+                reason=reason,
                 default=flag.default,
                 overridden=name in overrides,
                 requires_connection=flag.requires_connection,
                 provider=flag.provider,
-                connection_active=(
-                    None if flag.provider is None else statuses.get(flag.provider) == "active"
-                ),
+                connection_active=None if flag.provider is None else status == "active",
             )
-            for name, flag in self.catalog.feature_flags.items()
-        }
         return FlagsView(
-            flags={name: view.enabled for name, view in details.items()}, details=details
+            flags={name: view.effective for name, view in details.items()}, details=details
         )
 
 
@@ -340,7 +350,12 @@ def _summary(
     step = None
     if row is not None:
         step = domain.next_step(provider, row.status, row.last_error_code)
-        if step is None and attempt is not None and attempt.state == "failed":
+        if (
+            step is None
+            and attempt is not None
+            and attempt.state == "failed"
+            and row.status != "active"  # an abandoned reconnect of a working connection
+        ):
             step = f"Connect {provider.name} again in {WHERE}."
     return {
         "id": provider.id,

@@ -18,10 +18,15 @@ class Mark:
 
     recovered_version: int = 0
     recovered_at: datetime | None = None
+    disconnected_at: datetime | None = None
+    """The latest disconnect seen: verdicts from before it speak of a credential now gone."""
 
     def is_stale(self, credential_version: int, occurred_at: datetime) -> bool:
-        """An unhealthy verdict about a credential replaced since, or from before a recovery."""
+        """An unhealthy verdict about a credential replaced since, from before a recovery, or
+        from before a disconnect."""
         if credential_version < self.recovered_version:
+            return True
+        if self.disconnected_at is not None and occurred_at <= self.disconnected_at:
             return True
         return (
             credential_version == self.recovered_version
@@ -33,7 +38,14 @@ class Mark:
         """After a recovery of ``credential_version`` (for a reconnect: one more than the
         credential it replaced, the store's rule) seen at ``occurred_at``."""
         at = occurred_at if self.recovered_at is None else max(self.recovered_at, occurred_at)
-        return Mark(max(self.recovered_version, credential_version), at)
+        return replace(
+            self, recovered_version=max(self.recovered_version, credential_version), recovered_at=at
+        )
+
+    def after_disconnect(self, occurred_at: datetime) -> Mark:
+        """After a disconnect seen at ``occurred_at`` (a later one wins)."""
+        at = occurred_at if self.disconnected_at is None else max(self.disconnected_at, occurred_at)
+        return replace(self, disconnected_at=at)
 
 
 @dataclass(frozen=True)

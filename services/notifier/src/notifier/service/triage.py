@@ -93,6 +93,40 @@ class Triage:
             self.wake()
         return self._counted(consumer, "closed" if told else "closed_silently")
 
+    async def on_disconnected(
+        self,
+        consumer: str,
+        event_id: uuid.UUID,
+        organization_id: uuid.UUID,
+        provider: str,
+        occurred_at: datetime,
+    ) -> str:
+        """Close the connection's open incident without a word: the brand removed the
+        connection, nothing "recovered". Anything still pending about it is cancelled, and a
+        verdict from before the disconnect arriving late opens nothing."""
+        now = self.clock()
+        async with self.database.transaction() as tx:
+            if not await tx.inbox.first_time(consumer, event_id):
+                return self._counted(consumer, "redelivered")
+            mark = await tx.marks.lock(organization_id, provider)
+            await tx.marks.save(organization_id, provider, mark.after_disconnect(occurred_at))
+            current = await tx.incidents.open_one(organization_id, provider)
+            if current is None or current.opened_at > occurred_at:
+                return self._counted(consumer, "nothing_open")
+            closed = replace(current, status="closed", closed_at=now, closed_by="disconnected")
+            await tx.incidents.save(closed)
+            await self._cancel_pending(tx, current.id)
+        log.info(
+            "incident closed",
+            extra={
+                "organization_id": str(organization_id),
+                "provider": provider,
+                "incident_id": str(current.id),
+                "cause": "disconnected",
+            },
+        )
+        return self._counted(consumer, "closed_silently")
+
     async def _apply(self, tx: Transaction, decision: Decision, now: datetime) -> str:
         """Store what an unhealthy verdict decided; the outcome."""
         incident = decision.incident

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -151,6 +151,51 @@ class PostgresPendingFlows:
         except DATABASE_ERRORS:
             raise PublishFailedError() from None
         return True
+
+    async def end(
+        self, flow_id: uuid.UUID, provider: str, organization_id: uuid.UUID, result: Event
+    ) -> bool:
+        try:
+            async with self.transaction() as tx:
+                consumed = await tx.fetchval(
+                    "UPDATE oauth_flows SET consumed_at = now() WHERE flow_id = $1 "
+                    "AND provider = $2 AND organization_id = $3 AND consumed_at IS NULL "
+                    "RETURNING true",
+                    flow_id,
+                    provider,
+                    organization_id,
+                )
+                if not consumed:
+                    return False
+                await enqueue_many(tx, [OutboxMessage.of(result)], table=OUTBOX)
+        except DATABASE_ERRORS:
+            raise PublishFailedError() from None
+        return True
+
+    async def expire(
+        self, result: Callable[[PendingFlow], Event], *, limit: int, claim_grace_s: float
+    ) -> int:
+        """One statement picks the flows (``FOR UPDATE SKIP LOCKED``: replicas share the work,
+        a callback finishing its flow meanwhile is waited for by nobody); the same transaction
+        consumes them and writes their results."""
+        async with self.transaction() as tx:
+            rows = await tx.fetch(
+                f"SELECT {_COLUMNS} FROM oauth_flows "  # noqa: S608 - constant column list
+                "WHERE consumed_at IS NULL AND expires_at <= now() "
+                "AND (claimed_at IS NULL OR claimed_at <= now() - make_interval(secs => $2)) "
+                "ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+                limit,
+                float(claim_grace_s),
+            )
+            if not rows:
+                return 0
+            flows = [_flow(row) for row in rows]
+            await tx.execute(
+                "UPDATE oauth_flows SET consumed_at = now() WHERE flow_id = ANY($1::uuid[])",
+                [flow.flow_id for flow in flows],
+            )
+            await enqueue_many(tx, [OutboxMessage.of(result(f)) for f in flows], table=OUTBOX)
+        return len(flows)
 
     async def record(self, event: Event) -> None:
         """``event`` to the outbox in a transaction of its own (the ``Events`` port)."""

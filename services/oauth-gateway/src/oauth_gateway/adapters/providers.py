@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hub_catalog import AuthMode, CatalogError, Provider, RequestSpec
-from hub_providers import OAuthClient, OutboundHttp, TokenSet, check, mint
+from hub_catalog import AuthMode, CatalogError, Provider, RequestSpec, Revocation
+from hub_providers import OAuthClient, OutboundHttp, TokenSet, check, mint, revoke
 from hub_providers.errors import UnsafeDestinationError
 from pydantic import SecretStr
 
@@ -97,5 +97,13 @@ class CatalogProviders:
         client = self._client(provider, values, redirect_uri="")
         try:
             await client.revoke(token, hint=hint)
+        except CatalogError as error:
+            raise _misconfigured(provider, error) from None
+
+    async def revocation(
+        self, provider: Provider, spec: Revocation, values: Mapping[str, str]
+    ) -> None:
+        try:
+            await revoke(self.http, provider, spec, values)
         except CatalogError as error:
             raise _misconfigured(provider, error) from None

@@ -4,7 +4,9 @@
 signs a state that names it and binds it to the browser. ``callback`` first ties the request to a
 flow this browser started (a refusal is a ``StateRefusedError``, 4xx, and nothing is called) and
 claims it; its result (``connection.established`` or ``.failed``) is recorded in the transaction
-that consumes the flow, and then the person gets a 303 to the flow's return URL.
+that consumes the flow, and then the person gets a 303 to the flow's return URL. A refusal of a
+genuine state (expired, another browser) ends its flow with ``connection.failed`` too, and
+``expire_due`` (the gateway's sweep) ends abandoned flows: every attempt ends in an event.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from hub_contracts import (
     ConnectionRequestedV1,
     Credentials,
     EncryptedCredential,
+    Event,
 )
 from hub_contracts import connection_id as derive_connection_id
 from hub_keyring import Binding, KeyRing
@@ -88,6 +91,10 @@ class OAuthFlows:
     flow_ttl: timedelta
     now: Callable[[], datetime]
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
+    expiry_batch: int = 200
+    """Flows ended per sweep transaction (the sweep runs again at once while it fills one)."""
+    claim_grace_s: float = 60.0
+    """A flow claimed by a callback before it expired is left to that callback this long."""
 
     def redirect_uri(self, provider: Provider) -> str:
         """The registered redirect URI, byte for byte the same at authorize and token time."""
@@ -203,6 +210,50 @@ class OAuthFlows:
             },
         )
 
+    async def expire_due(self) -> bool:
+        """End abandoned flows with ``connection.failed`` (``flow_expired``); whether a full batch
+        was ended (more may be waiting)."""
+        ended = await self.flows.expire(
+            self._expired, limit=self.expiry_batch, claim_grace_s=self.claim_grace_s
+        )
+        if ended:
+            log.info("expired flows ended", extra={"count": ended})
+        return ended >= self.expiry_batch
+
+    def _expired(self, flow: PendingFlow) -> Event:
+        self.metrics.flows_expired.labels(flow.provider).inc()
+        # A provider gone from the catalog since the flow started still ends its flow.
+        name = next(
+            (p.name for p in self.catalog.providers if p.id == flow.provider), flow.provider
+        )
+        return domain.failed(
+            flow.organization_id,
+            flow.provider,
+            flow.flow_id,
+            _flow_expired(name, self.flow_ttl),
+            event_id=uuid.uuid5(flow.flow_id, "connection.failed"),
+        )
+
+    async def _end_refused(
+        self, claims: domain.StateClaims, provider: Provider, error: GatewayError
+    ) -> None:
+        """A genuine state refused (expired, another browser): its flow ends here, with the
+        refusal as ``connection.failed``, so the hub stops showing "connecting" at once."""
+        event = domain.failed(
+            claims.org,
+            provider.id,
+            claims.flow,
+            error,
+            event_id=uuid.uuid5(claims.flow, "connection.failed"),
+        )
+        try:
+            await self.flows.end(claims.flow, provider.id, claims.org, event)
+        except GatewayError as failure:  # the person still gets the refusal; the sweep ends it
+            log.error(
+                "could not record the refused callback",
+                extra={"provider": provider.id, "error": failure.code},
+            )
+
     def _callback_provider(self, provider_id: str) -> Provider:
         provider = self.catalog.tenant_provider(provider_id)
         # The registered redirect URI names the canonical id of an OAuth provider.
@@ -230,13 +281,13 @@ class OAuthFlows:
                 code="provider_mismatch",
             )
         if self.now() >= claims.expires_at:
-            raise StateRefusedError(
-                f"This sign-in expired (it is valid for {int(self.flow_ttl.total_seconds()) // 60}"
-                f" minutes). Start connecting again from {WHERE}.",
-                code="flow_expired",
-            )
+            expired = _flow_expired(provider.name, self.flow_ttl)
+            await self._end_refused(claims, provider, expired)
+            raise expired
         if not self.codec.same_browser(claims.browser, browser_id):
-            raise BrowserMismatchError()
+            mismatch = BrowserMismatchError()
+            await self._end_refused(claims, provider, mismatch)
+            raise mismatch
         flow = await self.flows.claim(claims.flow, provider.id)
         if flow is None:
             raise StateRefusedError(
@@ -412,6 +463,14 @@ class OAuthFlows:
     @staticmethod
     def _binding(flow: PendingFlow, provider: Provider, field: str) -> Binding:
         return Binding(flow.organization_id, provider.id, field)
+
+
+def _flow_expired(name: str, ttl: timedelta) -> StateRefusedError:
+    return StateRefusedError(
+        f"The sign-in to {name} expired before it was finished (it is valid for "
+        f"{int(ttl.total_seconds()) // 60} minutes). Start connecting again from {WHERE}.",
+        code="flow_expired",
+    )
 
 
 def _ended_meanwhile() -> GatewayError:

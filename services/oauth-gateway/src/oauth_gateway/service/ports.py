@@ -7,12 +7,12 @@ Each port's adapter is the module of its name: ``adapters.pending_flows`` (Postg
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from hub_catalog import AuthMode, Provider, RequestSpec, ResourceListing
+from hub_catalog import AuthMode, Provider, RequestSpec, ResourceListing, Revocation
 from hub_contracts import Credentials, EncryptedCredential, Event
 from pydantic import SecretStr
 
@@ -59,6 +59,22 @@ class PendingFlows(Protocol):
         ``.failed``) in one transaction: durable when this returns. False when the flow was
         already ended (the expiry sweep); ``errors.PublishFailedError`` when nothing could be
         recorded."""
+        ...
+
+    async def end(
+        self, flow_id: uuid.UUID, provider: str, organization_id: uuid.UUID, result: Event
+    ) -> bool:
+        """Consume a flow whose callback was refused (its state verified: expired, another
+        browser) and record ``result`` (``connection.failed``) in one transaction. False when no
+        such open flow exists (already ended); ``errors.PublishFailedError`` on an outage."""
+        ...
+
+    async def expire(
+        self, result: Callable[[PendingFlow], Event], *, limit: int, claim_grace_s: float
+    ) -> int:
+        """End up to ``limit`` open flows past their lifetime (claimed ones only once their
+        callback had ``claim_grace_s`` to finish), each with ``result(flow)`` in the outbox, in
+        one transaction that skips rows another replica holds; return how many were ended."""
         ...
 
 
@@ -121,6 +137,13 @@ class Providers(Protocol):
         self, provider: Provider, values: Mapping[str, str], token: SecretStr, *, hint: str
     ) -> None:
         """RFC 7009 revocation; an already-invalid token counts as revoked."""
+        ...
+
+    async def revocation(
+        self, provider: Provider, spec: Revocation, values: Mapping[str, str]
+    ) -> None:
+        """The provider's own revocation request (catalog ``revocation``); the provider's
+        revoked answer counts as revoked."""
         ...
 
 
