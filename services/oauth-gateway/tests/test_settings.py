@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 from hub_catalog import PlatformCredentials, load_catalog
 from hub_keyring import new_submission_key_spec
-from oauth_gateway.settings import DEVELOPMENT_JWT_SECRET, GatewaySettings
+from oauth_gateway.settings import (
+    DEVELOPMENT_JWT_SECRET,
+    DEVELOPMENT_SERVICE_TOKEN_SECRET,
+    GatewaySettings,
+)
 from pydantic import ValidationError
 
 from .conftest import new_key_spec
@@ -21,6 +25,7 @@ def production(**changes: object) -> GatewaySettings:
         "state_secret": STRONG,
         "jwt_secret": "j" * 48,
         "jwt_audience": "integrations-hub",
+        "service_token_secret": "t" * 48,
         "public_base_url": "https://connect.example.com",
         "return_origins": "https://admin.example.com",
         "default_return_url": "https://admin.example.com/settings/integrations",
@@ -64,6 +69,8 @@ def test_the_symmetric_submission_path_is_open_in_development_only() -> None:
         ({"jwt_secret": "j" * 31}, "PLATFORM_JWT_SECRET needs at least 32 bytes"),
         ({"submission_keys": None}, "OAUTH_GATEWAY_SUBMISSION_KEYS must be set"),
         ({"accept_symmetric_submissions": True}, "SYMMETRIC_SUBMISSIONS must be off"),
+        ({"service_token_secret": DEVELOPMENT_SERVICE_TOKEN_SECRET}, "HUB_SERVICE_TOKEN_SECRET"),
+        ({"service_token_secret": "j" * 48}, "must differ from PLATFORM_JWT_SECRET"),
     ],
 )
 def test_production_refuses_development_values(changes: dict[str, object], complaint: str) -> None:

@@ -167,8 +167,11 @@ class GatewaySettings(ServiceSettings, CredentialSettings):
                     "PLATFORM_JWT_SECRET": self.jwt_secret,
                     "CREDENTIAL_KEYS": self.credential_keys,
                     "OAUTH_GATEWAY_SUBMISSION_KEYS": self.submission_keys,
+                    "HUB_SERVICE_TOKEN_SECRET": self.service_token_secret,
                 }
             )
+            if self.service_token_secret.get_secret_value() == DEVELOPMENT_SERVICE_TOKEN_SECRET:
+                problems.append("HUB_SERVICE_TOKEN_SECRET must be set")
             if self.submission_keys is None:
                 problems.append("OAUTH_GATEWAY_SUBMISSION_KEYS must be set")
             if self.accept_symmetric_submissions:
