@@ -24,6 +24,7 @@ from hubctl import connections as connections_module
 from hubctl import dlq as dlq_module
 from hubctl import doctor as doctor_module
 from hubctl import keys as keys_module
+from hubctl import lag as lag_module
 from hubctl import tokens
 from hubctl import traces as traces_module
 
@@ -167,6 +168,9 @@ def keys_reencrypt(
     plan = _run(keys_module.plan())
     by_key = ", ".join(f"{k}: {n}" for k, n in plan.ciphertexts_by_key.items()) or "none"
     out.print(f"newest key {plan.active_key_id}; ciphertexts by key: {by_key}")
+    for service, tables in plan.tables.items():
+        for table, tally in tables.items():
+            out.print(f"  {service} {table}: {tally.rows} rows hold an older key")
     out.print(f"{plan.rows_pending} rows hold an older key")
     if dry_run or plan.rows_pending == 0:
         return
@@ -187,6 +191,23 @@ def keys_reencrypt(
             )
         )
     out.print(f"re-encrypted {done.ciphertexts} ciphertexts in {done.rows} rows")
+
+
+# ---------------------------------------------------------------- lag
+
+
+@app.command("lag", epilog=_example("hubctl lag"))
+def lag() -> None:
+    """Records each consumer group has not consumed yet, per topic. During a key rotation, drop
+    the old key only once this shows 0 everywhere (events in flight carry the old key)."""
+    readings = _run(lag_module.consumer_lag())
+    table = Table(title="consumer lag")
+    for column in ("group", "topic", "lag"):
+        table.add_column(column)
+    for (group, topic), value in readings.items():
+        table.add_row(group, topic, str(value))
+    out.print(table)
+    out.print(f"total lag {sum(readings.values())}")
 
 
 # ---------------------------------------------------------------- dlq
