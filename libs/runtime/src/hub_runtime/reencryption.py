@@ -19,6 +19,8 @@ from typing import Any
 
 from hub_keyring import KeyRing
 from hub_keyring.documents import key_ids, reencrypt_document
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub_runtime.logging import configure_logging
 from hub_runtime.outbox.relay import Transaction
@@ -27,6 +29,16 @@ from hub_runtime.settings import CredentialSettings
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _OLDER = """jsonb_path_exists({column}, '$.** ? (exists(@.ciphertext) && @.key_id != $k)',
                               jsonb_build_object('k', $1::text))"""
+
+
+class DatabaseSettings(BaseSettings):
+    """Only ``DATABASE_URL``: a re-encryption job needs no other secret of its service."""
+
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:55432/integrations_hub", validation_alias="DATABASE_URL"
+    )
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hub_keyring import KeyRing
-from hub_runtime.reencryption import CiphertextColumn, Reencryption, Tally, command
+from hub_runtime.reencryption import (
+    CiphertextColumn,
+    DatabaseSettings,
+    Reencryption,
+    Tally,
+    command,
+)
 
 from oauth_gateway.adapters.pending_flows import OUTBOX, PostgresPendingFlows
-from oauth_gateway.settings import GatewaySettings
 
 SERVICE = "oauth-gateway"
 COLUMNS = [
@@ -22,7 +27,7 @@ COLUMNS = [
 
 
 def _database(dsn: str | None) -> PostgresPendingFlows:
-    return PostgresPendingFlows(dsn or GatewaySettings().database_url, pool_size=2)
+    return PostgresPendingFlows(dsn or DatabaseSettings().database_url, pool_size=2)
 
 
 async def plan(ring: KeyRing, dsn: str | None = None) -> dict[str, Tally]:

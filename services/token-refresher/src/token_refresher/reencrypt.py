@@ -7,17 +7,22 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hub_keyring import KeyRing
-from hub_runtime.reencryption import CiphertextColumn, Reencryption, Tally, command
+from hub_runtime.reencryption import (
+    CiphertextColumn,
+    DatabaseSettings,
+    Reencryption,
+    Tally,
+    command,
+)
 
 from token_refresher.adapters.journal import JOURNAL, PostgresJournal
-from token_refresher.settings import RefresherSettings
 
 SERVICE = "token-refresher"
 COLUMNS = [CiphertextColumn(JOURNAL.name, "payload")]
 
 
 def _database(dsn: str | None) -> PostgresJournal:
-    return PostgresJournal(dsn or RefresherSettings().database_url, pool_size=2)
+    return PostgresJournal(dsn or DatabaseSettings().database_url, pool_size=2)
 
 
 async def plan(ring: KeyRing, dsn: str | None = None) -> dict[str, Tally]:
