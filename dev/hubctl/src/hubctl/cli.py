@@ -200,14 +200,18 @@ def keys_reencrypt(
 def lag() -> None:
     """Records each consumer group has not consumed yet, per topic. During a key rotation, drop
     the old key only once this shows 0 everywhere (events in flight carry the old key)."""
-    readings = _run(lag_module.consumer_lag())
+    lag = _run(lag_module.consumer_lag())
     table = Table(title="consumer lag")
-    for column in ("group", "topic", "lag"):
+    for column in ("service", "group", "topic", "lag"):
         table.add_column(column)
-    for (group, topic), value in readings.items():
-        table.add_row(group, topic, str(value))
+    for (service, group, topic), value in lag.readings.items():
+        table.add_row(service, group, topic, f"{value:g}")
     out.print(table)
-    out.print(f"total lag {sum(readings.values())}")
+    for name in lag.unreachable:
+        out.print(f"{name}: unreachable, its lag is unknown")
+    if lag.unreachable:
+        raise typer.Exit(1)
+    out.print(f"total lag {lag.total:g}")
 
 
 # ---------------------------------------------------------------- dlq

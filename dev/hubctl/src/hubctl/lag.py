@@ -1,35 +1,41 @@
-"""``hubctl lag``: records not consumed yet per consumer group and topic (end offset minus the
-group's committed offset, summed over partitions), read from the broker."""
+"""``hubctl lag``: records not consumed yet per consumer group and topic, as every service reports
+it on ``/metrics`` (``<service>_consumer_lag``: high watermark minus position of the partitions
+its consumers own). Read from the services, because the local broker cannot list groups."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
-from hub_runtime import ServiceSettings
+import httpx
+from hub_runtime.metrics import samples
+
+from hubctl.doctor import SETTINGS, service_url
 
 
-async def consumer_lag() -> dict[tuple[str, str], int]:
-    """(group, topic) → records the group has not committed yet, for every group the broker
-    knows (``.dlq`` topics included: dead letters are events in flight too)."""
-    bootstrap = ServiceSettings().kafka_bootstrap_servers
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
-        lag: defaultdict[tuple[str, str], int] = defaultdict(int)
-        groups = sorted(str(g[0]) for g in await admin.list_consumer_groups())
-        for group in groups:
-            committed = await admin.list_consumer_group_offsets(group)
-            if not committed:
+@dataclass(frozen=True)
+class Lag:
+    readings: dict[tuple[str, str, str], float]
+    """(service, group, topic) → records not consumed yet."""
+    unreachable: list[str]
+
+    @property
+    def total(self) -> float:
+        return sum(self.readings.values())
+
+
+async def consumer_lag() -> Lag:
+    readings: dict[tuple[str, str, str], float] = {}
+    unreachable: list[str] = []
+    async with httpx.AsyncClient(timeout=5) as http:
+        for name, factory in SETTINGS.items():
+            try:
+                answer = await http.get(f"{service_url(factory())}/metrics")
+                answer.raise_for_status()
+            except Exception:  # not configured, down or restarting: its lag is unknown
+                unreachable.append(name)
                 continue
-            ends = await consumer.end_offsets(list(committed))
-            for tp, meta in committed.items():
-                done = max(meta.offset, 0)
-                lag[(group, tp.topic)] += max(0, ends.get(tp, done) - done)
-        return dict(sorted(lag.items()))
-    finally:
-        await consumer.stop()
-        await admin.close()
+            for (sample, labels), value in samples(answer.text).items():
+                found = dict(labels)
+                if sample.endswith("_consumer_lag") and "group" in found:
+                    readings[(name, found["group"], found.get("topic", ""))] = value
+    return Lag(dict(sorted(readings.items())), unreachable)
