@@ -254,6 +254,16 @@ async def _stop(parts: Components) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    settings = parts.settings
+    try:  # publish what the drained sections journaled; else the next owner's drain does
+        async with asyncio.timeout(settings.journal_ack_timeout_s):
+            await parts.journal.drained(
+                parts.broker,
+                batch_size=settings.journal_batch_size,
+                timeout_s=settings.journal_ack_timeout_s,
+            )
+    except TimeoutError:
+        log.warning("journal not drained at shutdown; the next owner publishes it")
     await parts.broker.stop()
     await parts.projection.stop()
     await parts.journal.close()
