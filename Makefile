@@ -62,7 +62,7 @@ imports: setup ## import-linter rules derived from the workspace layout
 schemas: setup ## Refresh the committed JSON Schema snapshots of the events
 	$(RUN) python -m hub_contracts.schemas --write
 
-reencrypt: setup ## Move every stored credential to the newest key of CREDENTIAL_KEYS [DRY_RUN=1]
+reencrypt: setup ## Move every stored ciphertext (every service's tables) to the newest key of CREDENTIAL_KEYS [DRY_RUN=1]
 	$(RUN) hubctl keys reencrypt $(if $(DRY_RUN),--dry-run)
 
 key: setup ## Print a fresh CREDENTIAL_KEYS entry

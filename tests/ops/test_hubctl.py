@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -30,6 +31,7 @@ COMMANDS = [
     ["connections", "show"],
     ["keys", "new"],
     ["keys", "reencrypt"],
+    ["lag"],
     ["dlq", "list"],
     ["dlq", "show"],
     ["dlq", "replay"],
@@ -278,16 +280,20 @@ async def test_keys_new_then_reencrypt_dry_run_resumable(
     rotated = {**cli_env, "CREDENTIAL_KEYS": f"{entry},{cli_env['CREDENTIAL_KEYS']}"}
     old = cli_env["CREDENTIAL_KEYS"].partition(":")[0]
 
+    connections = "connection-store integration_connections: {} rows hold an older key"
     dry = hubctl(rotated, "keys", "reencrypt", "--dry-run").stdout
-    assert "2 rows hold an older key" in dry
+    assert connections.format(2) in dry
+    assert "oauth-gateway oauth_gateway_outbox.payload" in dry
+    assert "token-refresher token_refresher_journal.payload" in dry
     assert await _key_ids(database_url, connected["orgs"][0]) == {old}
 
     partial = hubctl(rotated, "keys", "reencrypt", "--max-rows", "1", "--batch-size", "1")
     assert "in 1 rows" in partial.stdout
-    assert "1 rows hold an older key" in hubctl(rotated, "keys", "reencrypt", "--dry-run").stdout
+    assert connections.format(1) in hubctl(rotated, "keys", "reencrypt", "--dry-run").stdout
     rest = hubctl(rotated, "keys", "reencrypt").stdout
-    assert "in 1 rows" in rest
-    assert "0 rows hold an older key" in hubctl(rotated, "keys", "reencrypt", "--dry-run").stdout
+    assert "re-encrypted" in rest
+    after = hubctl(rotated, "keys", "reencrypt", "--dry-run").stdout
+    assert re.search(r"^0 rows hold an older key", after, re.MULTILINE), after
     for org in connected["orgs"]:
         assert await _key_ids(database_url, org) == {"rotated1"}
     assert secrets.compare_digest(entry, entry)

@@ -24,6 +24,7 @@ from hubctl import connections as connections_module
 from hubctl import dlq as dlq_module
 from hubctl import doctor as doctor_module
 from hubctl import keys as keys_module
+from hubctl import lag as lag_module
 from hubctl import tokens
 from hubctl import traces as traces_module
 
@@ -188,6 +189,9 @@ def keys_reencrypt(
     plan = _run(keys_module.plan())
     by_key = ", ".join(f"{k}: {n}" for k, n in plan.ciphertexts_by_key.items()) or "none"
     out.print(f"newest key {plan.active_key_id}; ciphertexts by key: {by_key}")
+    for service, tables in plan.tables.items():
+        for table, tally in tables.items():
+            out.print(f"  {service} {table}: {tally.rows} rows hold an older key")
     out.print(f"{plan.rows_pending} rows hold an older key")
     if dry_run or plan.rows_pending == 0:
         return
@@ -208,6 +212,27 @@ def keys_reencrypt(
             )
         )
     out.print(f"re-encrypted {done.ciphertexts} ciphertexts in {done.rows} rows")
+
+
+# ---------------------------------------------------------------- lag
+
+
+@app.command("lag", epilog=_example("hubctl lag"))
+def lag() -> None:
+    """Records each consumer group has not consumed yet, per topic. During a key rotation, drop
+    the old key only once this shows 0 everywhere (events in flight carry the old key)."""
+    lag = _run(lag_module.consumer_lag())
+    table = Table(title="consumer lag")
+    for column in ("service", "group", "topic", "lag"):
+        table.add_column(column)
+    for (service, group, topic), value in lag.readings.items():
+        table.add_row(service, group, topic, f"{value:g}")
+    out.print(table)
+    for name in lag.unreachable:
+        out.print(f"{name}: unreachable, its lag is unknown")
+    if lag.unreachable:
+        raise typer.Exit(1)
+    out.print(f"total lag {lag.total:g}")
 
 
 # ---------------------------------------------------------------- dlq

@@ -221,7 +221,7 @@ async def diagnose() -> Report:
         checks.append(await _kafka(store.kafka_bootstrap_servers))
     async with httpx.AsyncClient(timeout=3) as http:
         for name, s in settings.items():
-            checks.append(await _service(http, name, f"http://{_host(s.host)}:{s.port}"))
+            checks.append(await _service(http, name, service_url(s)))
     unheard: list[tuple[str, int]] = []
     if notifier is not None:
         email = notifier.resend_api_key is not None or notifier.smtp_host is not None
@@ -260,6 +260,11 @@ async def diagnose() -> Report:
                 )
             )
     return Report(checks, unheard)
+
+
+def service_url(settings: Any) -> str:
+    """Where a service's settings say it listens."""
+    return f"http://{_host(settings.host)}:{settings.port}"
 
 
 def _host(host: str) -> str:

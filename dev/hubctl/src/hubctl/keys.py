@@ -1,5 +1,6 @@
 """``hubctl keys``: a fresh ``CREDENTIAL_KEYS`` entry, and the re-encryption of every stored
-ciphertext under the newest key (``connection_store.service.rotation``), batch by batch.
+ciphertext under the newest key. Each service owns the re-encryption of its own tables (its
+``reencrypt`` module, over its own ``DATABASE_URL``); this calls each in turn.
 
 Re-encryption is idempotent and resumable by construction: a batch takes only rows still holding
 an older key (``FOR UPDATE SKIP LOCKED``), so a run stopped anywhere is finished by the next."""
@@ -9,58 +10,51 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 
-from connection_store.adapters.database import Database
-from connection_store.adapters.store import PostgresStore
-from connection_store.service.rotation import Rotation
-from connection_store.settings import StoreSettings
+from connection_store import reencrypt as store
 from hub_keyring import KeyRing
 from hub_runtime import CredentialSettings
+from hub_runtime.reencryption import Tally
+from oauth_gateway import reencrypt as gateway
+from token_refresher import reencrypt as refresher
 
-KEY_IDS_SQL = """
-    SELECT access_token_encrypted->>'key_id' AS access,
-           refresh_token_encrypted->>'key_id' AS refresh,
-           ARRAY(SELECT f.value->>'key_id' FROM jsonb_each(credential_fields_encrypted) AS f)
-               AS fields
-    FROM integration_connections"""
+OWNERS: tuple[ModuleType, ...] = (store, gateway, refresher)
+"""Every service that stores ciphertext. The notifier stores none: it asks connection-store for
+the brand's sealed key at send time and keeps it in memory for that one request."""
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What a run would do: rows still holding an older key, ciphertexts per key id."""
+    """What a run would do: per service and table, rows holding an older key; ciphertexts per
+    key id over everything."""
 
     active_key_id: str
-    rows_pending: int
-    ciphertexts_by_key: dict[str, int]
+    tables: dict[str, dict[str, Tally]]
+
+    @property
+    def rows_pending(self) -> int:
+        return sum(t.rows for tables in self.tables.values() for t in tables.values())
+
+    @property
+    def ciphertexts_by_key(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for tables in self.tables.values():
+            for tally in tables.values():
+                total.update(tally.by_key)
+        return dict(sorted(total.items()))
 
 
-@dataclass
-class Done:
-    rows: int = 0
-    ciphertexts: int = 0
-
-
-async def _open() -> tuple[Database, KeyRing]:
-    ring = KeyRing.from_spec(CredentialSettings().credential_keys)
-    db = Database()
-    await db.open(StoreSettings().database_url, size=2)
-    return db, ring
+def _ring() -> KeyRing:
+    return KeyRing.from_spec(CredentialSettings().credential_keys)
 
 
 async def plan() -> Plan:
-    db, ring = await _open()
-    try:
-        async with db.worker() as tx:
-            rows = await tx.fetch(KEY_IDS_SQL)
-    finally:
-        await db.close()
-    by_key: Counter[str] = Counter()
-    pending = 0
-    for row in rows:
-        ids = [k for k in (row["access"], row["refresh"], *row["fields"]) if k]
-        by_key.update(ids)
-        pending += any(k != ring.active_key_id for k in ids)
-    return Plan(ring.active_key_id, pending, dict(sorted(by_key.items())))
+    ring = _ring()
+    tables: dict[str, dict[str, Tally]] = {
+        owner.SERVICE: await owner.plan(ring) for owner in OWNERS
+    }
+    return Plan(ring.active_key_id, tables)
 
 
 async def reencrypt(
@@ -68,21 +62,15 @@ async def reencrypt(
     batch_size: int,
     max_rows: int | None,
     advance: Callable[[int], None],
-) -> Done:
-    """Run batches until no row holds an older key (or ``max_rows`` moved), calling
-    ``advance(rows)`` after each batch."""
-    db, ring = await _open()
-    done = Done()
-    try:
-        rotation = Rotation(PostgresStore(db), ring)
-        while max_rows is None or done.rows < max_rows:
-            size = batch_size if max_rows is None else min(batch_size, max_rows - done.rows)
-            step = await rotation.batch(batch_size=size)
-            if step.rows == 0:
-                break
-            done.rows += step.rows
-            done.ciphertexts += step.ciphertexts
-            advance(step.rows)
-    finally:
-        await db.close()
+) -> Tally:
+    """Each service's tables in turn until nothing holds an older key (or ``max_rows`` moved),
+    calling ``advance(rows)`` after each batch."""
+    ring = _ring()
+    done = Tally()
+    for owner in OWNERS:
+        left = None if max_rows is None else max_rows - done.rows
+        if left is not None and left <= 0:
+            break
+        step: Tally = await owner.run(ring, batch_size=batch_size, max_rows=left, advance=advance)
+        done.add(step)
     return done

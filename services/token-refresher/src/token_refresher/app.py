@@ -3,7 +3,11 @@ the partitions, the refresher and the HTTP app, once."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -15,10 +19,12 @@ from hub_keyring import KeyRing
 from hub_providers import OutboundHttp
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
+from hub_runtime.loop import repeat
 from opentelemetry.sdk.trace import TracerProvider
 
 from token_refresher import handlers
 from token_refresher.adapters.event_sink import KafkaEvents
+from token_refresher.adapters.journal import PostgresJournal, migrate
 from token_refresher.adapters.partitions import Partitions
 from token_refresher.adapters.projection import RefreshedProjection
 from token_refresher.adapters.token_source import ProviderTokens
@@ -30,6 +36,7 @@ from token_refresher.service.refresher import warn_missing_platform_credentials
 from token_refresher.settings import CONSUMER_GROUP, RefresherSettings
 
 TITLE = "token-refresher"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,7 +52,9 @@ class Components:
     refresher: Refresher
     projection: RefreshedProjection
     partitions: Partitions
+    journal: PostgresJournal
     consuming: bool = False
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
     running: bool = False
     metrics: Metrics = field(init=False)
     settled: SettledVersions = field(init=False)
@@ -119,6 +128,12 @@ def _components(
     platform = platform or PlatformCredentials.from_environment(catalog)
     outbound = outbound or OutboundHttp.configured(catalog, settings)
     broker = create_broker(settings, tracer_provider=tracer)
+    journal = PostgresJournal(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        retry_s=settings.journal_write_timeout_s,
+        barrier_warn_s=settings.barrier_timeout_s,
+    )
     refresher = Refresher(
         catalog=catalog,
         tokens=ProviderTokens(outbound, KeyRing.from_spec(settings.credential_keys), platform),
@@ -131,9 +146,22 @@ def _components(
         metrics=Metrics(),
         policy=_policy(settings),
         service_name=settings.service_name,
+        journal=journal,
+        after_answer=_kill_self
+        if settings.fault_injection == "kill_after_provider_answer"
+        else None,
     )
     projection = RefreshedProjection(settings, refresher.settled)
-    partitions = Partitions(settings, before_processing=projection.caught_up, drain=refresher.drain)
+
+    async def before_processing() -> None:
+        """A dead owner's journaled renewals are published, then projected, before any record
+        of the partitions it held is judged."""
+        await journal.drained(
+            broker, batch_size=settings.journal_batch_size, timeout_s=settings.journal_ack_timeout_s
+        )
+        await projection.caught_up()
+
+    partitions = Partitions(settings, before_processing=before_processing, drain=refresher.drain)
     broker.include_router(handlers.router(settings, refresher, partitions, tracer_provider=tracer))
     return Components(
         settings=settings,
@@ -145,7 +173,14 @@ def _components(
         refresher=refresher,
         projection=projection,
         partitions=partitions,
+        journal=journal,
     )
+
+
+def _kill_self() -> None:
+    """The fault-injection hook: die at once, as a crash would (no drain, no commit)."""
+    log.warning("fault injection: SIGKILL after the provider answered")
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _policy(settings: RefresherSettings) -> Policy:
@@ -183,10 +218,31 @@ def _lifespan(
 async def _start(parts: Components) -> None:
     """The projection first (new partitions wait for it), then the broker and its subscriber."""
     warn_missing_platform_credentials(parts.catalog, parts.platform)
+    settings = parts.settings
+    if settings.migrate_on_start:
+        applied = await migrate(settings.database_url)
+        if applied:
+            log.info("migrations applied", extra={"migrations": applied})
+    await parts.journal.open()
     parts.consuming = True
     await parts.projection.start()
     await parts.partitions.start()
     await parts.broker.start()
+    relay = parts.journal.relay(
+        parts.broker,
+        batch_size=settings.journal_batch_size,
+        timeout_s=settings.journal_ack_timeout_s,
+    )
+    parts.tasks.append(
+        asyncio.create_task(
+            repeat(
+                relay.tick,
+                name="journal relay",
+                interval_s=settings.journal_interval_s,
+                max_backoff_s=settings.journal_max_backoff_s,
+            )
+        )
+    )
 
 
 async def _stop(parts: Components) -> None:
@@ -194,8 +250,23 @@ async def _stop(parts: Components) -> None:
     if not parts.consuming:
         return
     await parts.partitions.stop()
+    for task in parts.tasks:  # the relay, after the drained sections journaled their renewals
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    settings = parts.settings
+    try:  # publish what the drained sections journaled; else the next owner's drain does
+        async with asyncio.timeout(settings.journal_ack_timeout_s):
+            await parts.journal.drained(
+                parts.broker,
+                batch_size=settings.journal_batch_size,
+                timeout_s=settings.journal_ack_timeout_s,
+            )
+    except TimeoutError:
+        log.warning("journal not drained at shutdown; the next owner publishes it")
     await parts.broker.stop()
     await parts.projection.stop()
+    await parts.journal.close()
 
 
 def _register_gauges(parts: Components) -> None:

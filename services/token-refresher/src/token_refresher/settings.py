@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from hub_runtime import ServiceSettings
 from hub_runtime.settings import env_alias
 from pydantic import Field, SecretStr, model_validator
@@ -21,6 +23,25 @@ class RefresherSettings(ServiceSettings):
     credential_keys: SecretStr = Field(validation_alias=env_alias("CREDENTIAL_KEYS"))
     """``newest-id:base64,older-id:base64``; see hub_keyring. Decrypts the stored credential and
     encrypts the new one under the newest key."""
+
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:55432/integrations_hub",
+        validation_alias=env_alias("DATABASE_URL"),
+    )
+    """The refresher's journal (``token_refresher_journal``) lives in the hub's database."""
+    database_pool_size: int = Field(5, ge=2)
+    migrate_on_start: bool = True
+    journal_interval_s: float = Field(0.05, gt=0)
+    """How often the relay publishes the journal's unsent renewals."""
+    journal_batch_size: int = Field(500, ge=1)
+    journal_ack_timeout_s: float = Field(10.0, gt=0)
+    journal_max_backoff_s: float = Field(5.0, gt=0)
+    journal_write_timeout_s: float = Field(30.0, gt=0)
+    """How long a renewal's journal write is retried before it is published directly."""
+
+    fault_injection: Literal["kill_after_provider_answer"] | None = None
+    """Tests only (refused in production): ``kill_after_provider_answer`` sends the process
+    SIGKILL once a renewal is in the journal and before anything is published."""
 
     consumer_group: str = CONSUMER_GROUP
     """Consumer group of ``token.expiring``. The ``token.refreshed`` projection uses no group:
@@ -77,4 +98,6 @@ class RefresherSettings(ServiceSettings):
             raise ValueError("per_provider_concurrency cannot exceed max_concurrency")
         if self.drain_timeout_s <= self.outbound_total_timeout_s:
             raise ValueError("drain_timeout_s must exceed outbound_total_timeout_s")
+        if self.fault_injection is not None and self.environment == "production":
+            raise ValueError("TOKEN_REFRESHER_FAULT_INJECTION must not be set in production")
         return self

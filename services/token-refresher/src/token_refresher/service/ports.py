@@ -1,4 +1,4 @@
-"""What the refresher needs from the outside: a token source and an event sink."""
+"""What the refresher needs from the outside: a token source, an event sink and a journal."""
 
 from __future__ import annotations
 
@@ -33,3 +33,9 @@ class TokenSource(Protocol):
 class EventSink(Protocol):
     async def publish(self, event: Event) -> None:
         """Publish and wait for the broker's acknowledgement (raise if it never comes)."""
+
+
+class Journal(Protocol):
+    async def record(self, event: Event) -> None:
+        """Commit ``event`` durably for publication (the relay publishes it); raise if the
+        store stays away."""

@@ -37,7 +37,7 @@ from token_refresher.errors import MissingCredentialError, NotInCatalogError
 from token_refresher.metrics import Metrics
 from token_refresher.service.critical import CriticalSections
 from token_refresher.service.limits import CallLimits, Release
-from token_refresher.service.ports import EventSink, Renewal, TokenSource
+from token_refresher.service.ports import EventSink, Journal, Renewal, TokenSource
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,12 @@ class Refresher:
     clock: Callable[[], float] = time.monotonic
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     rng: random.Random = field(default_factory=random.Random)
+    journal: Journal | None = None
+    """Where a ``token.refreshed`` is committed before anything else happens (its relay
+    publishes it); without one (in-memory tests) it is published through ``sink``."""
+    after_answer: Callable[[], None] | None = None
+    """Fault injection (tests only, refused in production): called once a renewal is durable
+    and before anything is published, the point where a crash used to brick a rotation."""
     critical: CriticalSections = field(default_factory=CriticalSections, init=False)
 
     # --- entry point ---------------------------------------------------------------------------
@@ -245,19 +251,35 @@ class Refresher:
         self, event: TokenExpiringV1, provider: Provider, renewal: Renewal
     ) -> Outcome:
         self.limits.gate(provider.id).answered()
-        await self.sink.publish(
-            TokenRefreshedV1(
-                organization_id=event.organization_id,
-                provider=event.provider,
-                connection_id=event.connection_id,
-                credential_version=event.credential_version + 1,
-                credentials=renewal.credentials,
-                token_expires_at=renewal.token_expires_at,
-                scopes=renewal.scopes,
-            )
+        refreshed = TokenRefreshedV1(
+            organization_id=event.organization_id,
+            provider=event.provider,
+            connection_id=event.connection_id,
+            credential_version=event.credential_version + 1,
+            credentials=renewal.credentials,
+            token_expires_at=renewal.token_expires_at,
+            scopes=renewal.scopes,
         )
+        if self.journal is None or not await self._journaled(refreshed):
+            await self.sink.publish(refreshed)
+        elif self.after_answer is not None:
+            self.after_answer()
         self.settled.settle(event.connection_id, event.credential_version)
         return Outcome.REFRESHED
+
+    async def _journaled(self, refreshed: TokenRefreshedV1) -> bool:
+        """The renewal committed to the journal (a rotated refresh token survives a crash from
+        here on); ``False`` when the database stayed away (it is published directly then)."""
+        assert self.journal is not None
+        try:
+            await self.journal.record(refreshed)
+        except Exception as exc:
+            log.error(
+                "journal unavailable; publishing the renewal directly",
+                extra={"connection_id": str(refreshed.connection_id), "error": type(exc).__name__},
+            )
+            return False
+        return True
 
     async def _missing_credential(
         self, event: TokenExpiringV1, provider: Provider, exc: MissingCredentialError
