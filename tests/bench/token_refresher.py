@@ -30,7 +30,6 @@ import itertools
 import json
 import os
 import platform
-import re
 import secrets
 import shutil
 import statistics
@@ -54,6 +53,7 @@ from hub_localstack.services import ServiceProcess, hub_environment
 from hub_localstack.settings import StackSettings
 from hub_localstack.topics import create_topics
 from hub_providers import OAuthClient, OutboundHttp, TokenSet
+from prometheus_client.parser import text_string_to_metric_families
 from provider_sandbox import example_value, platform_environment
 
 from tests.bench.measure import cpu_seconds, figure, rss_mb
@@ -219,26 +219,39 @@ async def _rows(catalog: Catalog, ring: KeyRing) -> list[tuple[Any, ...]]:
     return rows
 
 
+def _samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    return [
+        (sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    ]
+
+
 def _metric(text: str, outcome: str) -> int:
-    pattern = rf'^token_refresher_events_total\{{provider="[^"]+",outcome="{outcome}"\}} (\S+)$'
-    return int(sum(float(v) for v in re.findall(pattern, text, re.M)))
+    """``token_refresher_events_total`` of ``outcome``, over every provider."""
+    return int(
+        sum(
+            value
+            for labels, value in _samples(text, "token_refresher_events_total")
+            if labels.get("outcome") == outcome
+        )
+    )
 
 
 def _call_stats(text: str) -> dict[str, Any]:
-    sums = dict(
-        re.findall(
-            r'^token_refresher_provider_call_seconds_sum\{provider="([^"]+)"\} (\S+)$', text, re.M
-        )
-    )
-    counts = dict(
-        re.findall(
-            r'^token_refresher_provider_call_seconds_count\{provider="([^"]+)"\} (\S+)$', text, re.M
-        )
-    )
+    sums = {
+        labels["provider"]: value
+        for labels, value in _samples(text, "token_refresher_provider_call_seconds_sum")
+    }
+    counts = {
+        labels["provider"]: value
+        for labels, value in _samples(text, "token_refresher_provider_call_seconds_count")
+    }
     return {
         provider: {
-            "calls": int(float(counts[provider])),
-            "mean_ms": round(1000 * float(sums[provider]) / max(1.0, float(counts[provider])), 1),
+            "calls": int(counts[provider]),
+            "mean_ms": round(1000 * sums.get(provider, 0.0) / max(1.0, counts[provider]), 1),
         }
         for provider in sorted(counts)
     }
