@@ -15,6 +15,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import asyncpg
 import httpx
@@ -196,13 +197,19 @@ async def test_dlq_list_show_and_replay_once(cli_env: dict[str, str], kafka_boot
     assert replayed[0]["dlq-replay-of"] == f"connection.established.dlq/{where.replace(':', '/')}"
 
 
+def _broker_env(bootstrap: str) -> Any:
+    """hubctl's readers take the broker from the environment: set it for the call only (left
+    set, it would send every later test module to this module's broker once it is gone)."""
+    return mock.patch.dict(os.environ, {"KAFKA_BOOTSTRAP_SERVERS": bootstrap})
+
+
 def _dlq_json(bootstrap: str, marker: str) -> str:
     """``PARTITION:OFFSET`` of every DLQ record carrying ``x-test: marker`` (one per consumer
     group that dead-lettered it), read with hubctl's own reader."""
     from hubctl import dlq
 
-    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-    found = asyncio.run(dlq.list_dead_letters("connection.established"))
+    with _broker_env(bootstrap):
+        found = asyncio.run(dlq.list_dead_letters("connection.established"))
     return json.dumps(
         [f"{r.partition}:{r.offset}" for r in found if r.headers.get("x-test") == marker]
     )
@@ -211,9 +218,11 @@ def _dlq_json(bootstrap: str, marker: str) -> str:
 async def _replays(bootstrap: str, marker: str) -> list[dict[str, str]]:
     from hubctl import dlq
 
-    records = await asyncio.to_thread(
-        lambda: asyncio.run(dlq._read_all(Topic.CONNECTION_ESTABLISHED.value))
-    )
+    def read() -> list[Any]:
+        with _broker_env(bootstrap):
+            return asyncio.run(dlq._read_all(Topic.CONNECTION_ESTABLISHED.value))
+
+    records = await asyncio.to_thread(read)
     return [h for *_, h in records if h.get("x-test") == marker and "dlq-replay-of" in h]
 
 
