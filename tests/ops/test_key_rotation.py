@@ -156,6 +156,9 @@ class Brand:
         self.org = uuid.uuid4()
         self.hub = hub
         self.http = http
+        self.browser = httpx.AsyncClient(timeout=30)
+        """The brand admin's own browser, holding the gateway's browser-binding cookie: brands
+        that connect at the same moment through one client would overwrite each other's."""
         self.klaviyo_key = f"pk_{uuid.uuid4().hex}"
 
     async def status(self, provider: str) -> dict[str, Any]:
@@ -202,7 +205,7 @@ class Brand:
     async def oauth_start(self) -> str:
         """The authorization URL of a Google Ads flow (its verifier sealed in ``oauth_flows``)."""
         started = await _retrying(
-            lambda: self.http.post(
+            lambda: self.browser.post(
                 f"{self.hub.gateway}/v1/orgs/{self.org}/integrations/google_ads/oauth/start",
                 json={},
                 headers=_auth(self.org),
@@ -213,9 +216,9 @@ class Brand:
         return url
 
     async def oauth_finish(self, auth_url: str) -> None:
-        authorize = await self.http.get(auth_url)
+        authorize = await self.browser.get(auth_url)
         assert authorize.status_code == 302, authorize.text
-        callback = await _retrying(lambda: self.http.get(authorize.headers["location"]))
+        callback = await _retrying(lambda: self.browser.get(authorize.headers["location"]))
         assert callback.status_code == 303, callback.text
         assert "status=connected" in callback.headers["location"], callback.headers["location"]
         await self.until("google_ads", "active")
@@ -368,6 +371,7 @@ async def test_rotation_under_traffic_then_the_old_key_is_dropped(
             return await _emails_sent(http, sandbox_url) >= len(everyone)
 
         await _eventually(all_emailed, "every brand emailed about Klaviyo")
+        await asyncio.gather(*(b.browser.aclose() for b in everyone))
 
     dead = await _dead_letters(kafka_bootstrap)
     assert not any(dead.values()), dead
