@@ -94,10 +94,12 @@ async def test_one_trace_per_action_with_every_service_and_every_notification_sh
             assert callback.status_code == 303, callback.text
         await _wait(lambda: status("google_ads", "active"), f"{action}: google_ads active")
 
+    # The sandbox outlives this module: its own recipient tells this test's emails apart.
+    recipient = f"ops+{org.hex[:12]}@brand.example"
     async with httpx.AsyncClient(timeout=20) as http:
         # Someone to tell: recipients, and Resend connected by API key.
         patched = await http.patch(
-            f"{api}/notifications", json={"email_recipients": ["ops@brand.example"]}, headers=auth
+            f"{api}/notifications", json={"email_recipients": [recipient]}, headers=auth
         )
         assert patched.status_code == 200, patched.text
         resend_key = f"re_{uuid.uuid4().hex}"
@@ -156,7 +158,7 @@ async def test_one_trace_per_action_with_every_service_and_every_notification_sh
 
         async def emailed() -> list[dict[str, Any]]:
             sent = (await http.get(f"{sandbox_url}/_sandbox/resend/actions")).json()
-            return [a for a in sent if "ops@brand.example" in str(a["body"])]
+            return [a for a in sent if recipient in str(a["body"])]
 
         emails = await _wait(emailed, "the email at /_sandbox/resend/actions")
         assert "Resend" in str(emails[0]["body"])

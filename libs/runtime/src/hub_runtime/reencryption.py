@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from hub_keyring import KeyRing
 from hub_keyring.documents import key_ids, reencrypt_document
@@ -155,6 +155,52 @@ class Reencryption:
                 total.add(step)
                 advance(step.rows)
         return total
+
+
+class ServiceDatabase(Protocol):
+    """What a service's database adapter offers a re-encryption run."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    @property
+    def transaction(self) -> Transaction: ...
+
+
+@dataclass(frozen=True)
+class ServiceCiphertexts:
+    """A service's encrypted columns and how to open its database: the ``plan`` and ``run`` a
+    service's ``reencrypt`` module hands to ``command``."""
+
+    columns: Sequence[CiphertextColumn]
+    database: Callable[[str], ServiceDatabase]
+    """``DATABASE_URL`` → the service's adapter (not opened)."""
+
+    async def plan(self, ring: KeyRing, dsn: str | None = None) -> dict[str, Tally]:
+        db = self.database(dsn or DatabaseSettings().database_url)
+        await db.open()
+        try:
+            return await Reencryption(db.transaction, self.columns, ring).plan()
+        finally:
+            await db.close()
+
+    async def run(
+        self,
+        ring: KeyRing,
+        dsn: str | None = None,
+        *,
+        batch_size: int = 200,
+        max_rows: int | None = None,
+        advance: Callable[[int], None] = lambda rows: None,
+    ) -> Tally:
+        db = self.database(dsn or DatabaseSettings().database_url)
+        await db.open()
+        try:
+            reencryption = Reencryption(db.transaction, self.columns, ring)
+            return await reencryption.run(batch_size=batch_size, max_rows=max_rows, advance=advance)
+        finally:
+            await db.close()
 
 
 Plan = Callable[[KeyRing], Coroutine[Any, Any, dict[str, Tally]]]
