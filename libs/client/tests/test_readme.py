@@ -39,12 +39,6 @@ def _example() -> str:
     return block
 
 
-def _store_has_credentials_api() -> bool:
-    import connection_store.auth as auth
-
-    return hasattr(auth, "CREDENTIALS_READ")
-
-
 @dataclass(frozen=True)
 class Hub:
     gateway: str
@@ -54,8 +48,6 @@ class Hub:
 
 @pytest.fixture(scope="module")
 def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    if not _store_has_credentials_api():
-        pytest.skip("needs connection-store's credentials API (issue 12, branch credapi)")
     hub_env: dict[str, str] = request.getfixturevalue("hub_env")
     env = {**hub_env, "PLATFORM_JWT_SECRET": JWT_SECRET}
     logs = tmp_path_factory.mktemp("readme-logs")
