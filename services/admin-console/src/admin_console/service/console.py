@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from admin_console import domain
@@ -16,7 +16,9 @@ from admin_console.service.ports import GatewayApi, Json, StoreApi
 
 HISTORY_PAGE = 20
 SETTLE_S = 5.0
-"""After an OAuth return: how long to wait for the store to see the new connection."""
+"""After a connect ends: how long to wait for the store to see the new connection."""
+RECENT = timedelta(seconds=30)
+"""A connection made this recently is the one that just ended (clock skew included)."""
 
 
 def _now() -> datetime:
@@ -326,14 +328,23 @@ class Console:
         return entry, problems
 
     async def settle(self, session: Session, provider: str) -> Json:
-        """The integration once the store has seen the end of a connect (or after
-        ``SETTLE_S``): the OAuth return arrives before the event does."""
+        """The integration once the store has applied the connect that just ended (or after
+        ``SETTLE_S``). The browser returns before ``connection.established`` is consumed, and
+        even before ``connection.requested`` is, so the row may still show the old status:
+        wait for an active row connected within ``RECENT``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SETTLE_S
+        since = self.clock() - RECENT
         while True:
             detail = await self.store.integration(session.bearer, session.organization_id, provider)
-            pending = detail["status"] == "not_connected" or _connecting(detail)
-            if not pending or loop.time() > deadline:
+            connected_at = domain.parse_time(detail.get("connected_at"))
+            settled = (
+                detail["status"] == "active"
+                and not _connecting(detail)
+                and connected_at is not None
+                and connected_at >= since
+            )
+            if settled or loop.time() > deadline:
                 return detail
             await asyncio.sleep(0.1)
 
