@@ -22,6 +22,7 @@ def test_a_session_survives_sealing_and_refuses_tampering_expiry_and_other_purpo
     assert Session.open(SECRET, cookie, NOW + timedelta(hours=2)) is None
     assert domain.unseal(SECRET, "flash", cookie) is None
     assert Session.open(SECRET, "garbage", NOW) is None
+    assert Session.open(SECRET, payload + ".é" + mac[1:], NOW) is None  # a non-ASCII forgery
 
 
 def test_csrf_tokens_belong_to_one_session() -> None:
@@ -29,6 +30,7 @@ def test_csrf_tokens_belong_to_one_session() -> None:
     assert domain.csrf_valid(SECRET, "nonce-a", token)
     assert not domain.csrf_valid(SECRET, "nonce-b", token)
     assert not domain.csrf_valid(SECRET, "nonce-a", "")
+    assert not domain.csrf_valid(SECRET, "nonce-a", "é" * len(token))  # found by the fuzz test
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from connection_store.auth import SCOPES, issue_token
+from connection_store.auth import (
+    CREDENTIALS_READ,
+    MAX_SERVICE_LIFETIME_S,
+    SCOPES,
+    issue_service_token,
+    issue_token,
+)
 from connection_store.settings import StoreSettings
+from hub_catalog import load_catalog
 from hub_localstack.fuzz import fuzz_openapi
 from hub_localstack.services import ServiceProcess
 from schemathesis.generation import GenerationMode
@@ -40,6 +47,16 @@ def _token() -> str:
     )
 
 
+# Operations with nothing to break: no parameters, no body.
+PARAMETERLESS = {
+    "GET /healthz",
+    "GET /readyz",
+    "GET /metrics",
+    "GET /v1/providers",
+    "GET /v1/onboarding",
+}
+
+
 def test_no_operation_answers_malformed_input_with_a_server_error(store_url: str) -> None:
     fuzzed = fuzz_openapi(
         store_url,
@@ -48,9 +65,36 @@ def test_no_operation_answers_malformed_input_with_a_server_error(store_url: str
         max_examples=25,
     )
     assert fuzzed.operations >= 9
-    # Malformed input really arrived and was refused, and valid input reached the handlers.
+    # Malformed input reached every operation that takes input, and each refused some of it;
+    # valid input reached the handlers, and the stateful run followed the links.
+    assert fuzzed.never_refused() == []
+    assert fuzzed.unsatisfiable <= PARAMETERLESS
     assert fuzzed.count(GenerationMode.NEGATIVE, 400) >= 20
     assert fuzzed.count(GenerationMode.POSITIVE, 200) > 0
+    assert fuzzed.stateful_calls > 0
+
+
+def test_the_credentials_api_answers_a_service_cleanly(store_url: str) -> None:
+    """The credentials API as its real callers reach it: a service token naming every provider."""
+    token = issue_service_token(
+        StoreSettings().service_token_secret,
+        "fuzz-sync",
+        (CREDENTIALS_READ,),
+        providers=[p.id for p in load_catalog().providers],
+        lifetime=timedelta(seconds=MAX_SERVICE_LIFETIME_S),
+    )
+    fuzzed = fuzz_openapi(
+        store_url,
+        {"Authorization": f"Bearer {token}"},
+        path_parameters={"org_id": str(ORG)},
+        max_examples=40,
+        tag="credentials",
+    )
+    credentials = "GET /v1/orgs/{org_id}/integrations/{provider}/credentials"
+    assert fuzzed.count(GenerationMode.NEGATIVE, 400, credentials) > 0
+    # Past the checks: the fuzzed organization has no connection.
+    assert fuzzed.count(GenerationMode.POSITIVE, 400, credentials) > 0
+    assert fuzzed.never_refused() == []
 
 
 def test_raw_garbage_bodies_are_refused_cleanly(store_url: str, tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from .conftest import token
 
 pytestmark = pytest.mark.integration
 ORG = uuid.UUID("7c1e2d3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f")
+# Operations with nothing to break: no parameters, no body.
+PARAMETERLESS = {"GET /healthz", "GET /readyz", "GET /metrics", "GET /v1/submission-keys"}
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +37,21 @@ def test_no_operation_answers_malformed_input_with_a_server_error(gateway_url: s
     fuzzed = fuzz_openapi(
         gateway_url,
         {"Authorization": f"Bearer {token(ORG)}"},
-        path_parameters={"org_id": str(ORG)},
+        # An OAuth provider, so that starts succeed and the links reach the callback.
+        path_parameters={"org_id": str(ORG), "provider": "slack"},
         max_examples=40,
     )
     assert (
         fuzzed.operations == 8
     )  # OAuth start and callback, API-key connect, resources, submission keys, probes, /metrics
-    # Malformed input really arrived and was refused, and valid input got through.
+    # Malformed input reached every operation that takes input, and each refused some of it;
+    # valid input got through, and the stateful run followed the links (start, then callback).
+    assert fuzzed.never_refused() == []
+    assert fuzzed.unsatisfiable <= PARAMETERLESS
     assert fuzzed.count(GenerationMode.NEGATIVE, 400) >= 20
     assert fuzzed.count(GenerationMode.POSITIVE, 200) > 0
+    assert fuzzed.count(GenerationMode.POSITIVE, 300, "GET /v1/oauth/{provider}/callback") > 0
+    assert fuzzed.stateful_calls > 0
 
 
 @pytest.mark.parametrize(

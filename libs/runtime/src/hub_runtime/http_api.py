@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -51,6 +52,25 @@ def error_responses(descriptions: Mapping[int, str]) -> dict[int | str, dict[str
     return {
         status: {"model": ErrorBody, "description": description}
         for status, description in descriptions.items()
+    }
+
+
+def operation_name(route: APIRoute) -> str:
+    """OpenAPI operation ids are the handlers' names (``get_integration``), so links can name
+    them (``APIRouter(generate_unique_id_function=operation_name)``)."""
+    return route.name
+
+
+def links(**targets: Mapping[str, str]) -> dict[str, Any]:
+    """An answer's OpenAPI links: the operations (by handler name) it leads to, with the runtime
+    expressions that fill their parameters (``$request.path.provider``,
+    ``$response.body#/next_cursor``). Clients read them; schemathesis follows them in its
+    stateful runs."""
+    return {
+        "links": {
+            name: {"operationId": name, "parameters": dict(parameters)}
+            for name, parameters in targets.items()
+        }
     }
 
 

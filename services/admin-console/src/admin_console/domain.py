@@ -36,7 +36,8 @@ def unseal(secret: bytes, purpose: str, cookie: str | None) -> dict[str, Any] | 
     if not cookie or len(cookie) > 8192 or "." not in cookie:
         return None
     payload, _, mac = cookie.rpartition(".")
-    if not hmac.compare_digest(mac, _mac(secret, purpose, payload.encode())):
+    # Bytes: compare_digest raises on a str with non-ASCII characters (a forged cookie).
+    if not hmac.compare_digest(mac.encode(), _mac(secret, purpose, payload.encode()).encode()):
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -94,7 +95,9 @@ def csrf_token(secret: bytes, nonce: str) -> str:
 
 
 def csrf_valid(secret: bytes, nonce: str, given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(csrf_token(secret, nonce), str(given))
+    return bool(given) and hmac.compare_digest(
+        csrf_token(secret, nonce).encode(), str(given).encode()
+    )
 
 
 def bearer_facts(claims: Mapping[str, Any]) -> tuple[str, str, int] | None:

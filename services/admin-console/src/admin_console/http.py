@@ -117,6 +117,33 @@ async def _checked_form(request: Request, web: WebDep, session: Signed) -> dict[
 Form = Annotated[dict[str, list[str]], Depends(_checked_form)]
 
 
+def _documented(
+    *, form: tuple[str, ...] = (), query: tuple[str, ...] = (), open_form: bool = False
+) -> dict[str, Any]:
+    """A route's form fields and query parameters for the OpenAPI document, which the handlers
+    read themselves. The console publishes no document; its fuzz test builds one from the app
+    and sends malformed forms and queries by it. ``open_form``: other fields (a provider's
+    settings or API-key fields) are read too."""
+    extra: dict[str, Any] = {}
+    if query:
+        extra["parameters"] = [
+            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+            for name in query
+        ]
+    if form:
+        schema = {
+            "type": "object",
+            "properties": {name: {"type": "string"} for name in form},
+            "required": list(form[:1]),
+            "additionalProperties": {"type": "string"} if open_form else False,
+        }
+        extra["requestBody"] = {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": schema}},
+        }
+    return extra
+
+
 def _one(form: dict[str, list[str]], name: str) -> str:
     return (form.get(name) or [""])[0].strip()
 
@@ -215,7 +242,7 @@ async def sign_in_page(request: Request, web: WebDep) -> Response:
     return response
 
 
-@router.post("/sign-in")
+@router.post("/sign-in", openapi_extra=_documented(form=("marker", "token")))
 async def sign_in(request: Request, web: WebDep) -> Response:
     """The platform's bearer, handed over once (form field ``token`` or an Authorization
     header), becomes the session cookie once the store accepts it."""
@@ -235,7 +262,7 @@ async def sign_in(request: Request, web: WebDep) -> Response:
     return _start_session(web, session, HUB)
 
 
-@router.get("/dev/sign-in")
+@router.get("/dev/sign-in", openapi_extra=_documented(query=("org", "next")))
 async def dev_sign_in(request: Request, web: WebDep) -> Response:
     """Development only: sign in as an admin of ``org`` (``HUB_ENVIRONMENT=development``)."""
     if not web.settings.development:
@@ -262,7 +289,7 @@ async def dev_sign_in(request: Request, web: WebDep) -> Response:
     return _start_session(web, Session.new(bearer, organization, "dev-admin", expires), to)
 
 
-@router.post("/sign-out")
+@router.post("/sign-out", openapi_extra=_documented(form=("csrf",)))
 async def sign_out(web: WebDep, form: Form) -> Response:
     response = _redirect("/sign-in")
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -277,7 +304,11 @@ async def home() -> Response:
 # --- the hub and one integration -----------------------------------------------------------------
 
 
-@router.get(HUB, response_class=HTMLResponse)
+@router.get(
+    HUB,
+    response_class=HTMLResponse,
+    openapi_extra=_documented(query=("status", "provider", "reason")),
+)
 async def hub(request: Request, web: WebDep, session: Signed) -> Response:
     query = request.query_params
     if query.get("status") == "error" and query.get("provider"):
@@ -301,7 +332,11 @@ async def notifications(request: Request, web: WebDep, session: Signed) -> Respo
     )
 
 
-@router.post("/admin/settings/notifications", response_class=HTMLResponse)
+@router.post(
+    "/admin/settings/notifications",
+    response_class=HTMLResponse,
+    openapi_extra=_documented(form=("csrf",), open_form=True),
+)
 async def save_notifications(
     request: Request, web: WebDep, session: Signed, form: Form
 ) -> Response:
@@ -324,7 +359,11 @@ def _integration_url(provider_slug: str, **query: str) -> str:
     return f"{url}?{urlencode(query)}" if query else url
 
 
-@router.get(HUB + "/{provider}", response_class=HTMLResponse)
+@router.get(
+    HUB + "/{provider}",
+    response_class=HTMLResponse,
+    openapi_extra=_documented(query=("cursor", "error")),
+)
 async def integration(request: Request, web: WebDep, session: Signed, provider: str) -> Response:
     cursor = request.query_params.get("cursor")
     content = await web.console.integration(
@@ -346,7 +385,11 @@ async def integration(request: Request, web: WebDep, session: Signed, provider: 
     )
 
 
-@router.post(HUB + "/{provider}/settings", response_class=HTMLResponse)
+@router.post(
+    HUB + "/{provider}/settings",
+    response_class=HTMLResponse,
+    openapi_extra=_documented(form=("csrf", "back"), open_form=True),
+)
 async def save_settings(
     request: Request, web: WebDep, session: Signed, form: Form, provider: str
 ) -> Response:
@@ -377,7 +420,7 @@ def _back(form: dict[str, list[str]], provider_slug: str) -> str:
     return HUB if back == "hub" else _integration_url(provider_slug)
 
 
-@router.post(HUB + "/{provider}/sync")
+@router.post(HUB + "/{provider}/sync", openapi_extra=_documented(form=("csrf", "back")))
 async def sync(web: WebDep, session: Signed, form: Form, provider: str) -> Response:
     entry = await web.console.provider(session, provider)
     try:
@@ -403,7 +446,9 @@ async def disconnect_page(
     return page(request, web, "disconnect.html", {"title": title, **content}, session=session)
 
 
-@router.post(HUB + "/{provider}/disconnect")
+@router.post(
+    HUB + "/{provider}/disconnect", openapi_extra=_documented(form=("csrf", "confirm", "switch"))
+)
 async def disconnect(web: WebDep, session: Signed, form: Form, provider: str) -> Response:
     if _one(form, "confirm") != "yes":
         return _redirect(_integration_url(provider) + "/disconnect")
@@ -420,7 +465,7 @@ async def disconnect(web: WebDep, session: Signed, form: Form, provider: str) ->
     return _flash(_redirect(HUB), web, f"{entry['name']} is disconnected.")
 
 
-@router.post(HUB + "/{provider}/flags")
+@router.post(HUB + "/{provider}/flags", openapi_extra=_documented(form=("csrf", "flag", "enabled")))
 async def set_flag(web: WebDep, session: Signed, form: Form, provider: str) -> Response:
     name, value = _one(form, "flag"), _one(form, "enabled")
     if value not in ("on", "off"):
@@ -454,7 +499,11 @@ def _next(web: Web, raw: str | None) -> str:
     return domain.safe_next(raw, web.settings.base_url, web.settings.next_origins, HUB)
 
 
-@router.get(HUB + "/{provider}/connect", response_class=HTMLResponse)
+@router.get(
+    HUB + "/{provider}/connect",
+    response_class=HTMLResponse,
+    openapi_extra=_documented(query=("back", "next")),
+)
 async def connect_page(request: Request, web: WebDep, session: Signed, provider: str) -> Response:
     entry = await web.console.provider(session, provider)
     back = request.query_params.get("back", "page")[:20]
@@ -462,7 +511,11 @@ async def connect_page(request: Request, web: WebDep, session: Signed, provider:
     return page(request, web, "connect.html", context, session=session)
 
 
-@router.post(HUB + "/{provider}/connect", response_class=HTMLResponse)
+@router.post(
+    HUB + "/{provider}/connect",
+    response_class=HTMLResponse,
+    openapi_extra=_documented(form=("csrf", "back", "next", "method", "shop"), open_form=True),
+)
 async def connect(
     request: Request, web: WebDep, session: Signed, form: Form, provider: str
 ) -> Response:
@@ -524,7 +577,10 @@ def _after_connect(back: str, entry: dict[str, Any], next_url: str) -> str:
     return _integration_url(slug(entry["id"]))
 
 
-@router.get(HUB + "/{provider}/return")
+@router.get(
+    HUB + "/{provider}/return",
+    openapi_extra=_documented(query=("back", "next", "status", "reason")),
+)
 async def oauth_return(request: Request, web: WebDep, session: Signed, provider: str) -> Response:
     """Where the gateway sends the browser when a flow ends (``status``, ``reason``)."""
     entry = await web.console.provider(session, provider)
@@ -545,7 +601,11 @@ async def oauth_return(request: Request, web: WebDep, session: Signed, provider:
 # --- onboarding ----------------------------------------------------------------------------------
 
 
-@router.get("/onboarding/integrations", response_class=HTMLResponse)
+@router.get(
+    "/onboarding/integrations",
+    response_class=HTMLResponse,
+    openapi_extra=_documented(query=("next",)),
+)
 async def onboarding(request: Request, web: WebDep, session: Signed) -> Response:
     content = await web.console.onboarding(session)
     next_url = _next(web, request.query_params.get("next"))

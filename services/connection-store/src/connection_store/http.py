@@ -24,7 +24,9 @@ from hub_runtime.http_api import (
     app_state,
     error_responses,
     install_error_handlers,
+    links,
     metrics_router,
+    operation_name,
     probes,
     render,
     require_ready,
@@ -141,11 +143,19 @@ _ERRORS = error_responses(
         422: "The body does not fit",
     }
 )
-router = APIRouter(responses=_ERRORS)
+router = APIRouter(responses=_ERRORS, generate_unique_id_function=operation_name)
 ORG = "/v1/orgs/{org_id}"
+_IN_ORG = {"org_id": "$request.path.org_id"}
+_SAME = _IN_ORG | {"provider": "$request.path.provider"}
+_NEXT_PAGE = _SAME | {"cursor": "$response.body#/next_cursor"}
 
 
-@router.get("/v1/providers", tags=["catalog"], dependencies=[_scoped(READ)])
+@router.get(
+    "/v1/providers",
+    tags=["catalog"],
+    dependencies=[_scoped(READ)],
+    responses={200: links(get_integration={"provider": "$response.body#/providers/0/id"})},
+)
 async def list_providers(api: ConnectionStore) -> ProviderList:
     """Every provider of the catalog: how it connects, where it is configured, its settings."""
     return provider_list(api.catalog)
@@ -158,13 +168,30 @@ async def onboarding(api: ConnectionStore) -> OnboardingView:
     return onboarding_view(api.catalog)
 
 
-@router.get(f"{ORG}/integrations", tags=["integrations"])
+@router.get(
+    f"{ORG}/integrations",
+    tags=["integrations"],
+    responses={200: links(get_flags=_IN_ORG, get_notifications=_IN_ORG)},
+)
 async def list_integrations(principal: Reader, api: ConnectionStore) -> IntegrationList:
     """Every tenant-level provider, connected or not, grouped as the admin hub groups them."""
     return await api.integrations.overview(principal.organization_id)
 
 
-@router.get(f"{ORG}/integrations/{{provider}}", tags=["integrations"])
+@router.get(
+    f"{ORG}/integrations/{{provider}}",
+    tags=["integrations"],
+    responses={
+        200: links(
+            get_history=_SAME,
+            update_settings=_SAME,
+            sync_now=_SAME,
+            get_credentials=_SAME,
+            get_access_log=_SAME,
+            disconnect=_SAME,
+        )
+    },
+)
 async def get_integration(
     provider: ProviderId, principal: Reader, api: ConnectionStore
 ) -> IntegrationDetail:
@@ -172,7 +199,11 @@ async def get_integration(
     return await api.integrations.detail(principal.organization_id, provider)
 
 
-@router.get(f"{ORG}/integrations/{{provider}}/history", tags=["integrations"])
+@router.get(
+    f"{ORG}/integrations/{{provider}}/history",
+    tags=["integrations"],
+    responses={200: links(get_history=_NEXT_PAGE)},
+)
 async def get_history(
     provider: ProviderId,
     principal: Reader,
@@ -234,7 +265,10 @@ async def get_flags(principal: Reader, api: ConnectionStore) -> FlagsView:
 @router.put(
     f"{ORG}/flags",
     tags=["flags"],
-    responses={409: {"model": ErrorBody, "description": "The flag needs an active connection"}},
+    responses={
+        200: links(get_flags=_IN_ORG),
+        409: {"model": ErrorBody, "description": "The flag needs an active connection"},
+    },
 )
 async def put_flags(principal: Writer, api: ConnectionStore, update: FlagsUpdate) -> FlagsView:
     """Turn flags on or off; flags not named keep their value."""
@@ -249,7 +283,11 @@ async def get_notifications(principal: Reader, api: ConnectionStore) -> Notifica
     return await api.notifications.settings(principal.organization_id)
 
 
-@router.patch(f"{ORG}/notifications", tags=["notifications"])
+@router.patch(
+    f"{ORG}/notifications",
+    tags=["notifications"],
+    responses={200: links(get_notifications=_IN_ORG)},
+)
 async def update_notifications(
     principal: Writer, api: ConnectionStore, patch: NotificationSettingsPatch
 ) -> NotificationSettingsView:
@@ -303,7 +341,8 @@ CredentialReader = Annotated[ServiceReader, Depends(_credential_reader)]
             429: "Too many reads by this service (Retry-After)",
             503: "A needed refresh failed or did not finish in time (refresh_unavailable)",
         }
-    ),
+    )
+    | {200: links(get_access_log=_SAME)},
 )
 async def get_credentials(
     org_id: OrgId,
@@ -326,7 +365,11 @@ async def get_credentials(
     return await api.credentials.read(reader, org, provider, min_ttl_s=min_ttl_s)
 
 
-@router.get(f"{ORG}/integrations/{{provider}}/access-log", tags=["credentials"])
+@router.get(
+    f"{ORG}/integrations/{{provider}}/access-log",
+    tags=["credentials"],
+    responses={200: links(get_access_log=_NEXT_PAGE)},
+)
 async def get_access_log(
     provider: ProviderId,
     principal: Reader,

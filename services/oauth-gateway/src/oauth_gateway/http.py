@@ -35,7 +35,9 @@ from hub_runtime.http_api import (
     app_state,
     error_responses,
     install_error_handlers,
+    links,
     metrics_router,
+    operation_name,
     probes,
     render,
     require_ready,
@@ -131,11 +133,37 @@ _ERRORS = error_responses(
         503: "The provider or the gateway is unavailable; retry",
     }
 )
-router = APIRouter(responses=_ERRORS)
+router = APIRouter(responses=_ERRORS, generate_unique_id_function=operation_name)
 ORG = "/v1/orgs/{org_id}/integrations/{provider}"
+_SAME = {"org_id": "$request.path.org_id", "provider": "$request.path.provider"}
+# The callback reads its query as the provider sends it (Shopify adds hmac, shop, timestamp);
+# these are the parameters every provider's answer has, documented for clients and fuzzers.
+_CALLBACK_QUERY = [
+    {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": text,
+    }
+    for name, text in (
+        ("state", "The state the gateway signed at start (names the flow)."),
+        ("code", "The provider's authorization code."),
+        ("error", "The provider's refusal, for example access_denied."),
+    )
+]
 
 
-@router.post(f"{ORG}/oauth/start", tags=["oauth"], status_code=201)
+@router.post(
+    f"{ORG}/oauth/start",
+    tags=["oauth"],
+    status_code=201,
+    responses={
+        201: links(
+            oauth_callback={"provider": "$request.path.provider", "state": "$response.body#/state"}
+        )
+    },
+)
 async def start_oauth(
     org_id: OrgId,
     provider: ProviderId,
@@ -188,6 +216,7 @@ async def start_oauth(
         303: {"description": "To the flow's return URL with integration, status and reason"},
         400: {"model": ErrorBody, "description": "No state we issued: no flow to return to"},
     },
+    openapi_extra={"parameters": _CALLBACK_QUERY},
 )
 async def oauth_callback(provider: ProviderId, request: Request, api: Gateway) -> Response:
     """Where the provider sends the browser back. Answers 303 to the flow's return URL with
@@ -222,7 +251,10 @@ async def oauth_callback(provider: ProviderId, request: Request, api: Gateway) -
     f"{ORG}/credentials",
     tags=["credentials"],
     status_code=201,
-    responses={429: {"model": ErrorBody, "description": "The provider is rate limiting"}},
+    responses={
+        201: links(list_resources=_SAME),
+        429: {"model": ErrorBody, "description": "The provider is rate limiting"},
+    },
 )
 async def connect_with_credentials(
     org_id: OrgId,
