@@ -166,7 +166,7 @@ def role_url(dsn: str, role: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
 
 
-_ROLES_SQL = f"""  # noqa: S608 (constants only)
+_ROLES_SQL = f"""
 DO $$
 DECLARE
     name TEXT;
@@ -185,7 +185,7 @@ END
 $$;
 GRANT hub_app, hub_worker TO {LOGIN_ROLE} WITH INHERIT FALSE, SET TRUE;
 GRANT hub_service TO {LOGIN_ROLE} WITH INHERIT TRUE, SET FALSE;
-"""
+"""  # noqa: S608 (constants only)
 
 
 def create_roles(dsn: str) -> None:
