@@ -4,6 +4,7 @@ logs in as, and the superuser for what no service may do (TRUNCATE, seeding, pla
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -25,6 +26,10 @@ def migrated_database_url(owner_database_url: str, login_database_url: str) -> s
 async def admin(database_url: str, migrated_database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """The migrated database as the superuser."""
     connection = await asyncpg.connect(database_url)
+    for type_name in ("jsonb", "json"):  # as the store's pool decodes them
+        await connection.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
     try:
         yield connection
     finally:
