@@ -6,7 +6,6 @@ switch row-level security off. Production refuses to start as a role that could.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -25,11 +24,11 @@ TENANT_TABLES = ["integration_connections", "outbox", "credential_reads", "integ
 
 
 @pytest.fixture
-async def two_orgs(db: Database) -> AsyncIterator[tuple[uuid.UUID, uuid.UUID]]:
+async def two_orgs(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
     mine, theirs = uuid.uuid4(), uuid.uuid4()
     await seed(db, mine, "klaviyo", "mine")
     await seed(db, theirs, "klaviyo", "theirs")
-    yield mine, theirs
+    return mine, theirs
 
 
 async def _refused(connection: asyncpg.Connection, sql: str, *args: object) -> str:
