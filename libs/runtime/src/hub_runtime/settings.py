@@ -118,7 +118,9 @@ class CredentialSettings(BaseSettings):
 class MigrationSettings(BaseSettings):
     """For services with migrations: the owner role they run as (hub_runtime.login_role)."""
 
-    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        extra="ignore", hide_input_in_errors=True, populate_by_name=True
+    )
 
     database_migration_url: str | None = Field(
         None, validation_alias=env_alias("DATABASE_MIGRATION_URL")
