@@ -334,3 +334,59 @@ async def test_failure_arriving_before_its_request_still_shows_failed(
     row = await _row(db, org, "klaviyo")
     assert (row["attempt_state"], row["attempt_reason"]) == ("failed", "rejected")
     assert row["status"] == "pending"
+
+
+async def test_a_reconnects_failure_overtaking_its_request_ends_the_attempt(
+    events: Consumers, db: Database
+) -> None:
+    """The row still names the attempt that connected it when the reconnect's failure arrives
+    first: the failure's flow began later, so it applies, and its request cannot undo it."""
+    org, flow = uuid.uuid4(), uuid.uuid4()
+    await events.on_established(_established(org, flow_id=uuid.uuid4()))
+    requested = ConnectionRequestedV1(
+        organization_id=org,
+        provider="google_ads",
+        flow_id=flow,
+        auth_type="oauth2_authorization_code",
+    )
+    await events.on_failed(
+        ConnectionFailedV1(
+            organization_id=org,
+            provider="google_ads",
+            flow_id=flow,
+            requested_at=requested.occurred_at,
+            reason="flow_expired",
+            message="The Google Ads sign-in took too long.",
+        )
+    )
+    await events.on_requested(requested)
+    row = await _row(db, org)
+    assert (row["attempt_state"], row["attempt_reason"]) == ("failed", "flow_expired")
+    assert row["status"] == "active"
+
+
+async def test_an_older_flows_failure_leaves_a_newer_attempt_connecting(
+    events: Consumers, db: Database
+) -> None:
+    org, old, new = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    began = datetime.now(UTC) - timedelta(minutes=5)
+    await events.on_requested(
+        ConnectionRequestedV1(
+            organization_id=org,
+            provider="meta_ads",
+            flow_id=new,
+            auth_type="oauth2_authorization_code",
+        )
+    )
+    await events.on_failed(
+        ConnectionFailedV1(
+            organization_id=org,
+            provider="meta_ads",
+            flow_id=old,
+            requested_at=began,
+            reason="flow_expired",
+            message="The Meta Ads sign-in took too long.",
+        )
+    )
+    row = await _row(db, org, "meta_ads")
+    assert (row["attempt_state"], row["attempt_flow_id"]) == ("connecting", new)

@@ -182,16 +182,19 @@ async def _killed_after_answer(
     alone: bool,
 ) -> None:
     """Publish the connection, let the sweep hand it to ``process`` (fault injection on), and
-    check it died right after the provider answered: one call, the answer in the journal only."""
+    check it died right after the provider answered: one call, the answer journaled (and, with no
+    other replica running, in the journal only)."""
     async with producer(kafka_bootstrap) as bus:
         await publish_event(bus, connection.established)
     assert await asyncio.to_thread(_wait_exit, process, 30) == -signal.SIGKILL
     row = await _row(database_url, connection.established.connection_id)
     assert row is not None
-    assert row["credential_version"] == 1
     assert await _journaled(database_url, connection.established.connection_id) == 1
     if alone:  # nobody left to publish it
+        assert row["credential_version"] == 1
         assert await _unsent_journal(database_url) == 1
+    else:  # a running replica's relay may already have published the journaled answer
+        assert row["credential_version"] in (1, 2)
     calls = token_calls(await sandbox_calls(sandbox_url), connection.provider_id)
     assert calls - connection.calls_before == 1
 

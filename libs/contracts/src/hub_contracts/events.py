@@ -126,6 +126,9 @@ class ConnectionFailedV1(Event):
     schema_version: Literal[1] = 1
 
     flow_id: uuid.UUID | None = None
+    requested_at: AwareDatetime | None = None
+    """When the attempt began (its ``connection.requested``'s ``occurred_at``): the store can
+    order a failure that overtakes its request on the other topic."""
     reason: ReasonCode
     message: Message
     provider_status: int | None = None

@@ -11,11 +11,8 @@ relabelled with another key id, fails authentication.
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import os
-import re
-import struct
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,10 +23,10 @@ from hub_contracts import NONCE_BYTES, EncryptedCredential
 from pydantic import SecretStr
 
 from hub_keyring.errors import CredentialDecryptionError, KeyRingConfigError, UnknownKeyError
+from hub_keyring.specs import check_key_id, length_prefixed, parse_spec
 
 KEY_BYTES = 32
 FORMAT = 1
-_KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _AAD_LABEL = b"hub-credential"
 
 
@@ -58,7 +55,7 @@ def _associated_data(
         provider.encode(),
         field.encode(),
     ]
-    return b"".join(struct.pack(">H", len(part)) + part for part in parts)
+    return length_prefixed(parts)
 
 
 class KeyRing:
@@ -69,8 +66,7 @@ class KeyRing:
             raise KeyRingConfigError("the key ring needs at least one key")
         self._keys: dict[str, AESGCM] = {}
         for key_id, key in keys:
-            if not _KEY_ID.match(key_id):
-                raise KeyRingConfigError(f"key id {key_id!r} must match {_KEY_ID.pattern}")
+            check_key_id(key_id)
             if len(key) != KEY_BYTES:
                 raise KeyRingConfigError(
                     f"key {key_id!r} is {len(key)} bytes; AES-256 needs exactly {KEY_BYTES}"
@@ -83,27 +79,11 @@ class KeyRing:
     @classmethod
     def from_spec(cls, spec: str | SecretStr, *, setting: str = "CREDENTIAL_KEYS") -> KeyRing:
         """Parse ``"newest-id:base64key,older-id:base64key"``."""
-        text = spec.get_secret_value() if isinstance(spec, SecretStr) else spec
         hint = (
             f"set {setting} to 'key-id:<base64 of 32 random bytes>[,older-id:...]' "
             "(newest first; `make key` prints a fresh one)"
         )
-        entries = [entry.strip() for entry in text.split(",") if entry.strip()]
-        if not entries:
-            raise KeyRingConfigError(f"{setting} is empty: {hint}")
-        keys: list[tuple[str, bytes]] = []
-        for position, entry in enumerate(entries, start=1):
-            key_id, sep, encoded = entry.partition(":")
-            if not sep or not key_id:
-                raise KeyRingConfigError(f"{setting} entry {position} has no 'key-id:': {hint}")
-            try:
-                key = _decode_base64(encoded.strip())
-            except binascii.Error:
-                raise KeyRingConfigError(
-                    f"{setting} key {key_id!r} is not valid base64: {hint}"
-                ) from None
-            keys.append((key_id, key))
-        return cls(keys)
+        return cls(parse_spec(spec, setting=setting, hint=hint))
 
     @property
     def key_ids(self) -> tuple[str, ...]:
@@ -146,14 +126,7 @@ class KeyRing:
         return self.encrypt(self.decrypt(credential, binding), binding)
 
 
-def _decode_base64(text: str) -> bytes:
-    """Standard or URL-safe base64, padding optional; anything else is an error."""
-    normalized = text.replace("-", "+").replace("_", "/")
-    return base64.b64decode(normalized + "=" * (-len(normalized) % 4), validate=True)
-
-
 def new_key_spec(key_id: str) -> str:
     """A fresh ``key-id:base64`` entry for ``CREDENTIAL_KEYS``."""
-    if not _KEY_ID.match(key_id):
-        raise KeyRingConfigError(f"key id {key_id!r} must match {_KEY_ID.pattern}")
+    check_key_id(key_id)
     return f"{key_id}:{base64.urlsafe_b64encode(AESGCM.generate_key(bit_length=256)).decode()}"

@@ -17,8 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import re
-import struct
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,10 +31,10 @@ from pydantic import SecretStr
 
 from hub_keyring.errors import KeyRingConfigError, SubmissionOpenError, UnknownSubmissionKeyError
 from hub_keyring.keyring import Binding
+from hub_keyring.specs import check_key_id, decode_base64, length_prefixed, parse_spec
 
 SETTING = "OAUTH_GATEWAY_SUBMISSION_KEYS"
 KEY_BYTES = 32
-_KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _AAD_LABEL = b"hub-submission"
 _HKDF_INFO = b"hub-submission-key/" + SEALING_SCHEME.encode()
 
@@ -49,8 +47,7 @@ class SubmissionPublicKey:
     public_key: bytes
 
     def __post_init__(self) -> None:
-        if not _KEY_ID.match(self.key_id):
-            raise KeyRingConfigError(f"key id {self.key_id!r} must match {_KEY_ID.pattern}")
+        check_key_id(self.key_id)
         if len(self.public_key) != KEY_BYTES:
             raise KeyRingConfigError(
                 f"submission key {self.key_id!r} is {len(self.public_key)} bytes; "
@@ -65,7 +62,7 @@ class SubmissionPublicKey:
     @classmethod
     def decode(cls, key_id: str, encoded: str) -> SubmissionPublicKey:
         try:
-            return cls(key_id, _decode_base64(encoded))
+            return cls(key_id, decode_base64(encoded))
         except binascii.Error:
             raise KeyRingConfigError(f"submission key {key_id!r} is not valid base64") from None
 
@@ -79,7 +76,7 @@ def associated_data(binding: Binding, key_id: str) -> bytes:
         binding.provider.encode(),
         binding.field.encode(),
     ]
-    return b"".join(struct.pack(">H", len(part)) + part for part in parts)
+    return length_prefixed(parts)
 
 
 def _derive(shared: bytes, ephemeral: bytes, recipient: bytes) -> AESGCM:
@@ -112,8 +109,7 @@ class SubmissionKeys:
             raise KeyRingConfigError(f"{SETTING} needs at least one key")
         self._keys: dict[str, tuple[X25519PrivateKey, bytes]] = {}
         for key_id, private in keys:
-            if not _KEY_ID.match(key_id):
-                raise KeyRingConfigError(f"key id {key_id!r} must match {_KEY_ID.pattern}")
+            check_key_id(key_id)
             if key_id in self._keys:
                 raise KeyRingConfigError(f"submission key id {key_id!r} appears twice")
             self._keys[key_id] = (private, private.public_key().public_bytes_raw())
@@ -121,31 +117,19 @@ class SubmissionKeys:
     @classmethod
     def from_spec(cls, spec: str | SecretStr, *, setting: str = SETTING) -> SubmissionKeys:
         """Parse ``"newest-id:base64(32-byte X25519 private key),older-id:..."``."""
-        text = spec.get_secret_value() if isinstance(spec, SecretStr) else spec
         hint = (
             f"set {setting} to 'key-id:<base64 X25519 private key>[,older-id:...]' "
             "(newest first; `hubctl keys submission-key` prints a fresh one)"
         )
-        entries = [entry.strip() for entry in text.split(",") if entry.strip()]
-        if not entries:
-            raise KeyRingConfigError(f"{setting} is empty: {hint}")
-        keys: list[tuple[str, X25519PrivateKey]] = []
-        for position, entry in enumerate(entries, start=1):
-            key_id, sep, encoded = entry.partition(":")
-            if not sep or not key_id:
-                raise KeyRingConfigError(f"{setting} entry {position} has no 'key-id:': {hint}")
-            try:
-                raw = _decode_base64(encoded.strip())
-            except binascii.Error:
-                raise KeyRingConfigError(
-                    f"{setting} key {key_id!r} is not valid base64: {hint}"
-                ) from None
+
+        def x25519(key_id: str, raw: bytes) -> None:
             if len(raw) != KEY_BYTES:
                 raise KeyRingConfigError(
                     f"{setting} key {key_id!r} is {len(raw)} bytes; X25519 needs {KEY_BYTES}"
                 )
-            keys.append((key_id, X25519PrivateKey.from_private_bytes(raw)))
-        return cls(keys)
+
+        entries = parse_spec(spec, setting=setting, hint=hint, check=x25519)
+        return cls([(key_id, X25519PrivateKey.from_private_bytes(raw)) for key_id, raw in entries])
 
     @property
     def key_ids(self) -> tuple[str, ...]:
@@ -174,14 +158,8 @@ class SubmissionKeys:
         return SecretStr(plaintext.decode())
 
 
-def _decode_base64(text: str) -> bytes:
-    normalized = text.replace("-", "+").replace("_", "/")
-    return base64.b64decode(normalized + "=" * (-len(normalized) % 4), validate=True)
-
-
 def new_submission_key_spec(key_id: str) -> str:
     """A fresh ``key-id:base64`` private-key entry for ``OAUTH_GATEWAY_SUBMISSION_KEYS``."""
-    if not _KEY_ID.match(key_id):
-        raise KeyRingConfigError(f"key id {key_id!r} must match {_KEY_ID.pattern}")
+    check_key_id(key_id)
     raw = X25519PrivateKey.generate().private_bytes_raw()
     return f"{key_id}:{base64.urlsafe_b64encode(raw).decode()}"

@@ -28,6 +28,7 @@ from hub_runtime.api_errors import (
 from hub_runtime.bearer import BearerClaims, TokenVerifier
 from hub_runtime.bearer_http import BEARER_SCHEME, MISSING_TOKEN
 from hub_runtime.body_limit import BodyLimit
+from hub_runtime.default_headers import DefaultHeaders
 from hub_runtime.http_api import (
     ErrorBody,
     Health,
@@ -42,7 +43,6 @@ from hub_runtime.http_api import (
 from hub_runtime.server_spans import ServerSpans
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oauth_gateway import domain
 from oauth_gateway.errors import REALM, StateRefusedError
@@ -316,7 +316,7 @@ def install(
         max_body_bytes=api.settings.max_body_bytes,
         refusal=lambda limit: render(BodyTooLargeError(limit)),
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(DefaultHeaders, headers=SECURITY_HEADERS)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=api.settings.return_origins,
@@ -325,29 +325,3 @@ def install(
         allow_headers=["Authorization", "Content-Type"],
     )
     app.add_middleware(ServerSpans, tracer_provider=tracer_provider)
-
-
-class SecurityHeaders:
-    """Adds ``SECURITY_HEADERS`` to every answer, errors included (plain ASGI, so streaming
-    and the server span are untouched)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                names = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [
-                    (name.lower().encode(), value.encode())
-                    for name, value in SECURITY_HEADERS.items()
-                    if name.lower().encode() not in names
-                ]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, with_headers)

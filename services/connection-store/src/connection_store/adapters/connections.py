@@ -163,8 +163,9 @@ class PostgresConnections:
 
     async def record_failure(self, row_id: uuid.UUID, event: ConnectionFailedV1) -> None:
         """Mark the attempt failed. ``connection.requested`` travels on another topic, so the
-        failure may arrive first: it creates the row then, and the later (older) request cannot
-        undo it."""
+        failure may arrive first, while the row still names an earlier attempt: it applies when
+        its flow began after that attempt (``requested_at``), and the later (older) request
+        cannot undo it."""
         await self.tx.execute(
             """INSERT INTO integration_connections AS c
                    (id, organization_id, provider, attempt_flow_id, attempt_state,
@@ -176,7 +177,8 @@ class PostgresConnections:
                    attempt_flow_id = COALESCE(EXCLUDED.attempt_flow_id, c.attempt_flow_id),
                    updated_at = now()
                WHERE (EXCLUDED.attempt_flow_id IS NULL OR c.attempt_flow_id IS NULL
-                      OR c.attempt_flow_id = EXCLUDED.attempt_flow_id)
+                      OR c.attempt_flow_id = EXCLUDED.attempt_flow_id
+                      OR c.attempt_at IS NULL OR c.attempt_at <= $8::timestamptz)
                  AND (c.attempt_at IS NULL OR c.attempt_at <= EXCLUDED.attempt_at)""",
             row_id,
             self.org,
@@ -185,6 +187,7 @@ class PostgresConnections:
             event.reason,
             event.message,
             event.occurred_at,
+            event.requested_at,
         )
 
     async def establish(

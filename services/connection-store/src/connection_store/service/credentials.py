@@ -28,6 +28,7 @@ from hub_runtime.outbox import OutboxMessage
 from connection_store import domain, errors
 from connection_store.domain import ConnectionRow
 from connection_store.metrics import StoreMetrics
+from connection_store.service import pages
 from connection_store.service.due import DueWork
 from connection_store.service.ports import CredentialRead, RefreshSignals, Store, Tenant
 from connection_store.views import AccessLogItem, AccessLogPage, CredentialAccount, CredentialView
@@ -116,13 +117,10 @@ class Credentials:
     ) -> AccessLogPage:
         """Who read the credential, newest first; ``cursor`` is the last page's ``next_cursor``."""
         provider = self.catalog.tenant_provider(provider_id)
-        try:
-            before = domain.history_cursor(cursor)
-        except ValueError:
-            raise errors.InvalidCursorError() from None
+        before = pages.before(cursor)
         async with self.store.tenant(org) as tx:
             records = await tx.credential_reads.page(provider.id, limit=limit + 1, before=before)
-        shown = records[:limit]
+        shown, next_cursor = pages.page(records, limit)
         return AccessLogPage(
             provider=provider.id,
             items=[
@@ -134,7 +132,7 @@ class Credentials:
                 )
                 for r in shown
             ],
-            next_cursor=str(shown[-1].id) if len(records) > limit else None,
+            next_cursor=next_cursor,
         )
 
     # --- one look at the row -------------------------------------------------------------------

@@ -15,6 +15,7 @@ from hub_runtime.outbox import OutboxMessage
 
 from connection_store import domain, errors
 from connection_store.domain import ConnectionRow
+from connection_store.service import pages
 from connection_store.service.due import DueWork
 from connection_store.service.ports import Listings, Store
 from connection_store.views import (
@@ -222,20 +223,17 @@ class Integrations:
         """The integration's timeline, newest first; ``cursor`` is the last page's
         ``next_cursor``."""
         provider = self.catalog.tenant_provider(provider_id)
-        try:
-            before = domain.history_cursor(cursor)
-        except ValueError:
-            raise errors.InvalidCursorError() from None
+        before = pages.before(cursor)
         async with self.store.tenant(org) as tx:
             records = await tx.history.page(provider.id, limit=limit + 1, before=before)
-        shown = records[:limit]
+        shown, next_cursor = pages.page(records, limit)
         return HistoryPage(
             provider=provider.id,
             items=[
                 HistoryItem(at=r.at, kind=r.kind, summary=r.summary, details=r.details)
                 for r in shown
             ],
-            next_cursor=str(shown[-1].id) if len(records) > limit else None,
+            next_cursor=next_cursor,
         )
 
     async def flags(self, org: uuid.UUID) -> FlagsView:

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 from hub_contracts import EncryptedCredential, Event
 from hub_runtime.migrations import migrate as _migrate
 from hub_runtime.outbox import OutboxMessage
 from hub_runtime.outbox.relay import Connection, OutboxTable, enqueue_many
+from hub_runtime.postgres import DATABASE_ERRORS, PostgresPool
 
 from oauth_gateway.errors import PublishFailedError
 from oauth_gateway.service.ports import PendingFlow
@@ -28,7 +27,6 @@ LOCK_ID = 0x0A07_6A7E  # pg_advisory_lock key of oauth-gateway migrations
 HISTORY_TABLE = "oauth_gateway_migrations"
 OUTBOX = OutboxTable("oauth_gateway_outbox", lock_id=0x0A07_0B0C)
 """The gateway's outbox and the advisory-lock key of its relay (one relaying replica)."""
-DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 _COLUMNS = """flow_id, organization_id, provider, auth_type, nonce, browser_binding,
               code_verifier_encrypted, return_to, tenant_params, requested_by, created_at,
@@ -42,44 +40,8 @@ async def migrate(dsn: str) -> list[str]:
     )
 
 
-async def _init_connection(connection: asyncpg.Connection) -> None:
-    await connection.set_type_codec(
-        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-    )
-
-
-class PostgresPendingFlows:
+class PostgresPendingFlows(PostgresPool):
     """Opens its pool with ``open`` (the app's start) and closes it with ``close``."""
-
-    def __init__(self, dsn: str, *, pool_size: int) -> None:
-        self.dsn = dsn
-        self.pool_size = pool_size
-        self._pool: asyncpg.Pool | None = None
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        assert self._pool is not None, "open() first"
-        return self._pool
-
-    async def open(self) -> None:
-        self._pool = await asyncpg.create_pool(
-            self.dsn,
-            min_size=1,
-            max_size=self.pool_size,
-            init=_init_connection,
-            command_timeout=10,
-        )
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        """A transaction on the pool (the outbox relay's)."""
-        async with self.pool.acquire() as connection, connection.transaction():
-            yield connection
 
     async def create(self, flow: PendingFlow, requested: Event) -> None:
         verifier = (

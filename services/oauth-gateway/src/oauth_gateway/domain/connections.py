@@ -7,6 +7,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from hub_contracts import Account, ConnectionFailedV1
@@ -48,6 +49,7 @@ def failed(
     flow_id: uuid.UUID | None,
     error: GatewayError,
     *,
+    requested_at: datetime | None,
     event_id: uuid.UUID | None = None,
 ) -> ConnectionFailedV1:
     """``connection.failed`` carrying the error's code and message, and what the provider said."""
@@ -56,6 +58,7 @@ def failed(
         organization_id=organization_id,
         provider=provider,
         flow_id=flow_id,
+        requested_at=requested_at,
         reason=error.code,
         message=error.message[:2000],
         provider_status=error.provider_status,

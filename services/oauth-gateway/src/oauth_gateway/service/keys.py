@@ -144,6 +144,7 @@ class KeyConnections:
                     event.provider,
                     event.flow_id,
                     error,
+                    requested_at=event.occurred_at,
                     event_id=uuid.uuid5(event.event_id, "connection.failed"),
                 )
             )

@@ -150,6 +150,7 @@ class OAuthFlows:
                 expires_at=claims.expires_at,
             ),
             ConnectionRequestedV1(
+                occurred_at=now,
                 organization_id=organization_id,
                 provider=provider.id,
                 flow_id=claims.flow,
@@ -231,6 +232,7 @@ class OAuthFlows:
             flow.provider,
             flow.flow_id,
             _flow_expired(name, self.flow_ttl),
+            requested_at=flow.created_at,
             event_id=uuid.uuid5(flow.flow_id, "connection.failed"),
         )
 
@@ -244,6 +246,7 @@ class OAuthFlows:
             provider.id,
             claims.flow,
             error,
+            requested_at=claims.expires_at - self.flow_ttl,
             event_id=uuid.uuid5(claims.flow, "connection.failed"),
         )
         try:
@@ -389,6 +392,7 @@ class OAuthFlows:
         assert mode.oauth is not None
         refresh = tokens.refresh_token
         return ConnectionEstablishedV1(
+            occurred_at=self.now(),
             organization_id=flow.organization_id,
             provider=provider.id,
             connection_id=derive_connection_id(flow.organization_id, provider.id),
@@ -424,7 +428,14 @@ class OAuthFlows:
         )
         try:
             await self.flows.finish(
-                flow, domain.failed(flow.organization_id, provider.id, flow.flow_id, error)
+                flow,
+                domain.failed(
+                    flow.organization_id,
+                    provider.id,
+                    flow.flow_id,
+                    error,
+                    requested_at=flow.created_at,
+                ),
             )
         except Exception as exc:  # the person still gets an answer; the expiry sweep ends it
             log.error(

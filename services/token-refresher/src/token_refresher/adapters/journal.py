@@ -10,25 +10,21 @@ before its redelivered ``token.expiring`` is judged).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-import asyncpg
 from faststream.kafka import KafkaBroker
 from hub_contracts import Event
 from hub_runtime.migrations import migrate as _migrate
 from hub_runtime.outbox import OutboxMessage
 from hub_runtime.outbox.relay import (
-    Connection,
     OutboxTable,
     Relay,
     enqueue_many,
     relay_once,
     unsent_count,
 )
+from hub_runtime.postgres import DATABASE_ERRORS, PostgresPool
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +32,6 @@ LOCK_ID = 0x7E0F_4E5A  # pg_advisory_lock key of token-refresher migrations
 HISTORY_TABLE = "token_refresher_migrations"
 JOURNAL = OutboxTable("token_refresher_journal", lock_id=0x7E0F_0B0C)
 """The journal and the advisory-lock key of its relay (one relaying replica)."""
-DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 async def migrate(dsn: str) -> list[str]:
@@ -46,48 +41,15 @@ async def migrate(dsn: str) -> list[str]:
     )
 
 
-async def _init_connection(connection: asyncpg.Connection) -> None:
-    await connection.set_type_codec(
-        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-    )
-
-
-class PostgresJournal:
+class PostgresJournal(PostgresPool):
     """Opens its pool with ``open`` (the app's start) and closes it with ``close``."""
 
     def __init__(
         self, dsn: str, *, pool_size: int, retry_s: float = 30.0, barrier_warn_s: float = 60.0
     ) -> None:
-        self.dsn = dsn
-        self.pool_size = pool_size
+        super().__init__(dsn, pool_size=pool_size)
         self.retry_s = retry_s
         self.barrier_warn_s = barrier_warn_s
-        self._pool: asyncpg.Pool | None = None
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        assert self._pool is not None, "open() first"
-        return self._pool
-
-    async def open(self) -> None:
-        self._pool = await asyncpg.create_pool(
-            self.dsn,
-            min_size=1,
-            max_size=self.pool_size,
-            init=_init_connection,
-            command_timeout=10,
-        )
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        """A transaction on the pool (the relay's)."""
-        async with self.pool.acquire() as connection, connection.transaction():
-            yield connection
 
     async def record(self, event: Event) -> None:
         """Commit ``event`` to the journal, retrying a database that is away for ``retry_s``
