@@ -4,7 +4,13 @@ BYPASSRLS, no membership in a table's owner, hub_app and hub_worker only through
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
 import asyncpg
+
+log = logging.getLogger(__name__)
 
 _FACTS = """
 SELECT r.rolsuper AS superuser,
@@ -64,3 +70,29 @@ async def check_login_role(dsn: str, environment: str) -> None:
             + "; ".join(problems)
             + ": log in as a role that owns nothing and migrate with DATABASE_MIGRATION_URL"
         )
+
+
+class DatabaseSettings(Protocol):
+    """What ``prepare_database`` reads of a service's settings."""
+
+    @property
+    def database_url(self) -> str: ...
+    @property
+    def database_migration_url(self) -> str | None: ...
+    @property
+    def migrate_on_start(self) -> bool: ...
+    @property
+    def environment(self) -> str: ...
+
+
+async def prepare_database(
+    settings: DatabaseSettings, migrate: Callable[[str], Awaitable[list[str]]]
+) -> None:
+    """At a service's start, before its pool opens: migrate as the owner role
+    (``DATABASE_MIGRATION_URL``, else ``DATABASE_URL``) when ``migrate_on_start``, then
+    ``check_login_role`` on ``DATABASE_URL``."""
+    if settings.migrate_on_start:
+        applied = await migrate(settings.database_migration_url or settings.database_url)
+        if applied:
+            log.info("migrations applied", extra={"migrations": applied})
+    await check_login_role(settings.database_url, settings.environment)
