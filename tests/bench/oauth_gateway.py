@@ -29,7 +29,7 @@ import httpx
 import jwt
 from hub_catalog import load_catalog
 from hub_localstack.broker import TansuBroker
-from hub_localstack.postgres import PostgresServer, create_database
+from hub_localstack.postgres import PostgresServer
 from hub_localstack.services import ServiceProcess, hub_environment
 from hub_localstack.settings import StackSettings
 from hub_localstack.topics import create_topics
@@ -132,7 +132,7 @@ def bench_oauth_gateway(flows: int = 1000, concurrency: int = 100) -> dict[str, 
         database_url = stack.database_url
         if not database_url:
             postgres = running.enter_context(PostgresServer(scratch / "postgres"))
-            database_url = create_database(postgres.dsn, f"bench_{uuid.uuid4().hex[:12]}")
+            database_url = postgres.create_database(f"bench_{uuid.uuid4().hex[:12]}")
         bootstrap = stack.kafka_bootstrap_servers
         if not bootstrap:
             bootstrap = running.enter_context(TansuBroker(scratch / "tansu.log")).bootstrap_servers

@@ -48,7 +48,13 @@ from hub_catalog import AuthType, Catalog, Provider, load_catalog
 from hub_contracts import EncryptedCredential
 from hub_keyring import Binding, KeyRing
 from hub_localstack.broker import TansuBroker
-from hub_localstack.postgres import PostgresServer, create_database, drop_database
+from hub_localstack.postgres import (
+    OWNER_ROLE,
+    PostgresServer,
+    create_database,
+    create_roles,
+    drop_database,
+)
 from hub_localstack.services import ServiceProcess, hub_environment
 from hub_localstack.settings import StackSettings
 from hub_localstack.topics import create_topics
@@ -109,7 +115,8 @@ def _postgres() -> Iterator[tuple[str, str]]:
         admin, label = server.dsn, "embedded (hub_localstack.postgres)"
     name = f"bench_refresher_{uuid.uuid4().hex[:12]}"
     try:
-        yield create_database(admin, name), label
+        create_roles(admin)  # the services log in as LOGIN_ROLE, migrate as OWNER_ROLE
+        yield create_database(admin, name, owner=OWNER_ROLE), label
     finally:
         with contextlib.suppress(Exception):
             drop_database(admin, name)

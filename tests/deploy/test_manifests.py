@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from hub_contracts import ALL_TOPICS, CREDENTIAL_TOPICS, dlq_topic
+from hub_localstack.postgres import LOGIN_ROLE, OWNER_ROLE
 from hub_localstack.run import SERVICES, procfile_names
 from starlette.routing import Match
 
@@ -23,8 +24,16 @@ SECRET_KEYS = {
     "OAUTH_GATEWAY_SUBMISSION_KEYS",
     "HUB_SERVICE_TOKEN_SECRET",
     "POSTGRES_PASSWORD",
+    "HUB_OWNER_PASSWORD",
+    "HUB_LOGIN_PASSWORD",
     "DATABASE_URL",
+    "DATABASE_MIGRATION_URL",
 }
+DATABASE_PASSWORDS = {
+    "DATABASE_URL": "HUB_LOGIN_PASSWORD",
+    "DATABASE_MIGRATION_URL": "HUB_OWNER_PASSWORD",
+}
+"""The compose URLs and the password (from .env) of the role each logs in as."""
 SETTINGS = {
     "admin-console": ("admin_console", "ConsoleSettings"),
     "oauth-gateway": ("oauth_gateway", "GatewaySettings"),
@@ -123,7 +132,12 @@ def test_compose_service(service: str, apps: dict[str, Any]) -> None:
     assert env["KAFKA_BOOTSTRAP_SERVERS"]
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("http://otel-collector:4318")
     if "database_url" in settings.model_fields:
-        assert env["DATABASE_URL"].startswith("postgresql://")
+        # the production start-up check refuses an owner or superuser login (hub_runtime.login_role)
+        assert env["DATABASE_URL"].startswith(f"postgresql://{LOGIN_ROLE}:")
+        assert env["DATABASE_MIGRATION_URL"].startswith(f"postgresql://{OWNER_ROLE}:")
+        assert "database_migration_url" in settings.model_fields
+    else:
+        assert not {"DATABASE_URL", "DATABASE_MIGRATION_URL"} & env.keys()
     assert spec["env_file"][0]["path"] == "hub.env"
     assert spec["read_only"] is True
     probe = spec["healthcheck"]["test"][-1]
@@ -155,6 +169,12 @@ def test_k8s_deployment(service: str, apps: dict[str, Any]) -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod["enableServiceLinks"] is False  # else kubelet sets <SERVICE>_PORT=tcp://...
     assert {"configMapRef": {"name": "hub-config"}} in container["envFrom"]
+    database = {"DATABASE_URL", "DATABASE_MIGRATION_URL"}
+    if "database_url" in _settings_class(service).model_fields:
+        for name in database:
+            assert env[name]["valueFrom"]["secretKeyRef"] == {"name": "hub-secrets", "key": name}
+    else:
+        assert not database & env.keys()
     (svc,) = [d for d in _k8s_docs() if d["kind"] == "Service" and d["metadata"]["name"] == service]
     assert svc["spec"]["ports"][0]["port"] == port
 
@@ -223,7 +243,11 @@ def test_no_manifest_holds_a_secret_value() -> None:
                 if key in SECRET_KEYS and isinstance(value, str):
                     # compose: only ${...} substitution from the git-ignored .env file
                     assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]*\}", value) or (
-                        key == "DATABASE_URL" and "${POSTGRES_PASSWORD:?" in value
+                        key in DATABASE_PASSWORDS
+                        and re.fullmatch(
+                            rf"postgresql://\w+:\$\{{{DATABASE_PASSWORDS[key]}:\?[^}}]*\}}@[^$]+",
+                            value,
+                        )
                     ), key
             if "name" in mapping and mapping.get("name") in SECRET_KEYS:
                 assert "value" not in mapping, mapping["name"]

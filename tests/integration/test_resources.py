@@ -92,8 +92,9 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(database_url: str) -> AsyncIterator[Stack]:
-    await migrate(database_url)
+async def stack(owner_database_url: str, login_database_url: str) -> AsyncIterator[Stack]:
+    await migrate(owner_database_url)
+    database_url = login_database_url
     sandbox_app = create_sandbox(SandboxSettings(), catalog=load_catalog())
     sandbox = httpx.AsyncClient(transport=httpx.ASGITransport(sandbox_app), base_url=SANDBOX)
     to_gateway = httpx.ASGITransport(app=None)  # type: ignore[arg-type] # set below

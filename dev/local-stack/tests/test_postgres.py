@@ -13,11 +13,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 from hub_localstack.postgres import (
+    LOGIN_ROLE,
+    OWNER_ROLE,
     POSTGRES_BIN_PATH,
     PostgresError,
     PostgresServer,
     create_database,
     drop_database,
+    role_url,
     runnable_bin_dir,
     service_account,
 )
@@ -55,6 +58,39 @@ async def test_module_database_is_fresh_and_separate(
         drop_database(postgres_server, other)
     exists = "select count(*) from pg_database where datname = $1"
     assert await fetchval(postgres_server, exists, other) == 0
+
+
+async def test_the_owner_role_owns_the_database_and_the_login_role_nothing(
+    database_url: str,
+) -> None:
+    owner, login = role_url(database_url, OWNER_ROLE), role_url(database_url, LOGIN_ROLE)
+    await fetchval(owner, "create table owned (id int)")
+    assert (
+        await fetchval(database_url, "select tableowner from pg_tables where tablename = 'owned'")
+        == OWNER_ROLE
+    )
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await fetchval(login, "create table not_mine (id int)")
+    attributes = (
+        "select (rolsuper, rolbypassrls, rolcreaterole, rolcreatedb) from pg_roles"
+        " where rolname = current_user"
+    )
+    for url in (owner, login):
+        assert await fetchval(url, attributes) == (False, False, False, False)
+
+
+def test_a_database_made_before_the_owner_role_is_handed_to_it(tmp_path: Path) -> None:
+    """`make run` on a .local from before the roles: the old tables now belong to the owner."""
+    with PostgresServer(tmp_path / "postgres") as server:
+        old = create_database(server.dsn, "old_hub")
+        asyncio.run(fetchval(old, "create table old_table (id int generated always as identity)"))
+        url = server.create_database("old_hub", exist_ok=True)
+        query = "select tableowner from pg_tables where tablename = 'old_table'"
+        assert asyncio.run(fetchval(url, query)) == OWNER_ROLE
+        owner = asyncio.run(
+            fetchval(url, "select datdba::regrole::text from pg_database where datname = 'old_hub'")
+        )
+        assert owner == OWNER_ROLE
 
 
 def test_stops_cleanly_and_restarts_on_its_data(tmp_path: Path) -> None:

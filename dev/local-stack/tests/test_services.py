@@ -15,9 +15,16 @@ def test_sandbox_process_is_shared_and_answers(sandbox_url: str) -> None:
 
 
 def test_hub_env_points_services_at_the_test_servers(
-    hub_env: dict[str, str], database_url: str, kafka_bootstrap: str, sandbox_url: str
+    hub_env: dict[str, str],
+    login_database_url: str,
+    owner_database_url: str,
+    kafka_bootstrap: str,
+    sandbox_url: str,
 ) -> None:
-    assert hub_env["DATABASE_URL"] == database_url
+    assert hub_env["DATABASE_URL"] == login_database_url
+    assert hub_env["DATABASE_MIGRATION_URL"] == owner_database_url
+    assert login_database_url.startswith("postgresql://hub_login@")
+    assert owner_database_url.startswith("postgresql://hub_owner@")
     assert hub_env["KAFKA_BOOTSTRAP_SERVERS"] == kafka_bootstrap
     assert hub_env["PROVIDER_BASE_URL_OVERRIDE"] == sandbox_url
     assert hub_env["CREDENTIAL_KEYS"].startswith("dev1:")

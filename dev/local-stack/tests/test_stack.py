@@ -11,7 +11,7 @@ from hub_localstack.stack import LocalStack
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"):
+    for name in ("DATABASE_URL", "DATABASE_MIGRATION_URL", "KAFKA_BOOTSTRAP_SERVERS"):
         monkeypatch.delenv(name, raising=False)
     for name in ("POSTGRES_PORT", "KAFKA_PORT", "PARTITIONS", "REPLICATION_FACTOR", "DATA_DIR"):
         monkeypatch.delenv(f"LOCAL_STACK_{name}", raising=False)
@@ -31,6 +31,7 @@ def test_urls_from_the_environment_replace_the_servers(
     clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     clean_env.setenv("DATABASE_URL", "postgresql://app@db.internal:5432/hub")
+    clean_env.setenv("DATABASE_MIGRATION_URL", "postgresql://owner@db.internal:5432/hub")
     clean_env.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
     clean_env.setenv("LOCAL_STACK_PARTITIONS", "3")
     clean_env.setenv("LOCAL_STACK_DATA_DIR", str(tmp_path))
@@ -47,11 +48,13 @@ def test_urls_from_the_environment_replace_the_servers(
     endpoints = stack.start()
 
     assert endpoints.database_url == "postgresql://app@db.internal:5432/hub"
+    assert endpoints.migration_database_url == "postgresql://owner@db.internal:5432/hub"
     assert endpoints.kafka_bootstrap_servers == "kafka-1:9092,kafka-2:9092"
     assert stack.started == []
     assert calls == [("kafka-1:9092,kafka-2:9092", 3)]
     assert (tmp_path / "stack.env").read_text() == (
         "DATABASE_URL=postgresql://app@db.internal:5432/hub\n"
+        "DATABASE_MIGRATION_URL=postgresql://owner@db.internal:5432/hub\n"
         "KAFKA_BOOTSTRAP_SERVERS=kafka-1:9092,kafka-2:9092\n"
     )
     stack.stop()
@@ -66,6 +69,9 @@ def test_starts_and_stops_both_servers(clean_env: pytest.MonkeyPatch, tmp_path: 
     pids = [server.pid for server in stack.started]
     try:
         assert endpoints.database_url.endswith("/integrations_hub")
+        # make run logs the services in as production must: not as the owner or a superuser
+        assert endpoints.database_url.startswith("postgresql://hub_login@")
+        assert str(endpoints.migration_database_url).startswith("postgresql://hub_owner@")
         assert stack.running()
         assert (tmp_path / "stack.env").is_file()
     finally:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from hub_localstack.broker import TansuBroker
-from hub_localstack.postgres import create_database, drop_database
+from hub_localstack.postgres import OWNER_ROLE, create_database, drop_database
 from hub_localstack.services import ServiceProcess, hub_environment
 from hub_localstack.topics import create_topics
 
@@ -56,7 +56,7 @@ def stack(
     postgres_server: str, sandbox_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     name = f"console_{uuid.uuid4().hex[:12]}"
-    database_url = create_database(postgres_server, name)
+    database_url = create_database(postgres_server, name, owner=OWNER_ROLE)
     logs = tmp_path_factory.mktemp("console-logs")
     try:
         with TansuBroker(logs / "tansu.log") as broker:

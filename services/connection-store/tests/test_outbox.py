@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaTimeoutError
@@ -68,9 +69,8 @@ async def enqueue(connection: Connection, event: Event) -> None:
 
 
 @pytest.fixture(autouse=True)
-async def _empty(db: Database) -> None:
-    async with db.pool.acquire() as connection:
-        await connection.execute("TRUNCATE integration_connections, outbox")
+async def _empty(admin: asyncpg.Connection) -> None:
+    await admin.execute("TRUNCATE integration_connections, outbox")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 from connection_store import domain
@@ -124,9 +125,8 @@ async def column(db: Database, name: str, ids: Sequence[uuid.UUID]) -> dict[uuid
 
 
 @pytest.fixture(autouse=True)
-async def _empty(db: Database) -> None:
-    async with db.pool.acquire() as connection:
-        await connection.execute("TRUNCATE integration_connections, outbox")
+async def _empty(admin: asyncpg.Connection) -> None:
+    await admin.execute("TRUNCATE integration_connections, outbox")
 
 
 @pytest.fixture

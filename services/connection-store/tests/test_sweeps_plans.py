@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import pytest
-from connection_store.adapters.database import Database
 from connection_store.adapters.relay import CLAIM_UNSENT_SQL, PRUNE_SENT_SQL
 from connection_store.adapters.schedule import (
     BACKLOG_SQL,
@@ -108,18 +108,17 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
-async def seeded(db: Database) -> None:
+async def seeded(admin: asyncpg.Connection) -> None:
     """Seed once per module (the module has its own database)."""
-    async with db.pool.acquire() as c:
-        if not await c.fetchval("SELECT count(*) FROM outbox WHERE message_key = 'k'"):
-            await c.execute("TRUNCATE integration_connections, outbox")
-            await c.execute(SEED)
+    if not await admin.fetchval("SELECT count(*) FROM outbox WHERE message_key = 'k'"):
+        await admin.execute("TRUNCATE integration_connections, outbox")
+        await admin.execute(SEED)
 
 
-async def _plan(db: Database, name: str, mode: str) -> list[dict[str, Any]]:
+async def _plan(c: asyncpg.Connection, name: str, mode: str) -> list[dict[str, Any]]:
     sql, types, arguments, _ = QUERIES[name]
     statement = "q_" + name.replace(" ", "_")
-    async with db.pool.acquire() as c, c.transaction():
+    async with c.transaction():
         if IDS in arguments:  # EXECUTE takes no subquery: a literal array
             ids = await c.fetch("SELECT id FROM integration_connections LIMIT 500")
             literal = "'{" + ",".join(str(r["id"]) for r in ids) + "}'::uuid[]"
@@ -135,8 +134,10 @@ async def _plan(db: Database, name: str, mode: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("mode", ["force_custom_plan", "force_generic_plan"])
 @pytest.mark.parametrize("name", list(QUERIES))
-async def test_query_is_an_index_scan(db: Database, seeded: None, name: str, mode: str) -> None:
-    nodes = await _plan(db, name, mode)
+async def test_query_is_an_index_scan(
+    admin: asyncpg.Connection, seeded: None, name: str, mode: str
+) -> None:
+    nodes = await _plan(admin, name, mode)
 
     seq_scans = [n["Relation Name"] for n in nodes if n["Node Type"] == "Seq Scan"]
     assert seq_scans == [], f"{name} ({mode}) scans a table: {nodes}"
@@ -148,19 +149,18 @@ async def test_query_is_an_index_scan(db: Database, seeded: None, name: str, mod
         )
 
 
-async def test_claim_reads_only_the_rows_it_takes(db: Database, seeded: None) -> None:
+async def test_claim_reads_only_the_rows_it_takes(admin: asyncpg.Connection, seeded: None) -> None:
     """The 20 000 overdue expired/disconnected rows are not even looked at."""
-    async with db.pool.acquire() as c:
-        transaction = c.transaction()
-        await transaction.start()
-        try:
-            raw = await c.fetchval(
-                "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIM_REFRESH_SQL,
-                datetime.fromisoformat(NOW).astimezone(UTC),
-                500,
-            )
-        finally:
-            await transaction.rollback()  # the claimed rows stay unlocked and unchanged
+    transaction = admin.transaction()
+    await transaction.start()
+    try:
+        raw = await admin.fetchval(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + CLAIM_REFRESH_SQL,
+            datetime.fromisoformat(NOW).astimezone(UTC),
+            500,
+        )
+    finally:
+        await transaction.rollback()  # the claimed rows stay unlocked and unchanged
 
     [scan] = [n for n in _nodes(raw[0]["Plan"]) if n["Node Type"] == "Index Scan"]
     assert scan["Index Name"] == "integration_connections_refresh_sweep"

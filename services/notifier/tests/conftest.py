@@ -151,9 +151,10 @@ def smtp_server() -> Iterator[tuple[int, SmtpHandler]]:
 
 
 @pytest.fixture(scope="module")
-def migrated_database_url(database_url: str) -> str:
-    asyncio.run(migrate(database_url))
-    return database_url
+def migrated_database_url(owner_database_url: str, login_database_url: str) -> str:
+    """Migrated by the owner role; the URL of the login role the notifier logs in as."""
+    asyncio.run(migrate(owner_database_url))
+    return login_database_url
 
 
 @pytest.fixture

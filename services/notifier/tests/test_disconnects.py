@@ -72,6 +72,7 @@ async def test_a_disconnect_closes_the_incident_silently(
     await create_topics(kafka_bootstrap, topics, partitions=3)
     settings = NotifierSettings(
         database_url=migrated_database_url,
+        migrate_on_start=False,
         kafka_bootstrap_servers=kafka_bootstrap,
         kafka_session_timeout_ms=2000,
         kafka_heartbeat_interval_ms=500,

@@ -35,9 +35,10 @@ RING = KeyRing.from_spec(new_key_spec())
 
 
 @pytest.fixture(scope="module")
-def migrated(database_url: str) -> str:
-    asyncio.run(migrate(database_url))
-    return database_url
+def migrated(owner_database_url: str, login_database_url: str) -> str:
+    """Migrated by the owner role; the URL of the login role the gateway logs in as."""
+    asyncio.run(migrate(owner_database_url))
+    return login_database_url
 
 
 @pytest.fixture
@@ -83,14 +84,16 @@ async def outbox_events(pool: asyncpg.Pool, kind: type[Any]) -> list[Any]:
     return [e for e in (parse_event(row["payload"]) for row in rows) if isinstance(e, kind)]
 
 
-async def test_migrations_apply_once_into_their_own_history_table(migrated: str) -> None:
-    assert await migrate(migrated) == []
-    connection = await asyncpg.connect(migrated)
+async def test_migrations_apply_once_into_their_own_history_table(
+    migrated: str, owner_database_url: str
+) -> None:
+    assert await migrate(owner_database_url) == []
+    connection = await asyncpg.connect(owner_database_url)
     try:
         names = await connection.fetch("SELECT name FROM oauth_gateway_migrations")
     finally:
         await connection.close()
-    assert [row["name"] for row in names] == ["oauth_flows", "outbox"]
+    assert [row["name"] for row in names] == ["oauth_flows", "outbox", "service_grants"]
 
 
 async def test_a_flow_is_consumed_once_and_comes_back_whole(store: PostgresPendingFlows) -> None:
@@ -157,7 +160,9 @@ async def test_the_verifier_rests_as_ciphertext(store: PostgresPendingFlows) -> 
 async def test_the_app_runs_a_flow_through_postgresql(
     migrated: str, catalog: Catalog, sandbox: httpx.AsyncClient
 ) -> None:
-    settings = GatewaySettings(credential_keys=new_key_spec(), database_url=migrated)
+    settings = GatewaySettings(
+        credential_keys=new_key_spec(), database_url=migrated, migrate_on_start=False
+    )
     events = MemoryEvents()
     app = create_app(
         settings,

@@ -104,6 +104,7 @@ async def gateway(
     settings = GatewaySettings(
         credential_keys=hub_env["CREDENTIAL_KEYS"],
         database_url=hub_env["DATABASE_URL"],
+        database_migration_url=hub_env["DATABASE_MIGRATION_URL"],
         kafka_bootstrap_servers=kafka_bootstrap,
         kafka_session_timeout_ms=2000,
         kafka_heartbeat_interval_ms=500,

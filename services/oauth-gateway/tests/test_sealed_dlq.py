@@ -72,7 +72,10 @@ async def _records(bootstrap: str, topic: str, wanted: set[str]) -> dict[str, di
 
 
 async def test_unopenable_submissions_are_dead_lettered_with_the_reason(
-    kafka_bootstrap: str, database_url: str, sandbox: httpx.AsyncClient
+    kafka_bootstrap: str,
+    login_database_url: str,
+    owner_database_url: str,
+    sandbox: httpx.AsyncClient,
 ) -> None:
     await create_topics(
         kafka_bootstrap, [*ALL_TOPICS, *(dlq_topic(t) for t in ALL_TOPICS)], partitions=2
@@ -82,7 +85,8 @@ async def test_unopenable_submissions_are_dead_lettered_with_the_reason(
         credential_keys=new_key_spec(),
         submission_keys=new_submission_key_spec("s1"),
         accept_symmetric_submissions=False,
-        database_url=database_url,
+        database_url=login_database_url,
+        database_migration_url=owner_database_url,
         kafka_bootstrap_servers=kafka_bootstrap,
         kafka_session_timeout_ms=2000,
         kafka_heartbeat_interval_ms=500,

@@ -28,6 +28,11 @@ with warnings.catch_warnings():
 
 ACCOUNT = "embedded_postgres"
 SUPERUSER = "postgres"
+OWNER_ROLE = "hub_owner"
+"""Owns every table and runs the migrations (``DATABASE_MIGRATION_URL``)."""
+LOGIN_ROLE = "hub_login"
+"""What the services log in as (``DATABASE_URL``): not an owner, no superuser, no BYPASSRLS;
+may ``SET ROLE`` to hub_app and hub_worker (not inherited) and inherits hub_service."""
 _DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _RUNTIME_PARTS = ("bin", "lib", "share")  # of pginstall; include/ is for building extensions
 _COMPLETE = "complete"
@@ -98,8 +103,9 @@ class PostgresServer(ChildServer):
         return False
 
     def create_database(self, name: str, *, exist_ok: bool = False) -> str:
-        """Create database `name` and return its URL."""
-        return create_database(self.dsn, name, exist_ok=exist_ok)
+        """Create database `name` (owned by OWNER_ROLE, roles created) and return its URL."""
+        create_roles(self.dsn)
+        return create_database(self.dsn, name, exist_ok=exist_ok, owner=OWNER_ROLE)
 
     def _ready(self) -> bool:
         pid_file = self.data_dir / "postmaster.pid"
@@ -153,14 +159,76 @@ def database_url(dsn: str, name: str) -> str:
     return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
 
 
-def create_database(dsn: str, name: str, *, exist_ok: bool = False) -> str:
-    """Create database `name` on the server of `dsn` and return its URL."""
-    _check_name(name)
+def role_url(dsn: str, role: str) -> str:
+    """`dsn` logging in as `role` (no password: trust, or the client's ~/.pgpass)."""
+    parts = urlsplit(dsn)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
+
+
+_ROLES_SQL = f"""
+DO $$
+DECLARE
+    name TEXT;
+BEGIN
+    FOREACH name IN ARRAY ARRAY['hub_app', 'hub_worker', 'hub_service'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = name) THEN
+            EXECUTE format('CREATE ROLE %I NOLOGIN', name);
+        END IF;
+    END LOOP;
+    FOREACH name IN ARRAY ARRAY['{OWNER_ROLE}', '{LOGIN_ROLE}'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = name) THEN
+            EXECUTE format('CREATE ROLE %I LOGIN', name);
+        END IF;
+    END LOOP;
+END
+$$;
+GRANT hub_app, hub_worker TO {LOGIN_ROLE} WITH INHERIT FALSE, SET TRUE;
+GRANT hub_service TO {LOGIN_ROLE} WITH INHERIT TRUE, SET FALSE;
+"""  # noqa: S608 (constants only)
+
+
+def create_roles(dsn: str) -> None:
+    """As the superuser of `dsn`: the NOLOGIN roles the migrations grant to, OWNER_ROLE and
+    LOGIN_ROLE, and LOGIN_ROLE's memberships (store README, "Database roles"). Idempotent."""
+    _psql(dsn, _ROLES_SQL)
+
+
+_ADOPT_SQL = """
+DO $$
+DECLARE
+    relation RECORD;
+BEGIN
+    FOR relation IN
+        SELECT c.oid::regclass AS name FROM pg_class c
+        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
+          AND c.relowner <> '{owner}'::regrole
+    LOOP
+        EXECUTE format('ALTER TABLE %s OWNER TO {owner}', relation.name);
+    END LOOP;
+END
+$$;
+"""
+
+
+def create_database(
+    dsn: str, name: str, *, exist_ok: bool = False, owner: str | None = None
+) -> str:
+    """Create database `name` on the server of `dsn` and return its URL (as `dsn`'s user).
+
+    With `owner`, the database and every table in its public schema belong to that role, also
+    when the database existed before (one made before the owner role, by an older `make run`)."""
+    for checked in (name, owner or name):
+        _check_name(checked)
     query = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"  # noqa: S608 (name checked)
     exists = exist_ok and _psql(dsn, query)
     if not exists:
-        _psql(dsn, f'CREATE DATABASE "{name}"')
-    return database_url(dsn, name)
+        _psql(dsn, f'CREATE DATABASE "{name}"' + (f' OWNER "{owner}"' if owner else ""))
+    url = database_url(dsn, name)
+    if owner and exists:
+        _psql(dsn, f'ALTER DATABASE "{name}" OWNER TO "{owner}"')
+        _psql(url, _ADOPT_SQL.format(owner=owner))
+    return url
 
 
 def drop_database(dsn: str, name: str) -> None:

@@ -1,7 +1,8 @@
 """Pytest fixtures: a session PostgreSQL and broker (started on first use), per-test names.
 
 Register with `pytest_plugins = ["hub_localstack.pytest_plugin"]` in the root conftest.py.
-DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS, when set, replace the servers.
+DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS, when set, replace the servers. Each module's database
+is owned by OWNER_ROLE; services log in as LOGIN_ROLE (`login_database_url`, and `hub_env`).
 """
 
 import asyncio
@@ -15,7 +16,15 @@ from pathlib import Path
 import pytest
 
 from hub_localstack.broker import TansuBroker
-from hub_localstack.postgres import PostgresServer, create_database, drop_database
+from hub_localstack.postgres import (
+    LOGIN_ROLE,
+    OWNER_ROLE,
+    PostgresServer,
+    create_database,
+    create_roles,
+    drop_database,
+    role_url,
+)
 from hub_localstack.services import ServiceProcess, hub_environment
 from hub_localstack.settings import StackSettings
 from hub_localstack.topics import create_topics, delete_topics
@@ -43,14 +52,17 @@ class TopicFactory:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """Superuser URL of the session's PostgreSQL: DATABASE_URL, or a server started here."""
+    """Superuser URL of the session's PostgreSQL: DATABASE_URL, or a server started here; with
+    the hub's roles (postgres.create_roles)."""
     database_url = StackSettings().database_url
     if database_url:
+        create_roles(database_url)
         yield database_url
         return
     base_dir = Path(tempfile.mkdtemp(prefix="hub-test-postgres-"))
     try:
         with PostgresServer(base_dir) as server:
+            create_roles(server.dsn)
             yield server.dsn
     finally:
         shutil.rmtree(base_dir, ignore_errors=True)
@@ -58,11 +70,24 @@ def postgres_server() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def database_url(postgres_server: str) -> Iterator[str]:
-    """URL of a fresh database for this test module, dropped afterwards."""
+    """Superuser URL of a fresh database for this test module (owned by OWNER_ROLE), dropped
+    afterwards: for setting up and inspecting. Services get `login_database_url`."""
     name = f"test_{uuid.uuid4().hex[:16]}"
-    url = create_database(postgres_server, name)
+    url = create_database(postgres_server, name, owner=OWNER_ROLE)
     yield url
     drop_database(postgres_server, name)
+
+
+@pytest.fixture(scope="module")
+def owner_database_url(database_url: str) -> str:
+    """The module's database as the owner role: what migrations run as."""
+    return role_url(database_url, OWNER_ROLE)
+
+
+@pytest.fixture(scope="module")
+def login_database_url(database_url: str) -> str:
+    """The module's database as the login role: what services connect as."""
+    return role_url(database_url, LOGIN_ROLE)
 
 
 @pytest.fixture(scope="module")

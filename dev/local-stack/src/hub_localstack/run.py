@@ -102,6 +102,11 @@ def development_environment(
         **sandbox_platform_credentials(),
         "HUB_ENVIRONMENT": "development",
         "DATABASE_URL": endpoints.database_url,
+        **(
+            {"DATABASE_MIGRATION_URL": endpoints.migration_database_url}
+            if endpoints.migration_database_url
+            else {}
+        ),
         "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap_servers,
         "KAFKA_SESSION_TIMEOUT_MS": "2000",
         "KAFKA_HEARTBEAT_INTERVAL_MS": "500",

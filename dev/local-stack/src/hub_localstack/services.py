@@ -20,6 +20,7 @@ from types import TracebackType
 
 import httpx
 
+from hub_localstack.postgres import LOGIN_ROLE, OWNER_ROLE, role_url
 from hub_localstack.processes import StartError, free_port, log_tail
 from hub_localstack.run import development_environment
 from hub_localstack.stack import Endpoints
@@ -38,13 +39,20 @@ def hub_environment(
     state_dir: Path,
     **extra: str,
 ) -> dict[str, str]:
-    """The development environment of `make run`, pointed at the given servers."""
+    """The development environment of `make run`, pointed at the given servers; the services
+    log in to `database_url`'s database as LOGIN_ROLE and migrate as OWNER_ROLE (its roles
+    made by postgres.create_roles, as the fixtures do)."""
     inherited = {
         name: value
         for name, value in os.environ.items()
         if name in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
     }
-    env = development_environment(Endpoints(database_url, kafka_bootstrap), state_dir, inherited)
+    endpoints = Endpoints(
+        role_url(database_url, LOGIN_ROLE),
+        kafka_bootstrap,
+        role_url(database_url, OWNER_ROLE),
+    )
+    env = development_environment(endpoints, state_dir, inherited)
     return {
         **env,
         **TEST_KAFKA_SETTINGS,

@@ -29,6 +29,9 @@ class StackSettings(BaseSettings):
     data_dir: Path | None = None
     postgres_cache: Path = Path("/var/cache/integrations-hub")
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    database_migration_url: str | None = Field(
+        default=None, validation_alias="DATABASE_MIGRATION_URL"
+    )
     kafka_bootstrap_servers: str | None = Field(
         default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )

@@ -4,7 +4,7 @@ import asyncio
 from dataclasses import dataclass
 
 from hub_localstack.broker import TansuBroker
-from hub_localstack.postgres import PostgresServer
+from hub_localstack.postgres import LOGIN_ROLE, OWNER_ROLE, PostgresServer, role_url
 from hub_localstack.settings import StackSettings
 from hub_localstack.topics import create_topics
 
@@ -14,17 +14,24 @@ class Endpoints:
     """Where the services find the stack."""
 
     database_url: str
+    """The services' login role (not an owner, cannot bypass row-level security)."""
     kafka_bootstrap_servers: str
+    migration_database_url: str | None = None
+    """The owner role the migrations run as; None: DATABASE_URL migrates too."""
 
     def env_text(self) -> str:
+        migration = self.migration_database_url
         return (
             f"DATABASE_URL={self.database_url}\n"
-            f"KAFKA_BOOTSTRAP_SERVERS={self.kafka_bootstrap_servers}\n"
+            + (f"DATABASE_MIGRATION_URL={migration}\n" if migration else "")
+            + f"KAFKA_BOOTSTRAP_SERVERS={self.kafka_bootstrap_servers}\n"
         )
 
 
 class LocalStack:
-    """Starts each server unless its URL (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS) is set."""
+    """Starts each server unless its URL (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS) is set. A
+    set DATABASE_URL (and DATABASE_MIGRATION_URL, if any) goes to the services unchanged; the
+    embedded server gets the owner and login roles (postgres.create_roles)."""
 
     def __init__(self, settings: StackSettings) -> None:
         self.settings = settings
@@ -69,10 +76,13 @@ class LocalStack:
     def _start(self) -> Endpoints:
         settings = self.settings
         database_url = settings.database_url
+        migration_url = settings.database_migration_url
         if database_url is None:
             self.postgres.start()
             self.started.append(self.postgres)
-            database_url = self.postgres.create_database(settings.database, exist_ok=True)
+            superuser_url = self.postgres.create_database(settings.database, exist_ok=True)
+            database_url = role_url(superuser_url, LOGIN_ROLE)
+            migration_url = role_url(superuser_url, OWNER_ROLE)
         bootstrap_servers = settings.kafka_bootstrap_servers
         if bootstrap_servers is None:
             self.broker.start()
@@ -85,4 +95,4 @@ class LocalStack:
                 replication_factor=settings.replication_factor,
             )
         )
-        return Endpoints(database_url, bootstrap_servers)
+        return Endpoints(database_url, bootstrap_servers, migration_url)

@@ -113,3 +113,17 @@ class CredentialSettings(BaseSettings):
 
     credential_keys: SecretStr
     """``newest-id:base64,older-id:base64``; see hub_keyring."""
+
+
+class MigrationSettings(BaseSettings):
+    """For services with migrations: the owner role they run as (hub_runtime.login_role)."""
+
+    model_config = SettingsConfigDict(
+        extra="ignore", hide_input_in_errors=True, populate_by_name=True
+    )
+
+    database_migration_url: str | None = Field(
+        None, validation_alias=env_alias("DATABASE_MIGRATION_URL")
+    )
+    """The role that owns the tables and runs the migrations (``DATABASE_MIGRATION_URL``);
+    unset, ``DATABASE_URL`` migrates too, which production refuses (it would own the tables)."""

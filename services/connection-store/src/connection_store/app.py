@@ -16,6 +16,7 @@ from hub_keyring import KeyRing
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
 from hub_runtime.lag import watch_consumer_lag
+from hub_runtime.login_role import prepare_database
 from hub_runtime.loop import repeat
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -231,8 +232,7 @@ def _lifespan(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.migrate_on_start:
-            await migrate(settings.database_url)
+        await prepare_database(settings, migrate)
         await db.open(settings.database_url, size=settings.database_pool_size)
         api.ping = db.ping
         await signals.start()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub_runtime import ServiceSettings
-from hub_runtime.settings import env_alias, secret_problems
+from hub_runtime.settings import MigrationSettings, env_alias, secret_problems
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -11,7 +11,7 @@ DEVELOPMENT_JWT_SECRET = "development-only-jwt-secret-change-me-0123456789"
 DEVELOPMENT_SERVICE_TOKEN_SECRET = "development-only-service-token-secret-0123456789"
 
 
-class StoreSettings(ServiceSettings):
+class StoreSettings(ServiceSettings, MigrationSettings):
     model_config = SettingsConfigDict(env_prefix="CONNECTION_STORE_")
 
     service_name: str = "connection-store"

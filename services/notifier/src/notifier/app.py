@@ -15,6 +15,7 @@ from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
 from hub_runtime.http_api import install_error_handlers
 from hub_runtime.lag import watch_consumer_lag
+from hub_runtime.login_role import prepare_database
 from opentelemetry.sdk.trace import TracerProvider
 
 from notifier import handlers, http
@@ -143,8 +144,7 @@ def _lifespan(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.migrate_on_start:
-            await migrate(settings.database_url)
+        await prepare_database(settings, migrate)
         await database.open()
         if broker is not None:
             await broker.start()

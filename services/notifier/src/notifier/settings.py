@@ -6,7 +6,7 @@ import ipaddress
 import re
 
 from hub_runtime import ServiceSettings
-from hub_runtime.settings import env_alias, secret_problems
+from hub_runtime.settings import MigrationSettings, env_alias, secret_problems
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -17,7 +17,7 @@ _WEBHOOK = re.compile(
 )
 
 
-class NotifierSettings(ServiceSettings):
+class NotifierSettings(ServiceSettings, MigrationSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_")
 
     service_name: str = "notifier"

@@ -26,6 +26,7 @@ from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
 from hub_runtime.bearer import TokenVerifier
 from hub_runtime.lag import watch_consumer_lag
+from hub_runtime.login_role import prepare_database
 from hub_runtime.loop import repeat
 from hub_runtime.outbox.relay import Relay
 from opentelemetry.sdk.trace import TracerProvider
@@ -220,10 +221,7 @@ async def _open(
     database: PostgresPendingFlows, settings: GatewaySettings, stack: contextlib.AsyncExitStack
 ) -> None:
     """Migrate, open the pool and run the purge until the app stops."""
-    if settings.migrate_on_start:
-        applied = await migrate(settings.database_url)
-        if applied:
-            log.info("migrations applied", extra={"migrations": applied})
+    await prepare_database(settings, migrate)
     await database.open()
     stack.push_async_callback(database.close)
     purge = asyncio.create_task(_purge(database, settings))

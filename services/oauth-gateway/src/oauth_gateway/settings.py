@@ -13,7 +13,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from hub_runtime import CredentialSettings, ServiceSettings
-from hub_runtime.settings import env_alias, secret_problems
+from hub_runtime.settings import MigrationSettings, env_alias, secret_problems
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
@@ -25,7 +25,7 @@ DEVELOPMENT_SERVICE_TOKEN_SECRET = "development-only-service-token-secret-012345
 MIN_SECRET_CHARS = 32
 
 
-class GatewaySettings(ServiceSettings, CredentialSettings):
+class GatewaySettings(ServiceSettings, CredentialSettings, MigrationSettings):
     model_config = SettingsConfigDict(env_prefix="OAUTH_GATEWAY_")
 
     service_name: str = "oauth-gateway"

@@ -19,6 +19,7 @@ from hub_keyring import KeyRing
 from hub_providers import OutboundHttp
 from hub_runtime import create_broker, create_tracer_provider
 from hub_runtime.asyncapi import serve_asyncapi
+from hub_runtime.login_role import prepare_database
 from hub_runtime.loop import repeat
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -219,10 +220,7 @@ async def _start(parts: Components) -> None:
     """The projection first (new partitions wait for it), then the broker and its subscriber."""
     warn_missing_platform_credentials(parts.catalog, parts.platform)
     settings = parts.settings
-    if settings.migrate_on_start:
-        applied = await migrate(settings.database_url)
-        if applied:
-            log.info("migrations applied", extra={"migrations": applied})
+    await prepare_database(settings, migrate)
     await parts.journal.open()
     parts.consuming = True
     await parts.projection.start()

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Literal
 
 from hub_runtime import ServiceSettings
-from hub_runtime.settings import env_alias
+from hub_runtime.settings import MigrationSettings, env_alias
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 CONSUMER_GROUP = "token-refresher.on_token_expiring"
 
 
-class RefresherSettings(ServiceSettings):
+class RefresherSettings(ServiceSettings, MigrationSettings):
     model_config = SettingsConfigDict(env_prefix="TOKEN_REFRESHER_")
 
     service_name: str = "token-refresher"
