@@ -68,7 +68,8 @@ class Database:
 
     @asynccontextmanager
     async def tenant(self, organization_id: uuid.UUID) -> AsyncIterator[Connection]:
-        """A transaction that sees only ``organization_id``'s rows."""
+        """A transaction that sees only ``organization_id``'s rows. It is begun by hand, so
+        asyncpg's ``connection.transaction()`` cannot nest in it: use ``SAVEPOINT``."""
         # BEGIN, the role and the organization in one round trip: every tenant request pays
         # for it. A simple query takes no parameters; the organization is a UUID's own text.
         organization = uuid.UUID(str(organization_id))
