@@ -32,10 +32,15 @@ async def two_orgs(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
 
 
 async def _refused(connection: asyncpg.Connection, sql: str, *args: object) -> str:
-    """Run ``sql`` in a savepoint; return PostgreSQL's refusal (fails if it was allowed)."""
-    with pytest.raises(asyncpg.PostgresError) as refused:
-        async with connection.transaction():
+    """Run ``sql`` in a savepoint (or a transaction of its own outside one); return
+    PostgreSQL's refusal (fails if it was allowed)."""
+    nested = connection.is_in_transaction()
+    await connection.execute("SAVEPOINT refused" if nested else "BEGIN")
+    try:
+        with pytest.raises(asyncpg.PostgresError) as refused:
             await connection.execute(sql, *args)
+    finally:
+        await connection.execute("ROLLBACK TO SAVEPOINT refused" if nested else "ROLLBACK")
     return str(refused.value)
 
 

@@ -20,6 +20,12 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
     )
 
 
+async def keep_session(connection: asyncpg.Connection) -> None:
+    """The pool's ``reset``: a released connection needs no ``RESET ALL`` round trip, since the
+    services set nothing but ``SET LOCAL`` and take only transaction-scoped locks (asyncpg still
+    rolls back a transaction left open). One round trip less per request."""
+
+
 class PostgresPool:
     """Opens its pool with ``open`` (the app's start) and closes it with ``close``."""
 
@@ -39,6 +45,7 @@ class PostgresPool:
             min_size=1,
             max_size=self.pool_size,
             init=_init_connection,
+            reset=keep_session,
             command_timeout=10,
         )
 

@@ -30,7 +30,9 @@ def serve(
 ) -> None:
     """Configure logging (httpx and httpcore held at WARNING, see ``configure_logging``), then
     serve ``create_app(settings)`` with uvicorn until stopped. The access log is off: request
-    lines carry OAuth codes and states; the services log what they did without them.
+    lines carry OAuth codes and states; the services log what they did without them. The loop
+    is uvloop and the HTTP parser httptools (named, so that a missing wheel fails at start
+    rather than silently falling back to the slower pure-Python ones).
     """
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     uvicorn.run(
@@ -40,4 +42,6 @@ def serve(
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        loop="uvloop",
+        http="httptools",
     )

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from hub_runtime.postgres import keep_session
 
 from connection_store.errors import StartingError
 
@@ -27,7 +28,12 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
 
 async def create_pool(dsn: str, *, size: int) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        dsn, min_size=1, max_size=size, init=_init_connection, command_timeout=30
+        dsn,
+        min_size=1,
+        max_size=size,
+        init=_init_connection,
+        reset=keep_session,
+        command_timeout=30,
     )
     assert pool is not None
     return pool
@@ -62,16 +68,22 @@ class Database:
 
     @asynccontextmanager
     async def tenant(self, organization_id: uuid.UUID) -> AsyncIterator[Connection]:
-        """A transaction that sees only ``organization_id``'s rows."""
-        async with self.pool.acquire() as connection, connection.transaction():
-            # SET LOCAL ROLE and the organization in one round trip (set_config('role') is
-            # SET ROLE): every tenant request pays for it.
+        """A transaction that sees only ``organization_id``'s rows. It is begun by hand, so
+        asyncpg's ``connection.transaction()`` cannot nest in it: use ``SAVEPOINT``."""
+        # BEGIN, the role and the organization in one round trip: every tenant request pays
+        # for it. A simple query takes no parameters; the organization is a UUID's own text.
+        organization = uuid.UUID(str(organization_id))
+        async with self.pool.acquire() as connection:
             await connection.execute(
-                "SELECT set_config('role', 'hub_app', true), "
-                "set_config('app.organization_id', $1, true)",
-                str(organization_id),
+                f"BEGIN; SET LOCAL ROLE hub_app; SET LOCAL app.organization_id = '{organization}'"
             )
-            yield connection
+            try:
+                yield connection
+            except BaseException:
+                if not connection.is_closed():
+                    await connection.execute("ROLLBACK")
+                raise
+            await connection.execute("COMMIT")
 
     @asynccontextmanager
     async def worker(self) -> AsyncIterator[Connection]:
